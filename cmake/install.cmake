@@ -1,0 +1,28 @@
+# Installs the public headers, both libraries, the CMake package
+# (find_package(ctxlog) -> ctxlog::ctxlog) and ctxlog.pc. Nothing else.
+include(CMakePackageConfigHelpers)
+
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ctxlog
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        FILES_MATCHING PATTERN "*.h")
+install(FILES ${PROJECT_BINARY_DIR}/include/ctxlog/version.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ctxlog)
+
+set_target_properties(ctxlog_static PROPERTIES EXPORT_NAME ctxlog_static)
+install(TARGETS ctxlog ctxlog_static EXPORT ctxlogTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+set(CTXLOG_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/ctxlog)
+install(EXPORT ctxlogTargets NAMESPACE ctxlog:: DESTINATION ${CTXLOG_CMAKE_DIR})
+configure_package_config_file(cmake/ctxlogConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/ctxlogConfig.cmake INSTALL_DESTINATION ${CTXLOG_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/ctxlogConfigVersion.cmake
+  COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/ctxlogConfig.cmake
+              ${PROJECT_BINARY_DIR}/ctxlogConfigVersion.cmake
+        DESTINATION ${CTXLOG_CMAKE_DIR})
+
+configure_file(cmake/ctxlog.pc.in ${PROJECT_BINARY_DIR}/ctxlog.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/ctxlog.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

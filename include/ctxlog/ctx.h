@@ -1,0 +1,289 @@
+/**
+ * @file ctx.h
+ * @brief The context store: request-scoped variables that follow the work.
+ *
+ * Every thread has a *current context*: an immutable, refcounted map from
+ * variables (`ctx_var`) to values. `ctx_set` never changes a context in place;
+ * it makes a new one (copy-on-write) and makes it current, so a snapshot taken
+ * with `ctx_copy` never changes, costs O(1), and can be shared by any number of
+ * threads. A context is carried to other threads explicitly (`ctx_run`,
+ * `ctx_attach`) or by the helpers built on them (`ctx_thread_create`,
+ * `ctx_pool`, `ctx_bind`). A thread started with plain `pthread_create` starts
+ * with an empty context.
+ *
+ * Contexts are nested in *frames*: each thread has a base frame, and `ctx_run`
+ * and `ctx_attach` push a new frame with another context as current. What is set
+ * inside a frame is discarded when the frame ends.
+ *
+ * Thread safety: every call here is safe from any thread. Calls that read or
+ * change "the current context" act on the calling thread's context only; none
+ * of get/set/reset/copy takes a lock shared between threads.
+ */
+#ifndef CTXLOG_CTX_H
+#define CTXLOG_CTX_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <ctxlog/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A declared context variable. Lives for the life of the process. */
+typedef struct ctx_var ctx_var;
+
+/** An immutable, refcounted snapshot of a context. */
+typedef struct ctx_snapshot ctx_snapshot;
+
+/** Flags for ctx_var_new(). */
+enum ctx_var_flags {
+    /** Stamp the variable on every log record under its name while it is set. */
+    CTX_VAR_LOGGED = 1u << 0,
+};
+
+/**
+ * @brief A handle returned by ctx_set() (and ctx_attach()) to undo it.
+ *
+ * Returned by value; making one allocates nothing. The members are private.
+ * A token may be dropped without being used; a frame keeps the undo records of
+ * its last CTX_UNDO_DEPTH sets, so a token older than that (counting only the
+ * sets not undone since) is stale and ctx_reset() returns CTXLOG_ESTALE.
+ */
+typedef struct ctx_token {
+    const void *p_;  /* private: the variable (set) or frame (attach) */
+    uint64_t serial_; /* private: unique id of the set or attach */
+    uint64_t frame_;  /* private: id of the frame it was made in */
+} ctx_token;
+
+/** How many un-reset sets a frame remembers so that their tokens still work. */
+#define CTX_UNDO_DEPTH 32
+
+/** Longest value CTX_REQUEST accepts for an id, in bytes. */
+#define CTX_ID_MAX 128
+
+/** Length of a UUID in text form, without the terminating NUL. */
+#define CTX_UUID_LEN 36
+
+/**
+ * @brief Declare (or look up) a context variable.
+ * @param name  non-empty, NUL-terminated; copied.
+ * @param flags CTX_VAR_LOGGED or 0.
+ * @return the variable; the same handle for the same name (the flags of the
+ *         first declaration win); NULL if @p name is NULL or empty or memory ran
+ *         out. The handle is never freed.
+ * Thread safety: safe; takes a registry lock (declarations only).
+ */
+CTXLOG_API ctx_var *ctx_var_new(const char *name, unsigned flags);
+
+/** @brief The name a variable was declared with. Never NULL for a valid handle. */
+CTXLOG_API const char *ctx_var_name(const ctx_var *v);
+
+/** Built-in logged variables `request_id`, `user_id`, `tenant_id`. */
+CTXLOG_API ctx_var *ctx_var_request_id(void);
+CTXLOG_API ctx_var *ctx_var_user_id(void);
+CTXLOG_API ctx_var *ctx_var_tenant_id(void);
+#define CTX_REQUEST_ID (ctx_var_request_id())
+#define CTX_USER_ID (ctx_var_user_id())
+#define CTX_TENANT_ID (ctx_var_tenant_id())
+
+/**
+ * @brief Set @p v to a copy of @p value in the calling thread's current context.
+ * @param value NUL-terminated string, copied; NULL unsets the variable.
+ * @return a token for ctx_reset(). If @p v is NULL or memory runs out, nothing
+ *         changes and the token returned makes ctx_reset() fail with CTXLOG_EINVAL.
+ * Allocates at most once.
+ */
+CTXLOG_API ctx_token ctx_set(ctx_var *v, const char *value);
+
+/** @brief Set @p v to a 64-bit integer (logged as a JSON number; ctx_get() gives its decimal text). */
+CTXLOG_API ctx_token ctx_set_i64(ctx_var *v, int64_t value);
+
+/**
+ * @brief Set @p v to an opaque pointer. Never logged; ctx_get() returns NULL for it.
+ * @param release called once with @p ptr when no context holds the value any
+ *        more (possibly on another thread); may be NULL.
+ */
+CTXLOG_API ctx_token ctx_set_ptr(ctx_var *v, void *ptr, void (*release)(void *ptr));
+
+/**
+ * @brief Restore the variable of @p t to exactly its value before that ctx_set().
+ * @return 0; CTXLOG_ESTALE if the token was already used (or is too old, see
+ *         ctx_token); CTXLOG_ECONTEXT if it was made in another context or thread;
+ *         CTXLOG_EINVAL if it is not a token of ctx_set(); CTXLOG_ENOMEM.
+ * Never aborts. Allocates at most once.
+ */
+CTXLOG_API int ctx_reset(ctx_token t);
+
+/**
+ * @brief The current value of @p v as text, or NULL when unset (or @p v is NULL
+ *        or holds a pointer).
+ * Lifetime: the string stays valid at least until this thread next changes @p v
+ * (a set, reset, or the end of the frame that set it).
+ */
+CTXLOG_API const char *ctx_get(const ctx_var *v);
+
+/** @brief The current value of @p v as an integer. @return 0, or CTXLOG_EINVAL when unset or not an integer. */
+CTXLOG_API int ctx_get_i64(const ctx_var *v, int64_t *out);
+
+/** @brief The current pointer value of @p v, or NULL. Borrowed: valid while the context holds it. */
+CTXLOG_API void *ctx_get_ptr(const ctx_var *v);
+
+/**
+ * @brief An O(1) immutable snapshot of the calling thread's current context.
+ * @return a new reference, never NULL (an empty context is a valid snapshot).
+ * Ownership: the caller owns one reference; give it back with ctx_release().
+ * Thread safety: the snapshot may be used and released from any thread.
+ */
+CTXLOG_API ctx_snapshot *ctx_copy(void);
+
+/** @brief Take another reference to @p c (NULL is allowed and returned). */
+CTXLOG_API ctx_snapshot *ctx_retain(ctx_snapshot *c);
+
+/** @brief Drop one reference to @p c; NULL is a no-op. */
+CTXLOG_API void ctx_release(ctx_snapshot *c);
+
+/**
+ * @brief Run fn(arg) with @p c as the current context, in a new frame.
+ * Whatever fn sets is discarded when it returns; the caller's context is then
+ * current again. @p c may be NULL (an empty context). @p c is borrowed.
+ */
+CTXLOG_API void ctx_run(ctx_snapshot *c, void (*fn)(void *arg), void *arg);
+
+/**
+ * @brief Make @p c current in a new frame until ctx_detach() (for event-loop
+ *        callbacks, coroutines and fibers that cannot wrap a call in ctx_run).
+ * @p c is borrowed (the frame takes its own reference). Frames must be detached
+ * in reverse order of attaching, on the thread that attached them.
+ * @return a token for ctx_detach(); if memory runs out, nothing is attached and
+ *         ctx_detach() of the token fails with CTXLOG_EINVAL.
+ */
+CTXLOG_API ctx_token ctx_attach(ctx_snapshot *c);
+
+/**
+ * @brief End the frame made by ctx_attach(), discarding what was set in it.
+ * @return 0; CTXLOG_ESTALE if already detached; CTXLOG_ECONTEXT if it is not the
+ *         innermost frame of this thread; CTXLOG_EINVAL if @p t is not from ctx_attach().
+ */
+CTXLOG_API int ctx_detach(ctx_token t);
+
+/**
+ * @brief pthread_create() whose new thread starts with a snapshot of the
+ *        creator's current context.
+ * @return 0 or the error number pthread_create() returned (EAGAIN …), ENOMEM.
+ */
+CTXLOG_API int ctx_thread_create(pthread_t *out, const pthread_attr_t *attr,
+                                 void *(*fn)(void *arg), void *arg);
+
+/** A callback bound to the context current when it was made. */
+typedef struct ctx_bound ctx_bound;
+
+/**
+ * @brief Capture the current context together with fn and arg, so that any
+ *        foreign pool or event loop can run fn in it.
+ * @return the binding, or NULL if @p fn is NULL or memory ran out.
+ * Ownership: the caller owns it; it is freed by ctx_bound_run() or ctx_bound_free().
+ */
+CTXLOG_API ctx_bound *ctx_bind(void (*fn)(void *arg), void *arg);
+
+/**
+ * @brief Run a binding once in its captured context and free it. The signature
+ *        fits `void (*)(void *)` callback slots directly: pass the binding as
+ *        the callback argument. NULL is a no-op.
+ */
+CTXLOG_API void ctx_bound_run(void *bound);
+
+/** @brief Run a binding in its captured context and keep it (for repeating callbacks). */
+CTXLOG_API void ctx_bound_call(void *bound);
+
+/** @brief Free a binding without running it. NULL is a no-op. */
+CTXLOG_API void ctx_bound_free(ctx_bound *b);
+
+/** A pool of worker threads that run each task in its submitter's context. */
+typedef struct ctx_pool ctx_pool;
+
+/**
+ * @brief Start a pool of @p nthreads workers (1 to 1024).
+ * @return the pool, or NULL if @p nthreads is out of range or resources ran out.
+ */
+CTXLOG_API ctx_pool *ctx_pool_new(int nthreads);
+
+/**
+ * @brief Queue fn(arg); the submitter's current context is captured now and the
+ *        task runs in it. A worker starts every task from its captured context
+ *        alone: nothing one task set is seen by the next.
+ * @return 0; CTXLOG_EINVAL for a NULL pool or fn; CTXLOG_ESTATE once
+ *         ctx_pool_free() has begun; CTXLOG_ENOMEM.
+ * Thread safety: any thread may submit, including a task of the same pool.
+ */
+CTXLOG_API int ctx_pool_submit(ctx_pool *p, void (*fn)(void *arg), void *arg);
+
+/**
+ * @brief Run every task already queued, join the workers, free the pool.
+ * Must not be called from one of the pool's own tasks. NULL is a no-op.
+ */
+CTXLOG_API void ctx_pool_free(ctx_pool *p);
+
+/**
+ * @brief Write a fresh time-ordered UUIDv7 (RFC 9562) as 36 lowercase hex
+ *        characters and dashes plus a NUL into @p out.
+ * Ids made by one thread are strictly increasing.
+ */
+CTXLOG_API void ctx_uuid7(char out[CTX_UUID_LEN + 1]);
+
+/** Scope guard used by CTX_SCOPE. */
+CTXLOG_API void ctx__scope_exit(ctx_token *t);
+
+#define CTX__CAT2(a, b) a##b
+#define CTX__CAT(a, b) CTX__CAT2(a, b)
+#define CTX__UNIQ(prefix) CTX__CAT(prefix, __COUNTER__)
+
+/**
+ * @brief Set @p var to @p value (a string) for the rest of the enclosing block;
+ *        it is reset on every way out of the block (`return`, `break`, `goto`).
+ * Several CTX_SCOPEs in one block reset in reverse order. Needs GCC or Clang
+ * (`__attribute__((cleanup))`).
+ */
+#define CTX_SCOPE(var, value)                                                  \
+    __attribute__((cleanup(ctx__scope_exit))) ctx_token CTX__UNIQ(ctx__scope_) = \
+        ctx_set((var), (value))
+
+/** The three tokens of a request scope (see CTX_REQUEST). Members are private. */
+typedef struct ctx_request {
+    ctx_token request_id_, user_id_, tenant_id_;
+} ctx_request;
+
+/**
+ * @brief Set request_id, user_id and tenant_id (what CTX_REQUEST does, as a call).
+ * A NULL or empty @p request_id is replaced by a fresh UUIDv7. An id longer
+ * than CTX_ID_MAX bytes, or holding a control character or invalid UTF-8, is
+ * rejected: a rejected request_id is replaced by a fresh UUIDv7, a rejected
+ * user_id or tenant_id is left unset. Nothing rejected is ever stored or logged.
+ * @return the tokens; undo them with ctx_request_end().
+ */
+CTXLOG_API ctx_request ctx_request_begin(const char *request_id, const char *user_id,
+                                         const char *tenant_id);
+
+/** @brief Undo ctx_request_begin(): reset the three ids in reverse order. */
+CTXLOG_API void ctx_request_end(ctx_request *r);
+
+/**
+ * @brief Whether @p id would be accepted by CTX_REQUEST as it is (non-empty, at
+ *        most CTX_ID_MAX bytes, valid UTF-8, no control characters).
+ */
+CTXLOG_API int ctx_id_valid(const char *id);
+
+/**
+ * @brief The request-entry helper: sets the three ids like ctx_request_begin()
+ *        for the rest of the enclosing block, scoped like CTX_SCOPE.
+ */
+#define CTX_REQUEST(request_id, user_id, tenant_id)                               \
+    __attribute__((cleanup(ctx_request_end))) ctx_request CTX__UNIQ(ctx__req_) = \
+        ctx_request_begin((request_id), (user_id), (tenant_id))
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CTXLOG_CTX_H */
