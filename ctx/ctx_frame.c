@@ -1,0 +1,321 @@
+/*
+ * Per-thread state: the stack of frames and, in each, the current snapshot
+ * and the undo records that give ctx_token its meaning.
+ *
+ * A token is three words and owns nothing, so it may be dropped. What
+ * ctx_reset needs (the previous value) is kept by the frame in a bounded undo
+ * list; ids make stale and foreign tokens detectable without touching memory
+ * the token points to:
+ *   serial = thread number << 32 | per-thread counter;
+ *   set serials are even, frame ids odd, so the two kinds never mix up.
+ */
+#include "ctx/ctx_internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct undo {
+    uint64_t serial;
+    const ctx_var *var;
+    ctx__val *old; /* one value reference, or NULL for "was unset" */
+} undo;
+
+typedef struct frame {
+    struct frame *up;
+    ctx_snapshot *cur; /* one snapshot reference */
+    uint64_t id;
+    unsigned nundo;
+    int on_heap; /* made by ctx_attach */
+    undo undo[CTX_UNDO_DEPTH];
+} frame;
+
+typedef struct tstate {
+    frame *top;
+    uint64_t thread_bits; /* thread number << 32 */
+    uint32_t counter;
+    frame base;
+} tstate;
+
+static __thread tstate *tls __attribute__((tls_model("initial-exec")));
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static atomic_uint_fast64_t thread_numbers = 1;
+
+static void frame_init(frame *f, ctx_snapshot *cur, uint64_t id)
+{
+    f->up = NULL;
+    f->cur = cur;
+    f->id = id;
+    f->nundo = 0;
+    f->on_heap = 0;
+}
+
+static void frame_clear(frame *f)
+{
+    for (unsigned i = 0; i < f->nundo; i++)
+        ctx__val_unref(f->undo[i].old);
+    f->nundo = 0;
+    ctx_release(f->cur);
+    f->cur = &ctx__empty;
+}
+
+/* Pop and free every frame above `keep` (attached frames a callee left). */
+static void unwind_to(tstate *t, frame *keep)
+{
+    while (t->top != keep && t->top != &t->base) {
+        frame *f = t->top;
+        t->top = f->up;
+        frame_clear(f);
+        if (f->on_heap)
+            free(f);
+    }
+}
+
+static void tstate_free(void *p)
+{
+    tstate *t = p;
+    unwind_to(t, &t->base);
+    frame_clear(&t->base);
+    if (tls == t)
+        tls = NULL;
+    free(t);
+}
+
+static void make_key(void)
+{
+    (void)pthread_key_create(&tls_key, tstate_free);
+}
+
+static uint64_t next_serial(tstate *t, int odd)
+{
+    /* Wrapping after 2^31 sets only risks a very old token matching. */
+    t->counter += 2;
+    if (t->counter == 0)
+        t->counter = 2;
+    return t->thread_bits | t->counter | (uint64_t)(odd != 0);
+}
+
+static tstate *tstate_get(void)
+{
+    tstate *t = tls;
+    if (t)
+        return t;
+    (void)pthread_once(&tls_once, make_key);
+    t = malloc(sizeof *t);
+    if (!t)
+        return NULL;
+    t->thread_bits = atomic_fetch_add(&thread_numbers, 1) << 32;
+    t->counter = 0;
+    frame_init(&t->base, &ctx__empty, 0);
+    t->base.id = next_serial(t, 1);
+    t->top = &t->base;
+    if (pthread_setspecific(tls_key, t) != 0) {
+        free(t);
+        return NULL;
+    }
+    tls = t;
+    return t;
+}
+
+const ctx_snapshot *ctx__current(void)
+{
+    tstate *t = tls;
+    return t ? t->top->cur : &ctx__empty;
+}
+
+/* Remember how to undo a set; when the list is full, forget the oldest
+ * record of the same variable (a loop of dropped tokens), else the oldest. */
+static void undo_push(frame *f, uint64_t serial, const ctx_var *v, ctx__val *old)
+{
+    if (f->nundo == CTX_UNDO_DEPTH) {
+        unsigned victim = 0;
+        for (unsigned i = 0; i < f->nundo; i++) {
+            if (f->undo[i].var == v) {
+                victim = i;
+                break;
+            }
+        }
+        ctx__val_unref(f->undo[victim].old);
+        memmove(&f->undo[victim], &f->undo[victim + 1],
+                (f->nundo - victim - 1) * sizeof f->undo[0]);
+        f->nundo--;
+    }
+    ctx__val_ref(old);
+    f->undo[f->nundo++] = (undo){.serial = serial, .var = v, .old = old};
+}
+
+static ctx_token set_value(ctx_var *v, const ctx__newval *nv)
+{
+    ctx_token bad = {0};
+    tstate *t = v ? tstate_get() : NULL;
+    if (!t)
+        return bad;
+    frame *f = t->top;
+    ctx__val *old = ctx__snap_lookup(f->cur, v);
+    if (nv || old) {
+        ctx_snapshot *s = ctx__snap_with(f->cur, v, NULL, nv);
+        if (!s)
+            return bad;
+        /* Take the undo reference before the old snapshot can drop `old`. */
+        uint64_t serial = next_serial(t, 0);
+        undo_push(f, serial, v, old);
+        ctx_release(f->cur);
+        f->cur = s;
+        return (ctx_token){.p_ = v, .serial_ = serial, .frame_ = f->id};
+    }
+    /* Unsetting what is unset changes nothing, but the token still works. */
+    uint64_t serial = next_serial(t, 0);
+    undo_push(f, serial, v, NULL);
+    return (ctx_token){.p_ = v, .serial_ = serial, .frame_ = f->id};
+}
+
+ctx_token ctx_set(ctx_var *v, const char *value)
+{
+    if (!value)
+        return set_value(v, NULL);
+    ctx__newval nv = {.kind = CTX__STR, .str = value, .len = strlen(value)};
+    return set_value(v, &nv);
+}
+
+ctx_token ctx_set_i64(ctx_var *v, int64_t value)
+{
+    ctx__newval nv = {.kind = CTX__I64, .i64 = value};
+    return set_value(v, &nv);
+}
+
+ctx_token ctx_set_ptr(ctx_var *v, void *ptr, void (*release)(void *ptr))
+{
+    ctx__newval nv = {.kind = CTX__PTR, .ptr = ptr, .release = release};
+    return set_value(v, &nv);
+}
+
+/* Whether a token's serial was made by this thread. */
+static int ours(const tstate *t, uint64_t serial)
+{
+    return (serial & ~(uint64_t)UINT32_MAX) == t->thread_bits;
+}
+
+int ctx_reset(ctx_token tok)
+{
+    if (!tok.p_ || !tok.serial_ || (tok.serial_ & 1))
+        return CTXLOG_EINVAL;
+    tstate *t = tls;
+    if (!t || !ours(t, tok.serial_) || t->top->id != tok.frame_)
+        return CTXLOG_ECONTEXT;
+    frame *f = t->top;
+    unsigned i = f->nundo;
+    while (i > 0 && f->undo[i - 1].serial != tok.serial_)
+        i--;
+    if (i == 0)
+        return CTXLOG_ESTALE;
+    undo *u = &f->undo[i - 1];
+    if (ctx__snap_lookup(f->cur, u->var) != u->old) {
+        ctx_snapshot *s = ctx__snap_with(f->cur, u->var, u->old, NULL);
+        if (!s)
+            return CTXLOG_ENOMEM;
+        ctx_release(f->cur);
+        f->cur = s;
+    }
+    ctx__val_unref(u->old);
+    memmove(u, u + 1, (f->nundo - i) * sizeof *u);
+    f->nundo--;
+    return 0;
+}
+
+void ctx__scope_exit(ctx_token *t)
+{
+    (void)ctx_reset(*t);
+}
+
+const char *ctx_get(const ctx_var *v)
+{
+    if (!v)
+        return NULL;
+    ctx__val *val = ctx__snap_lookup(ctx__current(), v);
+    return val ? val->str : NULL;
+}
+
+int ctx_get_i64(const ctx_var *v, int64_t *out)
+{
+    ctx__val *val = v && out ? ctx__snap_lookup(ctx__current(), v) : NULL;
+    if (!val || val->kind != CTX__I64)
+        return CTXLOG_EINVAL;
+    *out = val->i64;
+    return 0;
+}
+
+void *ctx_get_ptr(const ctx_var *v)
+{
+    ctx__val *val = v ? ctx__snap_lookup(ctx__current(), v) : NULL;
+    return val && val->kind == CTX__PTR ? val->ptr : NULL;
+}
+
+ctx_snapshot *ctx_copy(void)
+{
+    return ctx_retain((ctx_snapshot *)ctx__current());
+}
+
+void ctx_run(ctx_snapshot *c, void (*fn)(void *arg), void *arg)
+{
+    if (!fn)
+        return;
+    tstate *t = tstate_get();
+    if (!t) {
+        fn(arg); /* out of memory: run it rather than lose the work */
+        return;
+    }
+    frame f;
+    frame_init(&f, ctx_retain(c ? c : &ctx__empty), next_serial(t, 1));
+    f.up = t->top;
+    t->top = &f;
+    fn(arg);
+    unwind_to(t, &f);
+    t->top = f.up;
+    frame_clear(&f);
+}
+
+ctx_token ctx_attach(ctx_snapshot *c)
+{
+    ctx_token bad = {0};
+    tstate *t = tstate_get();
+    frame *f = t ? malloc(sizeof *f) : NULL;
+    if (!f)
+        return bad;
+    frame_init(f, ctx_retain(c ? c : &ctx__empty), next_serial(t, 1));
+    f->on_heap = 1;
+    f->up = t->top;
+    t->top = f;
+    return (ctx_token){.p_ = f, .serial_ = f->id, .frame_ = f->up->id};
+}
+
+int ctx_detach(ctx_token tok)
+{
+    if (!tok.p_ || !(tok.serial_ & 1))
+        return CTXLOG_EINVAL;
+    tstate *t = tls;
+    if (!t || !ours(t, tok.serial_))
+        return CTXLOG_ECONTEXT;
+    if (t->top->id != tok.serial_) {
+        for (frame *f = t->top; f; f = f->up)
+            if (f->id == tok.serial_)
+                return CTXLOG_ECONTEXT; /* not the innermost frame */
+        return CTXLOG_ESTALE;
+    }
+    frame *f = t->top;
+    t->top = f->up;
+    frame_clear(f);
+    free(f);
+    return 0;
+}
+
+void ctx__thread_adopt(ctx_snapshot *c)
+{
+    tstate *t = tstate_get();
+    if (!t) {
+        ctx_release(c);
+        return;
+    }
+    ctx_release(t->base.cur);
+    t->base.cur = c;
+}

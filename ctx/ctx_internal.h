@@ -1,0 +1,94 @@
+/*
+ * Private structures of the context store, shared by the files of ctx/ and
+ * read (never written) by log/ to stamp context variables on records.
+ *
+ * Memory model. A context is an immutable snapshot: a sorted array of
+ * (variable, value) entries. ctx_set never edits a snapshot: it builds a new
+ * one in ONE allocation, a "block" that holds the new snapshot and, inline,
+ * the new value. Values are shared by reference between snapshots, so a block
+ * has two kinds of references:
+ *   - snapshot references (snap->refs): threads' frames, ctx_copy() holders;
+ *   - value references: snapshot entries and undo records pointing at its value.
+ * blk->refs counts the value references plus one while the snapshot is alive.
+ * When the snapshot dies it drops the values it points to, so an old block
+ * kept alive only for its value holds nothing else alive: no chains.
+ */
+#ifndef CTXLOG_CTX_INTERNAL_H
+#define CTXLOG_CTX_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ctxlog/ctx.h>
+
+struct ctx_var {
+    const char *name;
+    size_t name_len;
+    unsigned flags;
+    unsigned id; /* declaration order; snapshots are sorted by it */
+};
+
+enum ctx__kind { CTX__STR = 1, CTX__I64, CTX__PTR };
+
+typedef struct ctx__blk {
+    atomic_uint refs;
+} ctx__blk;
+
+typedef struct ctx__val {
+    ctx__blk *blk;
+    enum ctx__kind kind;
+    int64_t i64;
+    void *ptr;
+    void (*release)(void *ptr);
+    size_t len;
+    char *str; /* text for CTX__STR and CTX__I64, NULL for CTX__PTR */
+} ctx__val;
+
+typedef struct ctx__ent {
+    const ctx_var *var;
+    ctx__val *val;
+} ctx__ent;
+
+struct ctx_snapshot {
+    atomic_uint refs; /* ignored for the static empty snapshot */
+    ctx__blk *blk;    /* NULL for the static empty snapshot */
+    unsigned n;
+    ctx__ent ent[];
+};
+
+/* A value to store inline in a new block. */
+typedef struct ctx__newval {
+    enum ctx__kind kind;
+    const char *str; /* CTX__STR: the bytes to copy */
+    size_t len;
+    int64_t i64;
+    void *ptr;
+    void (*release)(void *ptr);
+} ctx__newval;
+
+extern ctx_snapshot ctx__empty;
+
+/* ctx_snapshot.c */
+ctx__val *ctx__snap_lookup(const ctx_snapshot *s, const ctx_var *v);
+/* A new snapshot: `base` with `v` set to a new inline value `nv`, or (nv NULL)
+ * to the existing value `val` (NULL = unset). Returns a snapshot holding one
+ * reference, or NULL when memory runs out. One allocation at most. */
+ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__val *val,
+                             const ctx__newval *nv);
+void ctx__val_ref(ctx__val *val);   /* NULL allowed */
+void ctx__val_unref(ctx__val *val); /* NULL allowed */
+
+/* ctx_frame.c: the calling thread's current snapshot, borrowed (no reference
+ * taken): valid until this thread next changes its context. Never NULL. */
+const ctx_snapshot *ctx__current(void);
+
+/* ctx_frame.c: make `c` the calling thread's base context (the reference
+ * is taken over); used by a thread started with ctx_thread_create. */
+void ctx__thread_adopt(ctx_snapshot *c);
+
+/* ctx_utf8.c: whether s[0..len) is well-formed UTF-8 without C0/C1 control
+ * characters or DEL. */
+int ctx__text_clean(const char *s, size_t len);
+
+#endif /* CTXLOG_CTX_INTERNAL_H */

@@ -1,0 +1,146 @@
+/* Immutable snapshots and the blocks that hold them (see ctx_internal.h). */
+#include "ctx/ctx_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+ctx_snapshot ctx__empty = {.n = 0};
+
+static void blk_unref(ctx__blk *b, ctx__val *val)
+{
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (val && val->kind == CTX__PTR && val->release)
+        val->release(val->ptr);
+    free(b);
+}
+
+/* The value stored inline in a block, if any: it sits right after the
+ * snapshot's entries. */
+static ctx__val *blk_val(ctx_snapshot *s)
+{
+    ctx__val *v = (ctx__val *)(void *)&s->ent[s->n];
+    return v->blk == s->blk ? v : NULL;
+}
+
+void ctx__val_ref(ctx__val *val)
+{
+    if (val)
+        atomic_fetch_add_explicit(&val->blk->refs, 1, memory_order_relaxed);
+}
+
+void ctx__val_unref(ctx__val *val)
+{
+    if (!val)
+        return;
+    /* The block starts with ctx__blk and then the snapshot. */
+    blk_unref(val->blk, val);
+}
+
+ctx_snapshot *ctx_retain(ctx_snapshot *c)
+{
+    if (c && c != &ctx__empty)
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+void ctx_release(ctx_snapshot *c)
+{
+    if (!c || c == &ctx__empty)
+        return;
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    ctx__blk *b = c->blk;
+    ctx__val *own = blk_val(c);
+    for (unsigned i = 0; i < c->n; i++)
+        ctx__val_unref(c->ent[i].val);
+    /* The snapshot's own hold on its block; the inline value may live on. */
+    blk_unref(b, own);
+}
+
+ctx__val *ctx__snap_lookup(const ctx_snapshot *s, const ctx_var *v)
+{
+    for (unsigned i = 0; i < s->n; i++) {
+        if (s->ent[i].var == v)
+            return s->ent[i].val;
+        if (s->ent[i].var->id > v->id)
+            break;
+    }
+    return NULL;
+}
+
+#define ALIGN_UP(x, a) (((x) + (a)-1) & ~((size_t)(a)-1))
+
+ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__val *val,
+                             const ctx__newval *nv)
+{
+    /* Where v goes in the sorted entries, and whether it is there already. */
+    unsigned pos = 0;
+    while (pos < base->n && base->ent[pos].var->id < v->id)
+        pos++;
+    int present = pos < base->n && base->ent[pos].var == v;
+    int setting = nv != NULL || val != NULL;
+    unsigned n = base->n + (setting && !present) - (!setting && present);
+
+    char i64buf[24];
+    const char *text = NULL;
+    size_t text_len = 0;
+    if (nv && nv->kind == CTX__STR) {
+        text = nv->str;
+        text_len = nv->len;
+    } else if (nv && nv->kind == CTX__I64) {
+        text_len = (size_t)snprintf(i64buf, sizeof i64buf, "%" PRId64, nv->i64);
+        text = i64buf;
+    }
+
+    size_t snap_off = ALIGN_UP(sizeof(ctx__blk), _Alignof(ctx_snapshot));
+    size_t val_off = ALIGN_UP(snap_off + sizeof(ctx_snapshot) + n * sizeof(ctx__ent),
+                              _Alignof(ctx__val));
+    size_t str_off = val_off + sizeof(ctx__val);
+    size_t size = nv ? str_off + (text ? text_len + 1 : 0) : val_off + sizeof(ctx__val);
+    if (nv && text_len > SIZE_MAX - str_off - 1)
+        return NULL;
+
+    char *mem = malloc(size);
+    if (!mem)
+        return NULL;
+    ctx__blk *b = (ctx__blk *)(void *)mem;
+    ctx_snapshot *s = (ctx_snapshot *)(void *)(mem + snap_off);
+    ctx__val *own = (ctx__val *)(void *)(mem + val_off);
+    atomic_init(&b->refs, 1); /* the snapshot's hold */
+    atomic_init(&s->refs, 1);
+    s->blk = b;
+    s->n = n;
+    /* Marks whether the block holds a value (see blk_val). */
+    own->blk = NULL;
+
+    ctx__val *newv = val;
+    if (nv) {
+        own->blk = b;
+        own->kind = nv->kind;
+        own->i64 = nv->i64;
+        own->ptr = nv->ptr;
+        own->release = nv->release;
+        own->len = text_len;
+        own->str = NULL;
+        if (text) {
+            own->str = mem + str_off;
+            memcpy(own->str, text, text_len);
+            own->str[text_len] = '\0';
+        }
+        newv = own;
+    }
+
+    unsigned o = 0;
+    for (unsigned i = 0; i < pos; i++)
+        s->ent[o++] = base->ent[i];
+    if (newv)
+        s->ent[o++] = (ctx__ent){.var = v, .val = newv};
+    for (unsigned i = pos + (unsigned)present; i < base->n; i++)
+        s->ent[o++] = base->ent[i];
+    for (unsigned i = 0; i < n; i++)
+        ctx__val_ref(s->ent[i].val);
+    return s;
+}

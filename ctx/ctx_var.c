@@ -1,0 +1,62 @@
+/* The registry of declared context variables. */
+#include "ctx/ctx_internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Built-ins come first so that records list them first, in this order. */
+static ctx_var builtins[] = {
+    {.name = "request_id", .name_len = 10, .flags = CTX_VAR_LOGGED, .id = 0},
+    {.name = "user_id", .name_len = 7, .flags = CTX_VAR_LOGGED, .id = 1},
+    {.name = "tenant_id", .name_len = 9, .flags = CTX_VAR_LOGGED, .id = 2},
+};
+#define NBUILTIN (sizeof builtins / sizeof builtins[0])
+
+typedef struct node {
+    struct node *next;
+    ctx_var var;
+    char name[];
+} node;
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static node *registry;
+static unsigned next_id = NBUILTIN;
+
+ctx_var *ctx_var_request_id(void) { return &builtins[0]; }
+ctx_var *ctx_var_user_id(void) { return &builtins[1]; }
+ctx_var *ctx_var_tenant_id(void) { return &builtins[2]; }
+
+const char *ctx_var_name(const ctx_var *v)
+{
+    return v ? v->name : NULL;
+}
+
+ctx_var *ctx_var_new(const char *name, unsigned flags)
+{
+    if (!name || !*name)
+        return NULL;
+    size_t len = strlen(name);
+    for (size_t i = 0; i < NBUILTIN; i++)
+        if (strcmp(builtins[i].name, name) == 0)
+            return &builtins[i];
+
+    ctx_var *found = NULL;
+    pthread_mutex_lock(&registry_lock);
+    for (node *n = registry; n && !found; n = n->next)
+        if (strcmp(n->name, name) == 0)
+            found = &n->var;
+    if (!found) {
+        node *n = malloc(sizeof *n + len + 1);
+        if (n) {
+            memcpy(n->name, name, len + 1);
+            n->var = (ctx_var){.name = n->name, .name_len = len,
+                               .flags = flags & CTX_VAR_LOGGED, .id = next_id++};
+            n->next = registry;
+            registry = n;
+            found = &n->var;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return found;
+}
