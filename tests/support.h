@@ -1,0 +1,31 @@
+/* Helpers shared by the tests: temporary files, capturing a file descriptor,
+ * and reading log output back as parsed JSON records (never grepped). */
+#ifndef CTXLOG_TEST_SUPPORT_H
+#define CTXLOG_TEST_SUPPORT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* A fresh path in a private temporary directory (not created). Free it. */
+char *ts_temp_path(const char *name);
+
+/* Point `fd` (1 or 2) at a new file `path` until ts_capture_end(). */
+typedef struct ts_capture {
+    int fd;
+    int saved;
+} ts_capture;
+ts_capture ts_capture_begin(int fd, const char *path);
+void ts_capture_end(ts_capture *c);
+
+/* The whole file as a NUL-terminated string (NULL if unreadable); *len set. */
+char *ts_read_file(const char *path, size_t *len);
+
+/* Parse every line of `path` with jansson. Each line must be a JSON object,
+ * '\n'-terminated, with no duplicate keys; a line that is not fails the
+ * test. Returns a JSON array of the records (caller owns it). */
+json_t *ts_read_records(const char *path);
+
+/* Remove a file and ignore errors. */
+void ts_unlink(const char *path);
+
+#endif
