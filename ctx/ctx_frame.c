@@ -124,16 +124,22 @@ const ctx_snapshot *ctx__current(void)
     return t ? t->top->cur : &ctx__empty;
 }
 
-/* Remember how to undo a set; when the list is full, forget the oldest
- * record of the same variable (a loop of dropped tokens), else the oldest. */
+/* Remember how to undo a set. When the list is full one record must go: the
+ * oldest record of the variable with the most records (a loop that sets one
+ * variable and drops its tokens fills the list with that variable), or the
+ * oldest record of all when no variable has more than one. Nested scopes of
+ * a variable keep working as long as older records of it can go first. */
 static void undo_push(frame *f, uint64_t serial, const ctx_var *v, ctx__val *old)
 {
     if (f->nundo == CTX_UNDO_DEPTH) {
-        unsigned victim = 0;
+        unsigned victim = 0, best = 1;
         for (unsigned i = 0; i < f->nundo; i++) {
-            if (f->undo[i].var == v) {
+            unsigned count = 0;
+            for (unsigned j = i; j < f->nundo; j++)
+                count += f->undo[j].var == f->undo[i].var;
+            if (count > best) {
+                best = count; /* the first record of a variable counts them all */
                 victim = i;
-                break;
             }
         }
         ctx__val_unref(f->undo[victim].old);

@@ -47,9 +47,12 @@ enum ctx_var_flags {
  * @brief A handle returned by ctx_set() (and ctx_attach()) to undo it.
  *
  * Returned by value; making one allocates nothing. The members are private.
- * A token may be dropped without being used; a frame keeps the undo records of
- * its last CTX_UNDO_DEPTH sets, so a token older than that (counting only the
- * sets not undone since) is stale and ctx_reset() returns CTXLOG_ESTALE.
+ * A token may be dropped without being used. A frame keeps at most
+ * CTX_UNDO_DEPTH undo records of sets not yet reset; when a new set finds the
+ * list full, the oldest record of the variable with the most records goes (or
+ * the oldest of all when each variable has one), and its token then gets
+ * CTXLOG_ESTALE. A loop that sets a variable and drops the tokens thus never
+ * breaks the scopes around it, nor nested scopes of the same variable.
  */
 typedef struct ctx_token {
     const void *p_;  /* private: the variable (set) or frame (attach) */
@@ -154,7 +157,8 @@ CTXLOG_API void ctx_run(ctx_snapshot *c, void (*fn)(void *arg), void *arg);
 /**
  * @brief Make @p c current in a new frame until ctx_detach() (for event-loop
  *        callbacks, coroutines and fibers that cannot wrap a call in ctx_run).
- * @p c is borrowed (the frame takes its own reference). Frames must be detached
+ * @p c is borrowed (the frame takes its own reference); NULL attaches an empty
+ * context. Frames must be detached
  * in reverse order of attaching, on the thread that attached them.
  * @return a token for ctx_detach(); if memory runs out, nothing is attached and
  *         ctx_detach() of the token fails with CTXLOG_EINVAL.
@@ -246,7 +250,7 @@ CTXLOG_API void ctx__scope_exit(ctx_token *t);
  * (`__attribute__((cleanup))`).
  */
 #define CTX_SCOPE(var, value)                                                  \
-    __attribute__((cleanup(ctx__scope_exit))) ctx_token CTX__UNIQ(ctx__scope_) = \
+    __attribute__((cleanup(ctx__scope_exit), unused)) ctx_token CTX__UNIQ(ctx__scope_) = \
         ctx_set((var), (value))
 
 /** The three tokens of a request scope (see CTX_REQUEST). Members are private. */
@@ -259,7 +263,8 @@ typedef struct ctx_request {
  * A NULL or empty @p request_id is replaced by a fresh UUIDv7. An id longer
  * than CTX_ID_MAX bytes, or holding a control character or invalid UTF-8, is
  * rejected: a rejected request_id is replaced by a fresh UUIDv7, a rejected
- * user_id or tenant_id is left unset. Nothing rejected is ever stored or logged.
+ * (or NULL) user_id or tenant_id is unset for the scope, even if an outer
+ * scope had set it. Nothing rejected is ever stored or logged.
  * @return the tokens; undo them with ctx_request_end().
  */
 CTXLOG_API ctx_request ctx_request_begin(const char *request_id, const char *user_id,
@@ -279,7 +284,7 @@ CTXLOG_API int ctx_id_valid(const char *id);
  *        for the rest of the enclosing block, scoped like CTX_SCOPE.
  */
 #define CTX_REQUEST(request_id, user_id, tenant_id)                               \
-    __attribute__((cleanup(ctx_request_end))) ctx_request CTX__UNIQ(ctx__req_) = \
+    __attribute__((cleanup(ctx_request_end), unused)) ctx_request CTX__UNIQ(ctx__req_) = \
         ctx_request_begin((request_id), (user_id), (tenant_id))
 
 #ifdef __cplusplus

@@ -7,6 +7,7 @@
  *   - ctx_get, ctx_set+ctx_reset, ctx_copy+ctx_release.
  * Usage: bench_core [records] [output-file]   (defaults: 1000000, a temp file)
  */
+#define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
