@@ -1,0 +1,521 @@
+/*
+ * The JSON formatter: one record -> one JSON object and '\n'.
+ *
+ * Keys are unique within a record. The core keys (ts, level, logger, msg and
+ * the optional members chosen by the flags) are reserved from the start. A
+ * later key that is already taken is renamed: a context field to
+ * "ctx.<key>", a call field to "fields.<key>", and if that is taken as well,
+ * ".2", ".3", ... is appended until it is unique. Keys are compared by their
+ * escaped bytes, which fmt_json_string makes canonical, so two raw keys that
+ * sanitize to the same text count as the same key.
+ */
+#include "formatters/fmt_json.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- keys already in the record ------------------------------------------ */
+
+/* Where an emitted key (quotes included) sits in the output buffer. Offsets,
+ * not pointers: the buffer may move when it grows. */
+struct key_span {
+    size_t off;
+    size_t len;
+};
+
+/* Reused by every record this thread formats, so steady state allocates
+ * nothing. Freed at thread exit through the pthread key below. */
+static _Thread_local struct key_span *tl_keys;
+static _Thread_local size_t tl_keys_cap;
+
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
+static pthread_key_t keys_key;
+static int keys_key_ok;
+
+static void keys_release(void *p)
+{
+    free(p);
+    /* Another key's destructor may still log from this thread. */
+    tl_keys = NULL;
+    tl_keys_cap = 0;
+}
+
+static void keys_key_create(void)
+{
+    keys_key_ok = pthread_key_create(&keys_key, keys_release) == 0;
+}
+
+static int keys_reserve(size_t n)
+{
+    if (n <= tl_keys_cap)
+        return 0;
+    size_t cap = tl_keys_cap ? tl_keys_cap : 32;
+    while (cap < n) {
+        if (cap > SIZE_MAX / 2 / sizeof *tl_keys)
+            return -1;
+        cap *= 2;
+    }
+    struct key_span *p = realloc(tl_keys, cap * sizeof *p);
+    if (!p)
+        return -1;
+    tl_keys = p;
+    tl_keys_cap = cap;
+    pthread_once(&keys_once, keys_key_create);
+    if (keys_key_ok)
+        pthread_setspecific(keys_key, p);
+    return 0;
+}
+
+struct lit {
+    const char *s;
+    size_t len;
+};
+#define LIT(s) {s, sizeof s - 1}
+
+/* Escaped forms, quotes included, as they are compared with emitted keys. */
+static const struct lit core_keys[] = {
+    LIT("\"ts\""), LIT("\"level\""), LIT("\"logger\""), LIT("\"msg\""),
+};
+static const struct lit callsite_keys[] = {
+    LIT("\"file\""), LIT("\"line\""), LIT("\"func\""),
+};
+static const struct lit thread_keys[] = {
+    LIT("\"thread_id\""),
+};
+
+struct keyset {
+    size_t n;         /* spans used in tl_keys */
+    int callsite;     /* file/line/func will be written */
+    int thread;       /* thread_id will be written */
+};
+
+static int in_lits(const struct lit *l, size_t n, const char *k, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (l[i].len == len && memcmp(l[i].s, k, len) == 0)
+            return 1;
+    return 0;
+}
+
+static int key_taken(const struct keyset *ks, const fmt_buf *b, size_t off, size_t len)
+{
+    const char *k = b->data + off;
+
+    if (in_lits(core_keys, sizeof core_keys / sizeof core_keys[0], k, len))
+        return 1;
+    if (ks->callsite && in_lits(callsite_keys, 3, k, len))
+        return 1;
+    if (ks->thread && in_lits(thread_keys, 1, k, len))
+        return 1;
+    for (size_t i = 0; i < ks->n; i++)
+        if (tl_keys[i].len == len && memcmp(b->data + tl_keys[i].off, k, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- numbers -------------------------------------------------------------- */
+
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Write v in decimal ending just before `end`; returns where it starts. */
+static char *u64_digits(char *end, uint64_t v)
+{
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--end = digit_pairs[d + 1];
+        *--end = digit_pairs[d];
+    }
+    if (v >= 10) {
+        unsigned d = (unsigned)v * 2;
+        *--end = digit_pairs[d + 1];
+        *--end = digit_pairs[d];
+    } else {
+        *--end = (char)('0' + v);
+    }
+    return end;
+}
+
+static void put_u64(fmt_buf *b, uint64_t v)
+{
+    char tmp[20];
+    char *p = u64_digits(tmp + sizeof tmp, v);
+    fmt_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+static void put_i64(fmt_buf *b, int64_t v)
+{
+    char tmp[21];
+    /* Negate in unsigned arithmetic: -INT64_MIN does not fit an int64_t. */
+    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    char *p = u64_digits(tmp + sizeof tmp, mag);
+    if (v < 0)
+        *--p = '-';
+    fmt_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+static void put_f64(fmt_buf *b, double v)
+{
+    if (isnan(v)) {
+        fmt_buf_append(b, "\"NaN\"", 5);
+        return;
+    }
+    if (isinf(v)) {
+        if (v > 0)
+            fmt_buf_append(b, "\"Infinity\"", 10);
+        else
+            fmt_buf_append(b, "\"-Infinity\"", 11);
+        return;
+    }
+
+    /* The shortest of 15, 16, 17 significant digits that reads back as the
+     * same double; 17 always does. */
+    char tmp[64];
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (prec == 17 || strtod(tmp, NULL) == v)
+            break;
+    }
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        fmt_buf_append(b, "null", 4); /* cannot happen with %g; stay valid JSON */
+        return;
+    }
+
+    /* printf and strtod follow LC_NUMERIC, so the round trip above is
+     * consistent, but JSON wants '.': whatever is not a digit, sign or
+     * exponent is the locale's radix (maybe several bytes) and becomes '.'. */
+    char out[72];
+    size_t o = 0;
+    int real = 0;
+    for (int i = 0; i < n;) {
+        char c = tmp[i];
+        if ((c >= '0' && c <= '9') || c == '-' || c == '+') {
+            out[o++] = c;
+            i++;
+        } else if (c == 'e' || c == 'E') {
+            out[o++] = c;
+            real = 1;
+            i++;
+        } else {
+            out[o++] = '.';
+            real = 1;
+            while (i < n && !(tmp[i] >= '0' && tmp[i] <= '9') && tmp[i] != 'e' && tmp[i] != 'E')
+                i++;
+        }
+    }
+    /* "1" would read back as an integer; keep the JSON type a real. */
+    if (!real) {
+        out[o++] = '.';
+        out[o++] = '0';
+    }
+    fmt_buf_append(b, out, o);
+}
+
+/* ---- embedded jansson values ----------------------------------------------- */
+
+/*
+ * Check that p[0, n) (jansson's output, or an object key) is valid UTF-8,
+ * and count what the record's string rules escape but jansson writes raw:
+ * DEL and U+2028/U+2029 (in a dump both can only occur inside strings).
+ * Returns 0, or -1 when not UTF-8.
+ */
+static int scan_utf8(const unsigned char *p, size_t n, size_t *dels, size_t *seps)
+{
+    size_t i = 0;
+
+    *dels = *seps = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        if (c < 0x80) {
+            *dels += c == 0x7F;
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 3;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 4;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return -1;
+        }
+        if (n - i < need || p[i + 1] < lo || p[i + 1] > hi)
+            return -1;
+        for (size_t k = 2; k < need; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                return -1;
+        if (need == 3 && c == 0xE2 && p[i + 1] == 0x80 && (p[i + 2] & 0xFE) == 0xA8)
+            (*seps)++;
+        i += need;
+    }
+    return 0;
+}
+
+/* Rewrite DEL and U+2028/U+2029 in d[0, n) as \u escapes, in place from the
+ * back; `grow` more bytes are reserved after d + n. Returns the new length. */
+static size_t escape_dump(char *d, size_t n, size_t grow)
+{
+    unsigned char *p = (unsigned char *)d;
+    size_t r = n, w = n + grow;
+
+    while (r > 0) {
+        unsigned c = p[--r];
+        if (c == 0x7F) {
+            w -= 6;
+            memcpy(p + w, "\\u007f", 6);
+        } else if ((c == 0xA8 || c == 0xA9) && r >= 2 && p[r - 1] == 0x80 && p[r - 2] == 0xE2) {
+            r -= 2;
+            w -= 6;
+            memcpy(p + w, c == 0xA8 ? "\\u2028" : "\\u2029", 6);
+        } else {
+            p[--w] = (unsigned char)c;
+        }
+    }
+    return n + grow;
+}
+
+/* Deeper values are written as null: jansson's parser stops at the same
+ * depth, and the walk below must end on cyclic values too. */
+#define MAX_JSON_DEPTH 2048
+
+/*
+ * Whether every object key inside j is UTF-8 without NUL. jansson refuses a
+ * bad string value, but writes a bad key as an unterminated string and
+ * carries on (dump.c ignores that error), which would break the line.
+ */
+static int json_keys_ok(const json_t *j, int depth)
+{
+    size_t dels, seps;
+
+    if (depth > MAX_JSON_DEPTH)
+        return 0;
+    if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++)
+            if (!json_keys_ok(json_array_get(j, i), depth + 1))
+                return 0;
+    } else if (json_is_object(j)) {
+        for (void *it = json_object_iter((json_t *)j); it;
+             it = json_object_iter_next((json_t *)j, it)) {
+            const char *k = json_object_iter_key(it);
+#if JANSSON_VERSION_HEX >= 0x020e00
+            size_t klen = json_object_iter_key_len(it);
+#else
+            size_t klen = strlen(k);
+#endif
+            if (memchr(k, 0, klen) || scan_utf8((const unsigned char *)k, klen, &dels, &seps) ||
+                !json_keys_ok(json_object_iter_value(it), depth + 1))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+static void put_json(fmt_buf *b, const json_t *j)
+{
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY;
+
+    if (!j || !json_keys_ok(j, 0)) {
+        fmt_buf_append(b, "null", 4);
+        return;
+    }
+    if (fmt_buf_reserve(b, 64))
+        return;
+    /* Dump straight into the buffer; when it does not fit, jansson says how
+     * much it needs, and the second attempt gets exactly that. */
+    size_t avail = b->cap - b->len;
+    size_t n = json_dumpb(j, b->data + b->len, avail, flags);
+    if (n > avail) {
+        if (fmt_buf_reserve(b, n))
+            return;
+        avail = b->cap - b->len;
+        n = json_dumpb(j, b->data + b->len, avail, flags);
+        if (n > avail) /* the value changed under us: a caller bug */
+            n = 0;
+    }
+    /* 0: dump failed (a cycle, a string value jansson refuses); the scan
+     * re-checks UTF-8 so that nothing jansson lets through can break the line. */
+    size_t dels, seps;
+    if (n == 0 || scan_utf8((const unsigned char *)b->data + b->len, n, &dels, &seps)) {
+        fmt_buf_append(b, "null", 4);
+        return;
+    }
+    if (dels || seps) {
+        size_t grow = dels * 5 + seps * 3; /* DEL -> \u007f, U+2028 -> \u2028 */
+        if (fmt_buf_reserve(b, n + grow))
+            return;
+        n = escape_dump(b->data + b->len, n, grow);
+    }
+    b->len += n;
+}
+
+/* ---- members --------------------------------------------------------------- */
+
+/*
+ * Write `"key":`, renamed with `prefix` (and a ".N" suffix) when the key is
+ * taken, and remember it. Returns -1 when out of memory.
+ */
+static int put_key(struct keyset *ks, fmt_buf *b, const char *key, const char *prefix)
+{
+    size_t start = b->len;
+
+    if (!key)
+        key = "(null)";
+    fmt_json_string(b, key, strlen(key));
+    if (b->oom || keys_reserve(ks->n + 1))
+        return -1;
+
+    if (key_taken(ks, b, start, b->len - start)) {
+        /* Escaping is per code point, so escape(prefix + key) is prefix +
+         * escape(key) for an ASCII prefix: shift the escaped key right. */
+        size_t plen = strlen(prefix);
+        if (fmt_buf_reserve(b, plen + 24))
+            return -1;
+        char *k = b->data + start;
+        memmove(k + 1 + plen, k + 1, b->len - start - 1);
+        memcpy(k + 1, prefix, plen);
+        b->len += plen;
+
+        size_t quote = b->len - 1; /* the closing '"' */
+        for (uint64_t n = 2; key_taken(ks, b, start, b->len - start); n++) {
+            char tmp[20];
+            char *d = u64_digits(tmp + sizeof tmp, n);
+            size_t dlen = (size_t)(tmp + sizeof tmp - d);
+            char *o = b->data + quote; /* room: 1 + 20 + 1 <= 24 reserved */
+            *o++ = '.';
+            memcpy(o, d, dlen);
+            o[dlen] = '"';
+            b->len = quote + dlen + 2;
+        }
+    }
+    tl_keys[ks->n].off = start;
+    tl_keys[ks->n].len = b->len - start;
+    ks->n++;
+    fmt_buf_putc(b, ':');
+    return 0;
+}
+
+static void put_value(fmt_buf *b, const log_field *f)
+{
+    switch (f->type) {
+    case LOG_FIELD_STR:
+        if (f->v.s)
+            fmt_json_string(b, f->v.s, strlen(f->v.s));
+        else
+            fmt_buf_append(b, "null", 4);
+        break;
+    case LOG_FIELD_I64:
+        put_i64(b, f->v.i64);
+        break;
+    case LOG_FIELD_U64:
+        put_u64(b, f->v.u64);
+        break;
+    case LOG_FIELD_F64:
+        put_f64(b, f->v.f64);
+        break;
+    case LOG_FIELD_BOOL:
+        if (f->v.b)
+            fmt_buf_append(b, "true", 4);
+        else
+            fmt_buf_append(b, "false", 5);
+        break;
+    case LOG_FIELD_JSON:
+        put_json(b, (const json_t *)f->v.json);
+        break;
+    default:
+        fmt_buf_append(b, "null", 4); /* an unknown type must not break the line */
+        break;
+    }
+}
+
+static int put_fields(struct keyset *ks, fmt_buf *b, const log_field *f, size_t n,
+                      const char *prefix)
+{
+    if (!f)
+        n = 0;
+    for (size_t i = 0; i < n; i++) {
+        fmt_buf_putc(b, ',');
+        if (put_key(ks, b, f[i].key, prefix))
+            return -1;
+        put_value(b, &f[i]);
+    }
+    return 0;
+}
+
+static const char *const level_names[] = {"trace", "debug", "info", "warn", "error", "fatal"};
+
+static void put_cstr_or_null(fmt_buf *b, const char *s)
+{
+    if (s)
+        fmt_json_string(b, s, strlen(s));
+    else
+        fmt_buf_append(b, "null", 4);
+}
+
+int fmt_json_record(const log_record *r, unsigned flags, fmt_buf *b)
+{
+    if (!r || !b)
+        return CTXLOG_EINVAL;
+    if (b->oom)
+        return CTXLOG_ENOMEM;
+
+    size_t start = b->len;
+    struct keyset ks = {
+        .n = 0,
+        .callsite = (flags & FMT_JSON_CALLSITE) && r->file,
+        .thread = (flags & FMT_JSON_THREAD) != 0,
+    };
+
+    fmt_buf_append(b, "{\"ts\":\"", 7);
+    fmt_rfc3339_utc(b, &r->time);
+    fmt_buf_append(b, "\",\"level\":\"", 11);
+    if ((unsigned)r->level < sizeof level_names / sizeof level_names[0])
+        fmt_buf_append(b, level_names[r->level], strlen(level_names[r->level]));
+    else
+        fmt_buf_append(b, "unknown", 7);
+    fmt_buf_append(b, "\",\"logger\":", 11);
+    fmt_json_string(b, r->logger ? r->logger : "", r->logger ? strlen(r->logger) : 0);
+    fmt_buf_append(b, ",\"msg\":", 7);
+    fmt_json_string(b, r->msg, r->msg ? r->msg_len : 0);
+
+    if (put_fields(&ks, b, r->ctx_fields, r->n_ctx_fields, "ctx.") ||
+        put_fields(&ks, b, r->fields, r->n_fields, "fields.")) {
+        b->oom = 1;
+        goto fail;
+    }
+
+    if (ks.callsite) {
+        fmt_buf_append(b, ",\"file\":", 8);
+        fmt_json_string(b, r->file, strlen(r->file));
+        fmt_buf_append(b, ",\"line\":", 8);
+        put_i64(b, r->line);
+        fmt_buf_append(b, ",\"func\":", 8);
+        put_cstr_or_null(b, r->func);
+    }
+    if (ks.thread) {
+        fmt_buf_append(b, ",\"thread_id\":", 13);
+        put_i64(b, r->thread_id);
+    }
+    fmt_buf_append(b, "}\n", 2);
+    if (!b->oom)
+        return 0;
+fail:
+    /* Never leave half a record behind for a caller that ignores the code. */
+    b->len = start;
+    return CTXLOG_ENOMEM;
+}

@@ -1,0 +1,183 @@
+/*
+ * JSON string literals from arbitrary bytes.
+ *
+ * The output is canonical: one input gives one byte sequence, and two inputs
+ * that decode to the same code points give the same bytes. fmt_json.c relies
+ * on that to detect duplicate keys by comparing escaped bytes.
+ *
+ * Invalid UTF-8 becomes U+FFFD, one per "maximal subpart of an ill-formed
+ * subsequence" (Unicode 15, section 3.9, and Table 3-7): a lead byte followed
+ * by as many bytes as still could complete a well-formed sequence is replaced
+ * by a single U+FFFD; decoding resumes at the first byte that broke it.
+ */
+#include "formatters/fmt_json.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* Input bytes handled per reservation. Every input byte yields at most six
+ * output bytes (a control byte becomes \u00XX), so reserving per chunk bounds
+ * the slack to ~6 x CHUNK instead of 6 x the whole (maybe 1 MiB) string. */
+#define CHUNK 65536
+
+/* 1 for the bytes copied verbatim: printable ASCII except '"' and '\\'. */
+static const unsigned char plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20: '"' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50: '\\' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70: DEL */
+    /* 0x80-0xFF: not plain; the UTF-8 decoder decides. */
+};
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Nonzero when some byte of w is zero (exact as a yes/no answer). */
+static inline uint64_t has_zero(uint64_t w)
+{
+    return (w - ONES) & ~w & HIGHS;
+}
+
+/* Nonzero when some byte of w needs more than a copy: >= 0x80, < 0x20, '"',
+ * '\\' or DEL. Lets the common all-ASCII case move 8 bytes per step. */
+static inline uint64_t has_special(uint64_t w)
+{
+    return (w & HIGHS) | ((w - ONES * 0x20) & ~w & HIGHS) | has_zero(w ^ (ONES * '"')) |
+           has_zero(w ^ (ONES * '\\')) | has_zero(w ^ (ONES * 0x7F));
+}
+
+static inline uint64_t load64(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w); /* unaligned-safe; compiles to one load */
+    return w;
+}
+
+/*
+ * Length of the UTF-8 item at p (n > 0 bytes available). Sets *ok when it is
+ * a well-formed sequence; otherwise the return value is the length of the
+ * maximal ill-formed subpart, always >= 1.
+ */
+static size_t utf8_item(const unsigned char *p, size_t n, int *ok)
+{
+    unsigned c = p[0];
+    unsigned lo = 0x80, hi = 0xBF; /* Table 3-7 range of the second byte */
+    size_t need;
+
+    *ok = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* below: overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* above: surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        if (c == 0xF0)
+            lo = 0x90; /* below: overlong */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above: > U+10FFFF */
+    } else {
+        return 1; /* stray continuation, C0, C1, F5..FF */
+    }
+    if (n < 2 || p[1] < lo || p[1] > hi)
+        return 1;
+    size_t k = 2;
+    while (k < need && k < n && (p[k] & 0xC0) == 0x80)
+        k++;
+    *ok = k == need;
+    return k;
+}
+
+/* Escape one ASCII byte that is not plain. Returns the new end. */
+static char *escape_ascii(char *out, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    char shortform = 0;
+
+    switch (c) {
+    case '"': shortform = '"'; break;
+    case '\\': shortform = '\\'; break;
+    case '\b': shortform = 'b'; break;
+    case '\f': shortform = 'f'; break;
+    case '\n': shortform = 'n'; break;
+    case '\r': shortform = 'r'; break;
+    case '\t': shortform = 't'; break;
+    default: break;
+    }
+    *out++ = '\\';
+    if (shortform) {
+        *out++ = shortform;
+        return out;
+    }
+    memcpy(out, "u00", 3);
+    out[3] = hex[c >> 4];
+    out[4] = hex[c & 15];
+    return out + 5;
+}
+
+void fmt_json_string(fmt_buf *b, const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+
+    if (!s)
+        len = 0;
+    fmt_buf_putc(b, '"');
+    while (i < len) {
+        size_t chunk = len - i < CHUNK ? len - i : CHUNK;
+        /* +3: the last item may start inside the chunk and run 3 bytes past. */
+        if (fmt_buf_reserve(b, (chunk + 3) * 6))
+            return;
+        char *out = b->data + b->len;
+        size_t stop = i + chunk;
+        size_t run = i; /* start of bytes to copy as they are */
+
+        while (i < stop) {
+            while (i + 8 <= stop && !has_special(load64(s + i)))
+                i += 8;
+            while (i < stop && plain[s[i]])
+                i++;
+            if (i >= stop)
+                break;
+
+            unsigned char c = s[i];
+            if (c < 0x80) {
+                memcpy(out, s + run, i - run);
+                out = escape_ascii(out + (i - run), c);
+                run = ++i;
+                continue;
+            }
+            int ok;
+            size_t k = utf8_item(s + i, len - i, &ok);
+            /* JSON allows raw U+2028/U+2029, JavaScript string literals did
+             * not; escaping them keeps the line safe to embed anywhere. */
+            int line_sep = ok && k == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] & 0xFE) == 0xA8;
+            if (ok && !line_sep) {
+                i += k; /* well-formed: part of the verbatim run */
+                continue;
+            }
+            memcpy(out, s + run, i - run);
+            out += i - run;
+            if (line_sep) {
+                memcpy(out, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+                out += 6;
+            } else {
+                memcpy(out, "\xEF\xBF\xBD", 3);
+                out += 3;
+            }
+            i += k;
+            run = i;
+        }
+        memcpy(out, s + run, i - run);
+        out += i - run;
+        b->len = (size_t)(out - b->data);
+    }
+    fmt_buf_putc(b, '"');
+}
