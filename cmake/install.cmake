@@ -24,5 +24,8 @@ install(FILES ${PROJECT_BINARY_DIR}/ctxlogConfig.cmake
               ${PROJECT_BINARY_DIR}/ctxlogConfigVersion.cmake
         DESTINATION ${CTXLOG_CMAKE_DIR})
 
+# Relocatable: the prefix is found from where ctxlog.pc itself lies.
+file(RELATIVE_PATH CTXLOG_PC_TO_PREFIX "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig"
+     "${CMAKE_INSTALL_PREFIX}")
 configure_file(cmake/ctxlog.pc.in ${PROJECT_BINARY_DIR}/ctxlog.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/ctxlog.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
