@@ -11,6 +11,7 @@
  */
 #include "ctx/ctx_internal.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,13 @@ typedef struct tstate {
 } tstate;
 
 static __thread tstate *tls __attribute__((tls_model("initial-exec")));
+_Thread_local int ctx__level_floor = INT_MAX;
+
+/* The current snapshot changed: refresh what the logging macros read. */
+static void cur_changed(const tstate *t)
+{
+    ctx__level_floor = t->top->cur->floor;
+}
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 static atomic_uint_fast64_t thread_numbers = 1;
@@ -80,6 +88,7 @@ static void tstate_free(void *p)
     if (tls == t)
         tls = NULL;
     free(t);
+    ctx__level_floor = INT_MAX;
 }
 
 static void make_key(void)
@@ -168,6 +177,7 @@ static ctx_token set_value(ctx_var *v, const ctx__newval *nv)
         undo_push(f, serial, v, old);
         ctx_release(f->cur);
         f->cur = s;
+        cur_changed(t);
         return (ctx_token){.p_ = v, .serial_ = serial, .frame_ = f->id};
     }
     /* Unsetting what is unset changes nothing, but the token still works. */
@@ -222,6 +232,7 @@ int ctx_reset(ctx_token tok)
             return CTXLOG_ENOMEM;
         ctx_release(f->cur);
         f->cur = s;
+        cur_changed(t);
     }
     ctx__val_unref(u->old);
     memmove(u, u + 1, (f->nundo - i) * sizeof *u);
@@ -275,10 +286,12 @@ void ctx_run(ctx_snapshot *c, void (*fn)(void *arg), void *arg)
     frame_init(&f, ctx_retain(c ? c : &ctx__empty), next_serial(t, 1));
     f.up = t->top;
     t->top = &f;
+    cur_changed(t);
     fn(arg);
     unwind_to(t, &f);
     t->top = f.up;
     frame_clear(&f);
+    cur_changed(t);
 }
 
 ctx_token ctx_attach(ctx_snapshot *c)
@@ -292,6 +305,7 @@ ctx_token ctx_attach(ctx_snapshot *c)
     f->on_heap = 1;
     f->up = t->top;
     t->top = f;
+    cur_changed(t);
     return (ctx_token){.p_ = f, .serial_ = f->id, .frame_ = f->up->id};
 }
 
@@ -312,6 +326,7 @@ int ctx_detach(ctx_token tok)
     t->top = f->up;
     frame_clear(f);
     free(f);
+    cur_changed(t);
     return 0;
 }
 
@@ -324,4 +339,5 @@ void ctx__thread_adopt(ctx_snapshot *c)
     }
     ctx_release(t->base.cur);
     t->base.cur = c;
+    cur_changed(t);
 }

@@ -53,6 +53,7 @@ typedef struct ctx__ent {
 struct ctx_snapshot {
     atomic_uint refs; /* ignored for the static empty snapshot */
     ctx__blk *blk;    /* NULL for the static empty snapshot */
+    int floor;        /* value of the level-floor variable, INT_MAX when unset */
     unsigned n;
     ctx__ent ent[];
 };
@@ -68,6 +69,11 @@ typedef struct ctx__newval {
 } ctx__newval;
 
 extern ctx_snapshot ctx__empty;
+
+/* The variable behind log_context_level(): an integer level, never logged.
+ * Every snapshot caches its value in `floor`, and the current snapshot's is
+ * mirrored in ctx__level_floor for the logging macros. */
+ctx_var *ctx__floor_var(void);
 
 /* ctx_snapshot.c */
 ctx__val *ctx__snap_lookup(const ctx_snapshot *s, const ctx_var *v);

@@ -2,11 +2,12 @@
 #include "ctx/ctx_internal.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-ctx_snapshot ctx__empty = {.n = 0};
+ctx_snapshot ctx__empty = {.n = 0, .floor = INT_MAX};
 
 static void blk_unref(ctx__blk *b, ctx__val *val)
 {
@@ -113,6 +114,7 @@ ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__va
     atomic_init(&s->refs, 1);
     s->blk = b;
     s->n = n;
+    s->floor = base->floor;
     /* Marks whether the block holds a value (see blk_val). */
     own->blk = NULL;
 
@@ -132,6 +134,8 @@ ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__va
         }
         newv = own;
     }
+    if (v == ctx__floor_var())
+        s->floor = newv && newv->kind == CTX__I64 ? (int)newv->i64 : INT_MAX;
 
     unsigned o = 0;
     for (unsigned i = 0; i < pos; i++)

@@ -10,7 +10,10 @@ static ctx_var builtins[] = {
     {.name = "request_id", .name_len = 10, .flags = CTX_VAR_LOGGED, .id = 0},
     {.name = "user_id", .name_len = 7, .flags = CTX_VAR_LOGGED, .id = 1},
     {.name = "tenant_id", .name_len = 9, .flags = CTX_VAR_LOGGED, .id = 2},
+    /* private: not reachable through ctx_var_new() */
+    {.name = "ctxlog.level_floor", .name_len = 18, .flags = 0, .id = 3},
 };
+#define NPUBLIC 3
 #define NBUILTIN (sizeof builtins / sizeof builtins[0])
 
 typedef struct node {
@@ -26,6 +29,7 @@ static unsigned next_id = NBUILTIN;
 ctx_var *ctx_var_request_id(void) { return &builtins[0]; }
 ctx_var *ctx_var_user_id(void) { return &builtins[1]; }
 ctx_var *ctx_var_tenant_id(void) { return &builtins[2]; }
+ctx_var *ctx__floor_var(void) { return &builtins[3]; }
 
 const char *ctx_var_name(const ctx_var *v)
 {
@@ -37,7 +41,7 @@ ctx_var *ctx_var_new(const char *name, unsigned flags)
     if (!name || !*name)
         return NULL;
     size_t len = strlen(name);
-    for (size_t i = 0; i < NBUILTIN; i++)
+    for (size_t i = 0; i < NPUBLIC; i++)
         if (strcmp(builtins[i].name, name) == 0)
             return &builtins[i];
 

@@ -1,13 +1,42 @@
 /*
  * The JSON formatter: one record -> one JSON object and '\n'.
  *
- * Keys are unique within a record. The core keys (ts, level, logger, msg and
- * the optional members chosen by the flags) are reserved from the start. A
- * later key that is already taken is renamed: a context field to
- * "ctx.<key>", a call field to "fields.<key>", and if that is taken as well,
- * ".2", ".3", ... is appended until it is unique. Keys are compared by their
- * escaped bytes, which fmt_json_string makes canonical, so two raw keys that
- * sanitize to the same text count as the same key.
+ * Member names and order per preset (optional members in brackets: the call
+ * site when asked for and the record has a file, the thread id when asked for):
+ *
+ * LOG_JSON_DEFAULT (SPEC section 5):
+ *   ts, level, logger, msg, <context fields>, <fields>,
+ *   [file, line, func], [thread_id]
+ *
+ * LOG_JSON_ECS (Elastic Common Schema 8.11, flat dotted names as Filebeat
+ * and the ECS loggers write them):
+ *   @timestamp, log.level, log.logger, message, ecs.version ("8.11.0"),
+ *   <context fields>, <fields>,
+ *   [log.origin.file.name, log.origin.file.line, log.origin.function],
+ *   [process.thread.id]
+ *
+ * LOG_JSON_OTEL (OpenTelemetry log data model, flat exporter form):
+ *   timestamp, severity_text, severity_number, body,
+ *   instrumentation_scope {name: <logger>},
+ *   attributes {<context fields>, <fields>,
+ *               [code.filepath, code.lineno, code.function], [thread.id]}
+ *   severity_text is TRACE DEBUG INFO WARN ERROR FATAL and severity_number
+ *   1 5 9 13 17 21 (the first number of each OTel range); an out-of-range
+ *   level is UNKNOWN with 0 (SEVERITY_NUMBER_UNSPECIFIED). attributes is
+ *   always present, {} when empty.
+ *
+ * Timestamps are RFC 3339 UTC with microseconds in every preset; level is
+ * lowercase in DEFAULT and ECS ("unknown" when out of range).
+ *
+ * Keys are unique within each object. The keys the preset writes itself in
+ * the object that holds the fields (the top level for DEFAULT and ECS, the
+ * attributes object for OTEL) are reserved from the start, the optional ones
+ * only when they will be written. A field key that is already taken is
+ * renamed: a context field to "ctx.<key>", a record field to
+ * "fields.<key>", and if that is taken as well, ".2", ".3", ... is appended
+ * until it is unique. Keys are compared by their escaped bytes, which
+ * fmt_json_string makes canonical, so two raw keys that sanitize to the same
+ * text count as the same key.
  */
 #include "formatters/fmt_json.h"
 
@@ -78,20 +107,45 @@ struct lit {
 #define LIT(s) {s, sizeof s - 1}
 
 /* Escaped forms, quotes included, as they are compared with emitted keys. */
-static const struct lit core_keys[] = {
+static const struct lit default_core[] = {
     LIT("\"ts\""), LIT("\"level\""), LIT("\"logger\""), LIT("\"msg\""),
 };
-static const struct lit callsite_keys[] = {
+static const struct lit default_callsite[] = {
     LIT("\"file\""), LIT("\"line\""), LIT("\"func\""),
 };
-static const struct lit thread_keys[] = {
-    LIT("\"thread_id\""),
+static const struct lit ecs_core[] = {
+    LIT("\"@timestamp\""), LIT("\"log.level\""), LIT("\"log.logger\""),
+    LIT("\"message\""),    LIT("\"ecs.version\""),
+};
+static const struct lit ecs_callsite[] = {
+    LIT("\"log.origin.file.name\""), LIT("\"log.origin.file.line\""),
+    LIT("\"log.origin.function\""),
+};
+static const struct lit otel_callsite[] = {
+    LIT("\"code.filepath\""), LIT("\"code.lineno\""), LIT("\"code.function\""),
+};
+
+/* What a preset reserves in the object that holds the fields. */
+struct preset {
+    const struct lit *core; /* always written there */
+    size_t ncore;
+    const struct lit *callsite; /* file, line, function: three keys */
+    struct lit thread;
+};
+
+static const struct preset presets[] = {
+    [LOG_JSON_DEFAULT] = {default_core, 4, default_callsite, LIT("\"thread_id\"")},
+    [LOG_JSON_ECS] = {ecs_core, 5, ecs_callsite, LIT("\"process.thread.id\"")},
+    /* The core members are outside "attributes": no field can collide with them. */
+    [LOG_JSON_OTEL] = {NULL, 0, otel_callsite, LIT("\"thread.id\"")},
 };
 
 struct keyset {
-    size_t n;         /* spans used in tl_keys */
-    int callsite;     /* file/line/func will be written */
-    int thread;       /* thread_id will be written */
+    size_t n;                 /* spans used in tl_keys */
+    const struct preset *p;
+    int callsite;             /* the call site will be written */
+    int thread;               /* the thread id will be written */
+    int comma;                /* the next member needs a ',' before it */
 };
 
 static int in_lits(const struct lit *l, size_t n, const char *k, size_t len)
@@ -106,11 +160,11 @@ static int key_taken(const struct keyset *ks, const fmt_buf *b, size_t off, size
 {
     const char *k = b->data + off;
 
-    if (in_lits(core_keys, sizeof core_keys / sizeof core_keys[0], k, len))
+    if (in_lits(ks->p->core, ks->p->ncore, k, len))
         return 1;
-    if (ks->callsite && in_lits(callsite_keys, 3, k, len))
+    if (ks->callsite && in_lits(ks->p->callsite, 3, k, len))
         return 1;
-    if (ks->thread && in_lits(thread_keys, 1, k, len))
+    if (ks->thread && in_lits(&ks->p->thread, 1, k, len))
         return 1;
     for (size_t i = 0; i < ks->n; i++)
         if (tl_keys[i].len == len && memcmp(b->data + tl_keys[i].off, k, len) == 0)
@@ -372,8 +426,11 @@ static void put_json(fmt_buf *b, const json_t *j)
  */
 static int put_key(struct keyset *ks, fmt_buf *b, const char *key, const char *prefix)
 {
-    size_t start = b->len;
+    if (ks->comma)
+        fmt_buf_putc(b, ',');
+    ks->comma = 1;
 
+    size_t start = b->len;
     if (!key)
         key = "(null)";
     fmt_json_string(b, key, strlen(key));
@@ -410,7 +467,7 @@ static int put_key(struct keyset *ks, fmt_buf *b, const char *key, const char *p
     return 0;
 }
 
-static void put_value(fmt_buf *b, const log_field *f)
+void fmt_json_value(fmt_buf *b, const log_field *f)
 {
     switch (f->type) {
     case LOG_FIELD_STR:
@@ -449,15 +506,23 @@ static int put_fields(struct keyset *ks, fmt_buf *b, const log_field *f, size_t 
     if (!f)
         n = 0;
     for (size_t i = 0; i < n; i++) {
-        fmt_buf_putc(b, ',');
         if (put_key(ks, b, f[i].key, prefix))
             return -1;
-        put_value(b, &f[i]);
+        fmt_json_value(b, &f[i]);
     }
     return 0;
 }
 
-static const char *const level_names[] = {"trace", "debug", "info", "warn", "error", "fatal"};
+/* A reserved key the preset writes itself (never renamed: fields were
+ * renamed around it). */
+static void put_lit_key(struct keyset *ks, fmt_buf *b, const struct lit *k)
+{
+    if (ks->comma)
+        fmt_buf_putc(b, ',');
+    ks->comma = 1;
+    fmt_buf_append(b, k->s, k->len);
+    fmt_buf_putc(b, ':');
+}
 
 static void put_cstr_or_null(fmt_buf *b, const char *s)
 {
@@ -467,9 +532,90 @@ static void put_cstr_or_null(fmt_buf *b, const char *s)
         fmt_buf_append(b, "null", 4);
 }
 
-int fmt_json_record(const log_record *r, unsigned flags, fmt_buf *b)
+static const char *const level_names[] = {"trace", "debug", "info", "warn", "error", "fatal"};
+static const char *const otel_names[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
+static const int otel_numbers[] = {1, 5, 9, 13, 17, 21};
+#define N_LEVELS (sizeof level_names / sizeof level_names[0])
+
+static void put_level_lower(fmt_buf *b, log_level level)
 {
-    if (!r || !b)
+    const char *name = (unsigned)level < N_LEVELS ? level_names[level] : "unknown";
+    fmt_buf_putc(b, '"');
+    fmt_buf_append(b, name, strlen(name));
+    fmt_buf_putc(b, '"');
+}
+
+static void put_ts(fmt_buf *b, const struct timespec *t)
+{
+    fmt_buf_putc(b, '"');
+    fmt_rfc3339_utc(b, t);
+    fmt_buf_putc(b, '"');
+}
+
+static void put_logger(fmt_buf *b, const log_record *r)
+{
+    fmt_json_string(b, r->logger ? r->logger : "", r->logger ? strlen(r->logger) : 0);
+}
+
+static void put_msg(fmt_buf *b, const log_record *r)
+{
+    fmt_json_string(b, r->msg, r->msg ? r->msg_len : 0);
+}
+
+#define PUT_LIT(b, lit) fmt_buf_append((b), lit, sizeof lit - 1)
+
+/* The members before the fields, and the opening of the object that holds
+ * the fields. */
+static void put_head(fmt_buf *b, log_json_preset preset, const log_record *r)
+{
+    switch (preset) {
+    case LOG_JSON_DEFAULT:
+        PUT_LIT(b, "{\"ts\":");
+        put_ts(b, &r->time);
+        PUT_LIT(b, ",\"level\":");
+        put_level_lower(b, r->level);
+        PUT_LIT(b, ",\"logger\":");
+        put_logger(b, r);
+        PUT_LIT(b, ",\"msg\":");
+        put_msg(b, r);
+        break;
+    case LOG_JSON_ECS:
+        PUT_LIT(b, "{\"@timestamp\":");
+        put_ts(b, &r->time);
+        PUT_LIT(b, ",\"log.level\":");
+        put_level_lower(b, r->level);
+        PUT_LIT(b, ",\"log.logger\":");
+        put_logger(b, r);
+        PUT_LIT(b, ",\"message\":");
+        put_msg(b, r);
+        PUT_LIT(b, ",\"ecs.version\":\"8.11.0\"");
+        break;
+    case LOG_JSON_OTEL: {
+        int known = (unsigned)r->level < N_LEVELS;
+        const char *name = known ? otel_names[r->level] : "UNKNOWN";
+        PUT_LIT(b, "{\"timestamp\":");
+        put_ts(b, &r->time);
+        PUT_LIT(b, ",\"severity_text\":\"");
+        fmt_buf_append(b, name, strlen(name));
+        PUT_LIT(b, "\",\"severity_number\":");
+        put_i64(b, known ? otel_numbers[r->level] : 0);
+        PUT_LIT(b, ",\"body\":");
+        put_msg(b, r);
+        PUT_LIT(b, ",\"instrumentation_scope\":{\"name\":");
+        put_logger(b, r);
+        PUT_LIT(b, "},\"attributes\":{");
+        break;
+    }
+    }
+}
+
+int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b)
+{
+    static const log_json_options defaults = {.preset = LOG_JSON_DEFAULT};
+
+    if (!opts)
+        opts = &defaults;
+    if (!r || !b || (unsigned)opts->preset >= sizeof presets / sizeof presets[0])
         return CTXLOG_EINVAL;
     if (b->oom)
         return CTXLOG_ENOMEM;
@@ -477,40 +623,33 @@ int fmt_json_record(const log_record *r, unsigned flags, fmt_buf *b)
     size_t start = b->len;
     struct keyset ks = {
         .n = 0,
-        .callsite = (flags & FMT_JSON_CALLSITE) && r->file,
-        .thread = (flags & FMT_JSON_THREAD) != 0,
+        .p = &presets[opts->preset],
+        .callsite = opts->callsite && r->file,
+        .thread = opts->thread_id,
+        /* OTel's fields open a new object; the others follow the core members. */
+        .comma = opts->preset != LOG_JSON_OTEL,
     };
 
-    fmt_buf_append(b, "{\"ts\":\"", 7);
-    fmt_rfc3339_utc(b, &r->time);
-    fmt_buf_append(b, "\",\"level\":\"", 11);
-    if ((unsigned)r->level < sizeof level_names / sizeof level_names[0])
-        fmt_buf_append(b, level_names[r->level], strlen(level_names[r->level]));
-    else
-        fmt_buf_append(b, "unknown", 7);
-    fmt_buf_append(b, "\",\"logger\":", 11);
-    fmt_json_string(b, r->logger ? r->logger : "", r->logger ? strlen(r->logger) : 0);
-    fmt_buf_append(b, ",\"msg\":", 7);
-    fmt_json_string(b, r->msg, r->msg ? r->msg_len : 0);
-
+    put_head(b, opts->preset, r);
     if (put_fields(&ks, b, r->ctx_fields, r->n_ctx_fields, "ctx.") ||
         put_fields(&ks, b, r->fields, r->n_fields, "fields.")) {
         b->oom = 1;
         goto fail;
     }
-
     if (ks.callsite) {
-        fmt_buf_append(b, ",\"file\":", 8);
+        put_lit_key(&ks, b, &ks.p->callsite[0]);
         fmt_json_string(b, r->file, strlen(r->file));
-        fmt_buf_append(b, ",\"line\":", 8);
+        put_lit_key(&ks, b, &ks.p->callsite[1]);
         put_i64(b, r->line);
-        fmt_buf_append(b, ",\"func\":", 8);
+        put_lit_key(&ks, b, &ks.p->callsite[2]);
         put_cstr_or_null(b, r->func);
     }
     if (ks.thread) {
-        fmt_buf_append(b, ",\"thread_id\":", 13);
+        put_lit_key(&ks, b, &ks.p->thread);
         put_i64(b, r->thread_id);
     }
+    if (opts->preset == LOG_JSON_OTEL)
+        fmt_buf_putc(b, '}'); /* attributes */
     fmt_buf_append(b, "}\n", 2);
     if (!b->oom)
         return 0;

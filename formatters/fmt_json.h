@@ -7,23 +7,36 @@
 
 #include "formatters/fmt_record.h"
 
-/* Optional members of a JSON record. */
-enum fmt_json_flags {
-    FMT_JSON_CALLSITE = 1u << 0, /* "file", "line", "func" (when r->file is set) */
-    FMT_JSON_THREAD = 1u << 1,   /* "thread_id" */
-};
+/*
+ * Append the record as one JSON line under the key names of `opts->preset`
+ * (the exact lists are at the top of fmt_json.c): the core members, the
+ * context fields, the record's fields, then the call site (opts->callsite,
+ * when r->file is set) and the thread id (opts->thread_id). NULL opts means
+ * the defaults: LOG_JSON_DEFAULT, no call site, no thread id.
+ * A key that is already in the same object is written renamed (see README
+ * "Key collisions"), never dropped.
+ * Returns 0; CTXLOG_EINVAL for a NULL record or buffer or an unknown preset;
+ * CTXLOG_ENOMEM when the buffer could not grow (b->oom set). On failure the
+ * buffer is left as it was.
+ */
+int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b);
 
-/* Append the record as one JSON line: ts, level, logger, msg, the context
- * fields, the call's fields, then the optional members chosen by `flags`.
- * A key that is already in the record is written renamed (see README "Key
- * collisions"), never dropped.
- * Returns 0, or CTXLOG_ENOMEM when the buffer could not grow (b->oom set). */
-int fmt_json_record(const log_record *r, unsigned flags, fmt_buf *b);
+/* Append one field's value as JSON, the way fmt_json_record writes it (for
+ * the other formatters, which print non-string values naturally). */
+void fmt_json_value(fmt_buf *b, const log_field *f);
 
 /* Append `len` arbitrary bytes as a JSON string literal, quotes included:
  * '"', '\\' and control characters escaped, invalid UTF-8 replaced by U+FFFD
  * (one per maximal ill-formed subpart, as Unicode recommends). */
 void fmt_json_string(fmt_buf *b, const char *s, size_t len);
+
+/*
+ * Length of the UTF-8 item at p (n > 0 bytes available; p[0] >= 0x80). Sets
+ * *ok when it is a well-formed sequence; otherwise the return value is the
+ * length of the maximal ill-formed subpart, always >= 1. Shared so that every
+ * formatter replaces invalid UTF-8 by U+FFFD the same way.
+ */
+size_t fmt_utf8_item(const unsigned char *p, size_t n, int *ok);
 
 /* Append "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (RFC 3339, UTC, microseconds) without quotes. */
 void fmt_rfc3339_utc(fmt_buf *b, const struct timespec *t);

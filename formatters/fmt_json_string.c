@@ -57,12 +57,7 @@ static inline uint64_t load64(const unsigned char *p)
     return w;
 }
 
-/*
- * Length of the UTF-8 item at p (n > 0 bytes available). Sets *ok when it is
- * a well-formed sequence; otherwise the return value is the length of the
- * maximal ill-formed subpart, always >= 1.
- */
-static size_t utf8_item(const unsigned char *p, size_t n, int *ok)
+size_t fmt_utf8_item(const unsigned char *p, size_t n, int *ok)
 {
     unsigned c = p[0];
     unsigned lo = 0x80, hi = 0xBF; /* Table 3-7 range of the second byte */
@@ -155,7 +150,7 @@ void fmt_json_string(fmt_buf *b, const char *str, size_t len)
                 continue;
             }
             int ok;
-            size_t k = utf8_item(s + i, len - i, &ok);
+            size_t k = fmt_utf8_item(s + i, len - i, &ok);
             /* JSON allows raw U+2028/U+2029, JavaScript string literals did
              * not; escaping them keeps the line safe to embed anywhere. */
             int line_sep = ok && k == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] & 0xFE) == 0xA8;

@@ -9,34 +9,19 @@
 #include <stddef.h>
 #include <time.h>
 
-#include <ctxlog/log.h>
+#include <ctxlog/sink.h>
 
-/* One log record as the pipeline sees it. Everything is borrowed for the
- * duration of the formatting call. */
-typedef struct log_record {
-    log_level level;
-    struct timespec time;          /* CLOCK_REALTIME */
-    const char *logger;            /* logger name, e.g. "root", "app.db" */
-    const char *msg;               /* any bytes; not NUL-terminated necessarily */
-    size_t msg_len;
-    const log_field *ctx_fields;   /* stamped by the context filter */
-    size_t n_ctx_fields;
-    const log_field *fields;       /* the call's own typed fields */
-    size_t n_fields;
-    const char *file;              /* call site; NULL when unknown */
-    int line;
-    const char *func;
-    long thread_id;
-} log_record;
-
-/* A growable byte buffer. A formatter appends; on allocation failure `oom`
- * is set and further appends are ignored, so callers check once at the end. */
-typedef struct fmt_buf {
+/* The record is the public log_record of <ctxlog/sink.h>; the buffer is the
+ * public (opaque there) log_buf, defined here. A formatter appends; on
+ * allocation failure `oom` is set and further appends are ignored, so callers
+ * check once at the end. */
+struct log_buf {
     char *data;
     size_t len;
     size_t cap;
     int oom;
-} fmt_buf;
+};
+typedef struct log_buf fmt_buf;
 
 /* Make room for `extra` more bytes. Returns 0, or -1 (and sets oom). */
 int fmt_buf_reserve(fmt_buf *b, size_t extra);

@@ -1,20 +1,24 @@
-/* The context filter: stamps every logged variable set in the caller's
- * current context on the record, in the snapshot's order (request_id,
- * user_id, tenant_id, then others in declaration order). */
+/* The context filter: the pipeline's first stage. It stamps every logged
+ * variable set in the caller's current context on the record, in the
+ * snapshot's order (request_id, user_id, tenant_id, then the application's
+ * own in declaration order). */
 #include "log/log_internal.h"
 
 #include <stdlib.h>
 
 #include "ctx/ctx_internal.h"
 
-size_t log__filter_ctx(const ctx_snapshot *s, log_field **out, size_t *cap)
+log_filter_result log__filter_ctx(log_record *rec, void *payload)
 {
-    if (s->n > *cap) {
-        log_field *grown = realloc(*out, s->n * sizeof **out);
+    (void)payload;
+    log__scratch *sc = rec->priv_;
+    const ctx_snapshot *s = ctx__current();
+    if (s->n > sc->ctx_cap) {
+        log_field *grown = realloc(sc->ctx, s->n * sizeof *grown);
         if (!grown)
-            return 0; /* out of memory: the record goes out without context */
-        *out = grown;
-        *cap = s->n;
+            return LOG_FILTER_KEEP; /* out of memory: the record goes without context */
+        sc->ctx = grown;
+        sc->ctx_cap = s->n;
     }
     size_t n = 0;
     for (unsigned i = 0; i < s->n; i++) {
@@ -22,10 +26,12 @@ size_t log__filter_ctx(const ctx_snapshot *s, log_field **out, size_t *cap)
         if (!(e->var->flags & CTX_VAR_LOGGED))
             continue;
         if (e->val->kind == CTX__STR)
-            (*out)[n++] = LOG_STR(e->var->name, e->val->str);
+            sc->ctx[n++] = LOG_STR(e->var->name, e->val->str);
         else if (e->val->kind == CTX__I64)
-            (*out)[n++] = LOG_I64(e->var->name, e->val->i64);
+            sc->ctx[n++] = LOG_I64(e->var->name, e->val->i64);
         /* pointers are never logged */
     }
-    return n;
+    rec->ctx_fields = sc->ctx;
+    rec->n_ctx_fields = n;
+    return LOG_FILTER_KEEP;
 }

@@ -1,149 +1,43 @@
 /*
- * The active configuration and its safe replacement.
+ * Set-up: the implicit configuration from the environment before the first
+ * record, log_output_set, log_flush and log_shutdown.
  *
- * Readers (every logging call) pin the configuration with a hazard pointer
- * of their own thread; a writer swaps in a new configuration, then waits
- * until no thread's hazard still names the old one before releasing it. A
- * logging call thus touches only its own thread's cache line, and a sink is
- * never closed while a thread is writing to it.
+ * Before the first record the root's gate is at trace, so that any call
+ * reaches log__ensure_init(); from then on the gate is the root's level.
  */
 #include "log/log_internal.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "formatters/fmt_json.h"
+#include <ctxlog/config.h>
 
-typedef struct hazard {
-    _Atomic(const log_config *) pinned;
-    unsigned depth; /* a log call inside a log call keeps the outer pin */
-    struct hazard *next;
-} hazard;
-
-static _Atomic(log_config *) active;
-static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER; /* writers */
-static pthread_mutex_t hazards_lock = PTHREAD_MUTEX_INITIALIZER;
-static hazard *hazards;
-static pthread_key_t hazard_key;
-static pthread_once_t hazard_once = PTHREAD_ONCE_INIT;
-static __thread hazard *my_hazard __attribute__((tls_model("initial-exec")));
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int initialized;
 static int atexit_done;
 
-static void hazard_free(void *p)
+/* A sink for "stdout", "stderr" or a path. With `fallback`, a file that
+ * cannot be opened gives a stderr sink instead (after saying so). */
+static int sink_for(const char *where, int fallback, log_sink **out)
 {
-    hazard *h = p;
-    pthread_mutex_lock(&hazards_lock);
-    for (hazard **pp = &hazards; *pp; pp = &(*pp)->next) {
-        if (*pp == h) {
-            *pp = h->next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&hazards_lock);
-    if (my_hazard == h)
-        my_hazard = NULL;
-    free(h);
-}
-
-static void hazard_key_make(void)
-{
-    (void)pthread_key_create(&hazard_key, hazard_free);
-}
-
-static hazard *hazard_get(void)
-{
-    hazard *h = my_hazard;
-    if (h)
-        return h;
-    (void)pthread_once(&hazard_once, hazard_key_make);
-    h = calloc(1, sizeof *h);
-    if (!h)
-        return NULL;
-    pthread_mutex_lock(&hazards_lock);
-    h->next = hazards;
-    hazards = h;
-    pthread_mutex_unlock(&hazards_lock);
-    (void)pthread_setspecific(hazard_key, h);
-    my_hazard = h;
-    return h;
-}
-
-static void config_free(log_config *c)
-{
-    if (!c)
-        return;
-    for (unsigned i = 0; i < c->nsinks; i++)
-        log__sink_unref(c->sinks[i]);
-    free(c);
-}
-
-/* Publish `c` (may be NULL) and release the previous configuration once no
- * thread uses it. Caller holds config_lock. */
-static void config_swap(log_config *c)
-{
-    log_config *old = atomic_exchange(&active, c);
-    if (!old)
-        return;
-    pthread_mutex_lock(&hazards_lock);
-    for (hazard *h = hazards; h; h = h->next)
-        while (atomic_load(&h->pinned) == old)
-            sched_yield();
-    pthread_mutex_unlock(&hazards_lock);
-    config_free(old);
-}
-
-static log_config *config_new_stdout(void)
-{
-    log_config *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->sinks[0] = log__sink_fd(STDOUT_FILENO, "stdout");
-    if (!c->sinks[0]) {
-        free(c);
-        return NULL;
-    }
-    c->nsinks = 1;
-    return c;
-}
-
-/* Build a configuration writing to `where`; with `fallback`, an unopenable
- * file falls back to stderr (after saying so) instead of failing. */
-static int config_for_output(const char *where, int fallback, log_config **out)
-{
-    log_config *c = calloc(1, sizeof *c);
-    if (!c)
-        return CTXLOG_ENOMEM;
-    int err = 0;
-    log_sink *s = NULL;
-    if (strcmp(where, "stdout") == 0) {
-        s = log__sink_fd(STDOUT_FILENO, "stdout");
-    } else if (strcmp(where, "stderr") == 0) {
-        s = log__sink_fd(STDERR_FILENO, "stderr");
-    } else {
-        err = log__sink_file(where, &s);
+    if (strcmp(where, "stdout") == 0)
+        *out = log_sink_stdout();
+    else if (strcmp(where, "stderr") == 0)
+        *out = log_sink_stderr();
+    else {
+        int err = log_sink_file(out, where, NULL);
         if (err == CTXLOG_EIO) {
-            int e = errno;
-            log__report("cannot open log file '%s': %s%s", where, strerror(e),
+            log__report("cannot open log file '%s': %s%s", where, strerror(errno),
                         fallback ? "; writing to stderr instead" : "");
-            if (fallback) {
-                err = 0;
-                s = log__sink_fd(STDERR_FILENO, "stderr");
-            }
+            if (!fallback)
+                return err;
+            *out = log_sink_stderr();
+        } else if (err) {
+            return err;
         }
     }
-    if (!err && !s)
-        err = CTXLOG_ENOMEM;
-    if (err) {
-        free(c);
-        return err;
-    }
-    c->sinks[0] = s;
-    c->nsinks = 1;
-    *out = c;
-    return 0;
+    return *out ? 0 : CTXLOG_ENOMEM;
 }
 
 static void at_exit(void)
@@ -151,12 +45,23 @@ static void at_exit(void)
     log_shutdown();
 }
 
-/* Read the environment and publish the result. On the implicit first read
- * (`implicit`), a level the application already chose is kept. Caller holds
- * config_lock. */
+/* Caller holds init_lock. `implicit`: the read before the first record,
+ * which keeps what the application configured in code. */
 static int configure_env_locked(int implicit)
 {
     int rc = 0;
+    if (!atexit_done) {
+        atexit_done = 1;
+        atexit(at_exit);
+    }
+    const char *cfg = getenv("CTXLOG_CONFIG");
+    if (cfg && *cfg) {
+        /* log_config_load reports its own error line. */
+        if (log_config_load(cfg, NULL) == 0)
+            return 0;
+        log__report("CTXLOG_CONFIG: using the environment instead");
+        rc = CTXLOG_ECONFIG;
+    }
     const char *lv = getenv("CTXLOG_LEVEL");
     log_level level = LOG_LEVEL_INFO;
     if (lv && *lv && log_level_parse(lv, &level) != 0) {
@@ -166,33 +71,50 @@ static int configure_env_locked(int implicit)
         rc = CTXLOG_ECONFIG;
     }
     const char *fmt = getenv("CTXLOG_FORMAT");
+    log_formatter *f = NULL;
     if (fmt && *fmt && strcmp(fmt, "json") != 0) {
-        log__report("CTXLOG_FORMAT='%s' is not a known format (json); using json", fmt);
-        rc = CTXLOG_ECONFIG;
+        if (strcmp(fmt, "console") == 0) {
+            f = log_formatter_console(LOG_COLOR_AUTO);
+        } else {
+            log__report("CTXLOG_FORMAT='%s' is not a format (json, console); using json", fmt);
+            rc = CTXLOG_ECONFIG;
+        }
     }
-    const char *where = getenv("CTXLOG_OUTPUT");
-    log_config *c = NULL;
-    if (config_for_output(where && *where ? where : "stdout", 1, &c) != 0)
-        c = config_new_stdout();
-    if (!c)
-        return CTXLOG_ENOMEM;
-    config_swap(c);
+    if (!implicit || !log__root_has_sinks()) {
+        const char *where = getenv("CTXLOG_OUTPUT");
+        log_sink *s = NULL;
+        if (sink_for(where && *where ? where : "stdout", 1, &s) != 0)
+            s = log_sink_stdout();
+        if (s && f)
+            (void)log_sink_set_formatter(s, f);
+        if (s)
+            (void)log__root_set_sink(s);
+        log_sink_release(s);
+    }
+    log_formatter_release(f);
     if (!implicit || !log__level_chosen())
         log__level_apply(level, 0);
-    else
-        log__gate_update();
-    if (!atexit_done) {
-        atexit_done = 1;
-        atexit(at_exit);
-    }
     return rc;
+}
+
+void log__ensure_init(void)
+{
+    if (atomic_load_explicit(&initialized, memory_order_acquire))
+        return;
+    pthread_mutex_lock(&init_lock);
+    if (!atomic_load(&initialized)) {
+        (void)configure_env_locked(1);
+        atomic_store_explicit(&initialized, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&init_lock);
 }
 
 int log_configure_env(void)
 {
-    pthread_mutex_lock(&config_lock);
+    pthread_mutex_lock(&init_lock);
     int rc = configure_env_locked(0);
-    pthread_mutex_unlock(&config_lock);
+    atomic_store_explicit(&initialized, 1, memory_order_release);
+    pthread_mutex_unlock(&init_lock);
     return rc;
 }
 
@@ -200,53 +122,14 @@ int log_output_set(const char *where)
 {
     if (!where || !*where)
         return CTXLOG_EINVAL;
-    pthread_mutex_lock(&config_lock);
-    if (!atomic_load(&active))
-        (void)configure_env_locked(1);
-    log_config *c = NULL;
-    int rc = config_for_output(where, 0, &c);
-    if (rc == 0) {
-        c->json_flags = atomic_load(&active) ? atomic_load(&active)->json_flags : 0;
-        config_swap(c);
-    }
-    pthread_mutex_unlock(&config_lock);
+    log__ensure_init();
+    log_sink *s = NULL;
+    int rc = sink_for(where, 0, &s);
+    if (rc)
+        return rc;
+    rc = log__root_set_sink(s);
+    log_sink_release(s);
     return rc;
-}
-
-const log_config *log__config_pin(void)
-{
-    static const log_config none = {.nsinks = 0};
-    hazard *h = hazard_get();
-    if (h && h->depth++ > 0)
-        return atomic_load_explicit(&h->pinned, memory_order_relaxed);
-    for (;;) {
-        log_config *c = atomic_load(&active);
-        if (!c) {
-            pthread_mutex_lock(&config_lock);
-            if (!atomic_load(&active))
-                (void)configure_env_locked(1);
-            pthread_mutex_unlock(&config_lock);
-            c = atomic_load(&active);
-            if (!c) {
-                /* Out of memory: nowhere to write. */
-                if (h)
-                    atomic_store(&h->pinned, &none);
-                return &none;
-            }
-        }
-        if (!h)
-            return c; /* cannot pin: still correct unless reconfigured right now */
-        atomic_store(&h->pinned, c);
-        if (atomic_load(&active) == c)
-            return c;
-    }
-}
-
-void log__config_unpin(void)
-{
-    hazard *h = my_hazard;
-    if (h && --h->depth == 0)
-        atomic_store_explicit(&h->pinned, NULL, memory_order_release);
 }
 
 int log_flush(void)
@@ -257,9 +140,10 @@ int log_flush(void)
 
 void log_shutdown(void)
 {
-    pthread_mutex_lock(&config_lock);
-    config_swap(NULL);
-    /* The next record configures afresh; meanwhile let every call through. */
-    __atomic_store_n(&log__gate, LOG_LEVEL_TRACE, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&config_lock);
+    pthread_mutex_lock(&init_lock);
+    /* Levels and filters stay; the sinks go, and are closed once no thread
+     * uses the old routes. The next record sets outputs up afresh. */
+    log__sinks_clear_all();
+    atomic_store_explicit(&initialized, 0, memory_order_release);
+    pthread_mutex_unlock(&init_lock);
 }

@@ -1,10 +1,11 @@
 /*
  * The logging calls: build a record on the calling thread (message, time,
- * context fields), format it once with each sink's formatter, write it.
+ * fields), run it through its logger's route — the filters, then each sink
+ * with its formatter — and write it.
  *
  * Per-thread buffers are reused from record to record, so the steady state
  * allocates nothing. A call made while the same thread is already inside one
- * (a log call from a json_t dump, say) gets fresh buffers of its own.
+ * (a filter or a json_t dump that logs) gets fresh buffers of its own.
  */
 #include "log/log_internal.h"
 
@@ -15,31 +16,22 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "ctx/ctx_internal.h"
-#include "formatters/fmt_json.h"
-
-typedef struct scratch {
-    fmt_buf msg;         /* the printf-formatted message */
-    fmt_buf out;         /* the formatted record */
-    log_field *ctx;      /* context fields */
-    size_t ctx_cap;
-    long tid;
-    int busy;
-} scratch;
+#include "formatters/fmt_formatter.h"
 
 /* Buffers that grew past this are given back after the record. */
 #define KEEP_BYTES (64 * 1024)
 
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static __thread scratch *my_scratch __attribute__((tls_model("initial-exec")));
+static __thread log__scratch *my_scratch __attribute__((tls_model("initial-exec")));
 
 static void scratch_free(void *p)
 {
-    scratch *s = p;
+    log__scratch *s = p;
     fmt_buf_free(&s->msg);
     fmt_buf_free(&s->out);
     free(s->ctx);
+    free(s->fields);
     if (my_scratch == s)
         my_scratch = NULL;
     free(s);
@@ -50,9 +42,9 @@ static void scratch_key_make(void)
     (void)pthread_key_create(&scratch_key, scratch_free);
 }
 
-static scratch *scratch_get(int *temporary)
+static log__scratch *scratch_get(int *temporary)
 {
-    scratch *s = my_scratch;
+    log__scratch *s = my_scratch;
     *temporary = 0;
     if (s && !s->busy) {
         s->busy = 1;
@@ -73,7 +65,7 @@ static scratch *scratch_get(int *temporary)
     return s;
 }
 
-static void scratch_put(scratch *s, int temporary)
+static void scratch_put(log__scratch *s, int temporary)
 {
     if (temporary) {
         scratch_free(s);
@@ -86,59 +78,114 @@ static void scratch_put(scratch *s, int temporary)
     s->busy = 0;
 }
 
-/* Pin the configuration and tell whether `level` is written at all. The
- * macros' gate is only a first, coarse test. On true, unpin after emit(). */
-static int enabled(log_level level, const log_config **cfg)
+int log__scratch_fields(log__scratch *sc, size_t n)
 {
-    *cfg = log__config_pin();
-    if ((int)level >= log__root_level() && (*cfg)->nsinks > 0)
-        return 1;
-    log__config_unpin();
+    if (n <= sc->fields_cap)
+        return 0;
+    size_t cap = sc->fields_cap ? sc->fields_cap * 2 : 16;
+    while (cap < n)
+        cap *= 2;
+    log_field *grown = realloc(sc->fields, cap * sizeof *grown);
+    if (!grown)
+        return -1;
+    sc->fields = grown;
+    sc->fields_cap = cap;
     return 0;
 }
 
-static void emit(const log_config *cfg, scratch *sc, log_level level, const char *file, int line,
+/* The precise test behind the macros' cheap one: the logger's level, or
+ * the level the current context asks for, whichever lets more through. */
+static int level_enabled(const log_logger *owner, log_level level)
+{
+    int gate = __atomic_load_n(owner->head.gate, __ATOMIC_RELAXED);
+    return (int)level >= gate || (int)level >= ctx__level_floor;
+}
+
+static void emit(log_logger *lg, log__scratch *sc, log_level level, const char *file, int line,
                  const char *func, const char *msg, size_t msg_len, const log_field *fields,
                  size_t nfields)
 {
+    log_logger *owner = lg->owner;
+    const log_route *route = log__route_pin(owner);
+    if (!route) {
+        log__count_dropped(1); /* nested too deep: a filter or sink that logs */
+        return;
+    }
+    if (route->nsinks == 0)
+        goto out;
+
     log_record r = {
         .level = level,
-        .logger = "root",
+        .logger = owner->name,
         .msg = msg,
         .msg_len = msg_len,
-        .fields = fields,
-        .n_fields = nfields,
         .file = file,
         .line = line,
         .func = func,
         .thread_id = sc->tid,
+        .priv_ = sc,
     };
     clock_gettime(CLOCK_REALTIME, &r.time);
-    r.n_ctx_fields = log__filter_ctx(ctx__current(), &sc->ctx, &sc->ctx_cap);
-    r.ctx_fields = sc->ctx;
-
-    fmt_buf_clear(&sc->out);
-    if (fmt_json_record(&r, cfg->json_flags, &sc->out) != 0) {
-        log__count_dropped(1);
-        log__report("out of memory formatting a record of %zu bytes; it is lost", msg_len);
-    } else {
-        for (unsigned i = 0; i < cfg->nsinks; i++)
-            if ((int)level >= (int)cfg->sinks[i]->level)
-                log__sink_write(cfg->sinks[i], sc->out.data, sc->out.len);
+    /* The record's own copy of the fields, so filters may change them. */
+    size_t n = lg->nbound + nfields;
+    if (n) {
+        if (log__scratch_fields(sc, n) != 0) {
+            log__count_dropped(1);
+            goto out;
+        }
+        memcpy(sc->fields, lg->bound, lg->nbound * sizeof *sc->fields);
+        memcpy(sc->fields + lg->nbound, fields, nfields * sizeof *sc->fields);
     }
+    r.fields = sc->fields;
+    r.n_fields = n;
+
+    for (unsigned i = 0; i < route->nfilters; i++)
+        if (route->filters[i].fn(&r, route->filters[i].payload) == LOG_FILTER_DROP)
+            goto out;
+
+    /* Format once per (formatter, tty) in a row: sinks usually share one. */
+    const log_formatter *done = NULL;
+    int done_tty = 0, done_ok = 0;
+    for (unsigned i = 0; i < route->nsinks; i++) {
+        log_sink *s = route->sinks[i];
+        if ((int)level < atomic_load_explicit(&s->level, memory_order_relaxed))
+            continue;
+        /* Fixed once the sink is attached: the route's reference keeps it. */
+        const log_formatter *f = s->formatter;
+        if (!f) {
+            log__sink_write(s, &r, NULL, 0);
+            continue;
+        }
+        if (f != done || done_tty != s->tty) {
+            fmt_buf_clear(&sc->out);
+            done_ok = fmt_format(f, &r, s->tty, &sc->out) == 0;
+            if (done_ok && sc->out.oom) {
+                done_ok = 0;
+                log__count_dropped(1);
+                log__report("out of memory formatting a record of %zu bytes; it is lost", msg_len);
+            }
+            done = f;
+            done_tty = s->tty;
+        }
+        if (done_ok)
+            log__sink_write(s, &r, sc->out.data, sc->out.len);
+    }
+out:
+    log__route_unpin();
 }
 
-void log__printf(log_level level, const char *file, int line, const char *func,
+void log__printf(log_logger *lg, log_level level, const char *file, int line, const char *func,
                  const char *fmt, ...)
 {
-    const log_config *cfg;
-    if (!enabled(level, &cfg))
+    log__ensure_init();
+    if (!lg)
+        lg = log__root();
+    if (!level_enabled(lg->owner, level))
         return;
     int temporary;
-    scratch *sc = scratch_get(&temporary);
+    log__scratch *sc = scratch_get(&temporary);
     if (!sc) {
         log__count_dropped(1);
-        log__config_unpin();
         return;
     }
     const char *msg = "";
@@ -163,28 +210,27 @@ void log__printf(log_level level, const char *file, int line, const char *func,
             len = strlen(fmt);
         }
     }
-    emit(cfg, sc, level, file, line, func, msg, len, NULL, 0);
+    emit(lg, sc, level, file, line, func, msg, len, NULL, 0);
     scratch_put(sc, temporary);
-    log__config_unpin();
 }
 
-void log__kv(log_level level, const char *file, int line, const char *func, const char *msg,
-             const log_field *fields, size_t nfields)
+void log__kv(log_logger *lg, log_level level, const char *file, int line, const char *func,
+             const char *msg, const log_field *fields, size_t nfields)
 {
-    const log_config *cfg;
-    if (!enabled(level, &cfg))
+    log__ensure_init();
+    if (!lg)
+        lg = log__root();
+    if (!level_enabled(lg->owner, level))
         return;
     int temporary;
-    scratch *sc = scratch_get(&temporary);
+    log__scratch *sc = scratch_get(&temporary);
     if (!sc) {
         log__count_dropped(1);
-        log__config_unpin();
         return;
     }
     if (!fields)
         nfields = 0;
-    emit(cfg, sc, level, file, line, func, msg ? msg : "", msg ? strlen(msg) : 0, fields,
+    emit(lg, sc, level, file, line, func, msg ? msg : "", msg ? strlen(msg) : 0, fields,
          nfields);
     scratch_put(sc, temporary);
-    log__config_unpin();
 }

@@ -1,70 +1,157 @@
 /*
- * Private structures of the logger core: sinks, the active configuration and
- * how a logging call reaches them.
+ * Private structures of the logger core: loggers, their routes (the filters
+ * and sinks a record of theirs goes through), sinks, and how a logging call
+ * reaches them safely while the configuration changes.
  *
- * The active configuration is immutable once published. A logging call pins
- * it with a per-thread hazard pointer (no lock shared by all threads); a
- * configuration change publishes a new one, waits until no thread still pins
- * the old one, then closes what the old one alone used.
+ * A route is immutable once published. A logging call pins its logger's
+ * route with a per-thread hazard pointer (no lock shared by all threads); a
+ * configuration change publishes new routes, waits until no thread still
+ * pins an old one, then releases it (closing sinks no route uses any more).
  */
 #ifndef CTXLOG_LOG_INTERNAL_H
 #define CTXLOG_LOG_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <ctxlog/ctx.h>
 #include <ctxlog/log.h>
+#include <ctxlog/sink.h>
 
 #include "formatters/fmt_record.h"
 
-/* An output: a file descriptor written one whole record at a time. */
-typedef struct log_sink {
+/* ---- sinks (sink.c, sink_file.c, sink_fd.c) ---- */
+
+enum log__sink_kind { LOG__SINK_FD = 1, LOG__SINK_FILE, LOG__SINK_CALLBACK };
+
+struct log_sink {
     atomic_uint refs;
+    enum log__sink_kind kind;
+    atomic_int level;          /* records below it are not written here */
+    log_formatter *formatter;  /* NULL: callback sink without text; fixed once attached */
+    atomic_bool attached;      /* added to a logger at least once */
+    pthread_mutex_t lock;      /* one writer at a time: records never interleave */
     int fd;
-    int owns_fd;          /* close on free (files, not stdout/stderr) */
-    char *name;           /* "stdout", "stderr" or the path, for messages */
-    log_level level;      /* records below it are not written here */
-    pthread_mutex_t lock; /* one writer at a time: records never interleave */
-    int failing;          /* last write failed (under lock): report once */
-} log_sink;
+    bool tty;                  /* fd is a terminal (for the console colours) */
+    char *name;                /* "stdout", "stderr" or the path, for messages */
+    int failing;               /* last write failed (under lock): report once */
+    /* files */
+    size_t max_bytes;
+    unsigned backups;
+    uint64_t size;             /* bytes in the current file */
+    unsigned reopen_seen;      /* log__reopen_generation when last opened */
+    struct log_sink *next_file; /* registry of open file sinks */
+    /* callbacks */
+    log_sink_fn fn;
+    void *payload;
+};
 
-/* sink_fd.c */
-log_sink *log__sink_fd(int fd, const char *name);             /* stdout/stderr */
-int log__sink_file(const char *path, log_sink **out);          /* 0 or CTXLOG_EIO */
 log_sink *log__sink_ref(log_sink *s);
-void log__sink_unref(log_sink *s);
-/* Write one formatted record; a failure is counted and reported once. */
-void log__sink_write(log_sink *s, const char *data, size_t len);
+/* Write one record: its formatted text (may be NULL for callback sinks). */
+void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len);
+/* Write all of it to fd; returns 0 or the errno of the failure. */
+int log__write_all(int fd, const char *p, size_t len);
+/* Count a lost record and say so once per failure streak (under s->lock). */
+void log__sink_failed(log_sink *s, int err);
+void log__sink_recovered(log_sink *s);
+/* A file sink object, not yet opened (sink.c). */
+log_sink *log__sink_alloc_file(const char *path);
+/* sink_file.c */
+void log__file_write(log_sink *s, const char *text, size_t len);
+void log__file_close(log_sink *s);
+extern atomic_uint log__reopen_generation;
 
-#define LOG__MAX_SINKS 8
+/* ---- loggers and routes (log_logger.c) ---- */
 
-typedef struct log_config {
-    log_sink *sinks[LOG__MAX_SINKS];
+typedef struct log__filter {
+    log_filter_fn fn;
+    void *payload;
+} log__filter;
+
+typedef struct log_route {
+    unsigned nfilters;
     unsigned nsinks;
-    unsigned json_flags; /* FMT_JSON_* */
-} log_config;
+    log__filter *filters; /* root's first, then each ancestor's, then the logger's */
+    log_sink **sinks;     /* one reference each */
+} log_route;
 
-/* log_config.c */
-/* Pin the active configuration (initializing it from the environment on
- * first use); unpin when done. Never returns NULL. */
-const log_config *log__config_pin(void);
-void log__config_unpin(void);
+struct log_logger {
+    struct log__logger_head head; /* must stay first: read by the macros */
+    const char *name;
+    log_logger *owner;   /* the named logger (itself, or a child's parent) */
+    log_logger *parent;  /* NULL for the root */
+    int level;           /* own level or LOG_LEVEL_INHERIT (registry lock) */
+    int effective;       /* what head.gate points to for named loggers */
+    bool additive;
+    log_sink **sinks;    /* own sinks (registry lock) */
+    unsigned nsinks;
+    log__filter *filters; /* own filters (registry lock) */
+    unsigned nfilters;
+    _Atomic(log_route *) route;
+    log_field *bound;    /* child loggers: bound fields (owned copies) */
+    size_t nbound;
+    log_logger *next;    /* registry, in creation order (parents first) */
+};
 
-/* log_level.c */
-int log__root_level(void);
-void log__gate_update(void);
-/* Set the root level; `chosen` records that the application picked it. */
-void log__level_apply(log_level level, int chosen);
+log_logger *log__root(void);
+/* Back to the defaults: every logger inherits, has no sinks or added
+ * filters, is additive; the root at info. */
+void log__loggers_reset(void);
+/* Detach every sink of every logger (log_shutdown). */
+void log__sinks_clear_all(void);
+/* Replace the root's sinks by `s` (a reference is taken). */
+int log__root_set_sink(log_sink *s);
+int log__root_has_sinks(void);
+
+/* ---- hazard pointers (log_hazard.c) ---- */
+
+/* How deep logging calls may nest on one thread (a filter or a json_t dump
+ * that logs); a record deeper than that is dropped and counted. */
+#define LOG__MAX_NESTING 4
+
+/* Pin the route of `owner` for the calling thread; NULL when nested too
+ * deep. Unpin when done. */
+const log_route *log__route_pin(log_logger *owner);
+void log__route_unpin(void);
+/* Wait until no thread pins any of the `n` routes. */
+void log__wait_unpinned(log_route *const *routes, size_t n);
+
+/* ---- set-up (log_config.c) ---- */
+
+/* Configure from the environment once, before the first record. */
+void log__ensure_init(void);
+
+/* ---- levels (log_level.c) ---- */
+
 int log__level_chosen(void);
+void log__level_apply(log_level level, int chosen);
 
-/* log_report.c: one line on stderr about the library itself (never a record) */
+/* ---- reporting (log_report.c): one line on stderr about the library itself
+ * (never a record), and the count of records lost ---- */
+
 void log__report(const char *fmt, ...) CTXLOG_PRINTF(1, 2);
 void log__count_dropped(uint64_t n);
 
-/* filter_ctx.c: the context filter. Fills `out` (grown as needed, kept across
- * calls) with one field per logged variable set in `s`; returns the count. */
-size_t log__filter_ctx(const ctx_snapshot *s, log_field **out, size_t *cap);
+/* ---- the context filter (filter_ctx.c) ---- */
+
+log_filter_result log__filter_ctx(log_record *rec, void *payload);
+
+/* ---- per-record scratch (log_core.c) ---- */
+
+typedef struct log__scratch {
+    fmt_buf msg;          /* the printf-formatted message */
+    fmt_buf out;          /* a formatted record */
+    log_field *ctx;       /* context fields */
+    size_t ctx_cap;
+    log_field *fields;    /* bound + call + added fields */
+    size_t fields_cap;
+    long tid;
+    int busy;
+} log__scratch;
+
+/* Make room for `n` fields in the scratch's field array. */
+int log__scratch_fields(log__scratch *sc, size_t n);
 
 #endif /* CTXLOG_LOG_INTERNAL_H */

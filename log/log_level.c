@@ -1,15 +1,12 @@
-/* Level names, the root threshold and the gate the logging macros read. */
+/* Level names, the root level, and the per-context level override. */
 #include "log/log_internal.h"
 
 #include <strings.h>
 
-/* Starts at TRACE so that the very first call of any level reaches the slow
- * path, which reads the environment and then narrows the gate. */
-int log__gate = LOG_LEVEL_TRACE;
+#include "ctx/ctx_internal.h"
 
-static atomic_int root_level = LOG_LEVEL_INFO;
-/* Whether the application chose the level itself; the implicit read of the
- * environment on first use does not override that choice. */
+/* Whether the application chose the root level itself; the implicit read of
+ * the environment on first use does not override that choice. */
 static atomic_int level_chosen;
 
 static const char *const names[] = {"trace", "debug", "info", "warn", "error", "fatal", "off"};
@@ -38,21 +35,10 @@ int log_level_parse(const char *name, log_level *out)
     return CTXLOG_EINVAL;
 }
 
-int log__root_level(void)
-{
-    return atomic_load_explicit(&root_level, memory_order_relaxed);
-}
-
-void log__gate_update(void)
-{
-    __atomic_store_n(&log__gate, log__root_level(), __ATOMIC_RELAXED);
-}
-
 void log__level_apply(log_level level, int chosen)
 {
-    atomic_store_explicit(&root_level, (int)level, memory_order_relaxed);
     atomic_store_explicit(&level_chosen, chosen, memory_order_relaxed);
-    log__gate_update();
+    (void)log_logger_set_level(log__root(), level);
 }
 
 int log__level_chosen(void)
@@ -70,5 +56,12 @@ int log_level_set(log_level level)
 
 log_level log_level_get(void)
 {
-    return (log_level)log__root_level();
+    return log_logger_level(log__root());
+}
+
+ctx_token log_context_level(log_level level)
+{
+    if ((int)level < LOG_LEVEL_TRACE || level > LOG_LEVEL_OFF)
+        return (ctx_token){0};
+    return ctx_set_i64(ctx__floor_var(), (int64_t)level);
 }

@@ -948,12 +948,12 @@ static void test_fmt_json__oom_buffer_and_bad_arguments(void **state)
 
     fmt_buf_append(&buf, "x", 1);
     buf.oom = 1;
-    assert_int_equal(fmt_json_record(&r, 0, &buf), CTXLOG_ENOMEM);
+    assert_int_equal(fmt_json_record(&r, NULL, &buf), CTXLOG_ENOMEM);
     assert_int_equal(buf.len, 1);
     fmt_buf_clear(&buf);
 
-    assert_int_equal(fmt_json_record(NULL, 0, &buf), CTXLOG_EINVAL);
-    assert_int_equal(fmt_json_record(&r, 0, NULL), CTXLOG_EINVAL);
+    assert_int_equal(fmt_json_record(NULL, NULL, &buf), CTXLOG_EINVAL);
+    assert_int_equal(fmt_json_record(&r, NULL, NULL), CTXLOG_EINVAL);
     assert_int_equal(buf.len, 0);
 }
 

@@ -236,6 +236,20 @@ CTXLOG_API void ctx_pool_free(ctx_pool *p);
  */
 CTXLOG_API void ctx_uuid7(char out[CTX_UUID_LEN + 1]);
 
+#if defined(__cplusplus)
+#define CTXLOG_TLS thread_local
+#else
+#define CTXLOG_TLS _Thread_local
+#endif
+
+/**
+ * Private: the per-context log level floor of the calling thread's current
+ * context (see log_context_level()); INT_MAX-like when none is in force. Kept
+ * up to date by the context store whenever the current context changes, so
+ * the logging macros can test it with one load.
+ */
+extern CTXLOG_API CTXLOG_TLS int ctx__level_floor __attribute__((tls_model("initial-exec")));
+
 /** Scope guard used by CTX_SCOPE. */
 CTXLOG_API void ctx__scope_exit(ctx_token *t);
 

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include <ctxlog/common.h>
+#include <ctxlog/ctx.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,6 +29,7 @@ extern "C" {
 
 /** Severity levels, in increasing order. (<syslog.h> owns LOG_INFO etc.) */
 typedef enum log_level {
+    LOG_LEVEL_INHERIT = -1, /**< as a logger's level: follow the parent's */
     LOG_LEVEL_TRACE = 0,
     LOG_LEVEL_DEBUG = 1,
     LOG_LEVEL_INFO = 2,
@@ -78,7 +80,7 @@ typedef struct log_field {
 
 /* ---- configuration --------------------------------------------------------- */
 
-/** @brief Set the threshold of the root logger (LOG_LEVEL_TRACE … LOG_LEVEL_OFF). @return 0 or CTXLOG_EINVAL. */
+/** @brief Set the level of the root logger (LOG_LEVEL_TRACE … LOG_LEVEL_OFF). @return 0 or CTXLOG_EINVAL. */
 CTXLOG_API int log_level_set(log_level level);
 
 /** @brief The current threshold of the root logger. */
@@ -125,49 +127,158 @@ CTXLOG_API void log_shutdown(void);
  */
 CTXLOG_API uint64_t log_dropped_count(void);
 
+/* ---- named loggers -------------------------------------------------------- */
+
+/**
+ * A named logger ("app.db"). Levels are inherited along the dotted hierarchy
+ * (app.db inherits from app, app from the root) unless set on the logger.
+ * Loggers returned by log_get() live for the life of the process.
+ */
+typedef struct log_logger log_logger;
+
+/** Private: the head of every logger, read by the logging macros. */
+struct log__logger_head {
+    const int *gate; /* the effective level (a child logger shares its parent's) */
+};
+
+/**
+ * @brief The logger named @p name, created on first use.
+ * @param name dotted name; NULL, "" and "root" give the root logger.
+ * @return the same pointer for the same name; NULL only when out of memory.
+ * Thread safety: safe; takes the registry lock (cache the pointer).
+ */
+CTXLOG_API log_logger *log_get(const char *name);
+
+/** @brief The logger's name ("root" for the root logger). */
+CTXLOG_API const char *log_logger_name(const log_logger *lg);
+
+/**
+ * @brief Set the level of @p lg, or LOG_LEVEL_INHERIT to follow its parent
+ *        (not for the root). Takes effect at once for every thread and for
+ *        every descendant that inherits. @return 0 or CTXLOG_EINVAL.
+ */
+CTXLOG_API int log_logger_set_level(log_logger *lg, log_level level);
+
+/** @brief The effective level of @p lg (its own, or inherited). */
+CTXLOG_API log_level log_logger_level(const log_logger *lg);
+
+/**
+ * @brief A child of @p parent that stamps @p fields on every record it emits,
+ *        after the context fields and before the call's own fields.
+ * Same name, level, sinks and filters as @p parent. The fields are copied
+ * (strings duplicated, LOG_JSON values referenced).
+ * @return the child, or NULL (bad arguments, out of memory).
+ * Ownership: the caller frees it with log_logger_free(), after its last use.
+ */
+CTXLOG_API log_logger *log_logger_child(log_logger *parent, const log_field *fields, size_t n);
+
+/** @brief Free a logger made by log_logger_child(). NULL and log_get() loggers are ignored. */
+CTXLOG_API void log_logger_free(log_logger *child);
+
+/** Make a child with bound fields: `LOG_CHILD(db, LOG_STR("component", "pool"))`. */
+#define LOG_CHILD(parent, ...)                                                   \
+    log_logger_child((parent), (const log_field[]){__VA_ARGS__},               \
+                     sizeof((const log_field[]){__VA_ARGS__}) / sizeof(log_field))
+
+/* ---- per-context level ------------------------------------------------------- */
+
+/**
+ * @brief Lower the effective level for the current context only: records at
+ *        @p level and above are written for this request (and whatever
+ *        inherits its context: threads, pool tasks, bound callbacks), whatever
+ *        the loggers' levels. Other contexts see no change and keep the cost of
+ *        their disabled calls.
+ * @return a token; ctx_reset() ends the override. LOG_LEVEL_OFF removes an
+ *         override set by an outer scope.
+ */
+CTXLOG_API ctx_token log_context_level(log_level level);
+
+/** log_context_level() for the rest of the enclosing block. */
+#define LOG_CONTEXT_LEVEL(level)                                                   \
+    __attribute__((cleanup(ctx__scope_exit), unused)) ctx_token CTX__UNIQ(log__lvl_) = \
+        log_context_level(level)
+
 /* ---- logging calls ---------------------------------------------------------- */
 
-/** Private: lowest level any logger may emit; read by the macros. */
+/** Private: the root logger's effective level; read by the macros. */
 extern CTXLOG_API int log__gate;
 
-#define LOG__ENABLED(lvl) ((int)(lvl) >= __atomic_load_n(&log__gate, __ATOMIC_RELAXED))
+/*
+ * Which logger plain log_info() etc. use in this source file: define
+ * CTXLOG_LOGGER before including this header, e.g.
+ *     #define CTXLOG_LOGGER "app.db"
+ *     #include <ctxlog/ctxlog.h>
+ * Without it they go to the root logger.
+ */
+#ifdef CTXLOG_LOGGER
+static log_logger *log__file_logger_;
+static inline log_logger *log__file_logger(void)
+{
+    log_logger *lg = __atomic_load_n(&log__file_logger_, __ATOMIC_ACQUIRE);
+    if (!lg) {
+        lg = log_get(CTXLOG_LOGGER);
+        __atomic_store_n(&log__file_logger_, lg, __ATOMIC_RELEASE);
+    }
+    return lg;
+}
+#define LOG__THIS_LOGGER log__file_logger()
+#else
+#define LOG__THIS_LOGGER ((log_logger *)0)
+#endif
+
+/** Private: whether a call at @p lvl on @p lg passes the cheap test. */
+static inline int log__enabled(const log_logger *lg, int lvl)
+{
+    int gate = __atomic_load_n(lg ? ((const struct log__logger_head *)(const void *)lg)->gate
+                                  : &log__gate,
+                               __ATOMIC_RELAXED);
+    return lvl >= gate || lvl >= ctx__level_floor;
+}
 
 /** Private entry points behind the macros. */
-CTXLOG_API void log__printf(log_level level, const char *file, int line, const char *func,
-                            const char *fmt, ...) CTXLOG_PRINTF(5, 6);
-CTXLOG_API void log__kv(log_level level, const char *file, int line, const char *func,
-                        const char *msg, const log_field *fields, size_t nfields);
+CTXLOG_API void log__printf(log_logger *lg, log_level level, const char *file, int line,
+                            const char *func, const char *fmt, ...) CTXLOG_PRINTF(6, 7);
+CTXLOG_API void log__kv(log_logger *lg, log_level level, const char *file, int line,
+                        const char *func, const char *msg, const log_field *fields,
+                        size_t nfields);
 
 /**
- * @brief Log a printf-formatted message at @p lvl. The format is checked by the
- *        compiler; when the level is disabled the arguments are not evaluated.
+ * @brief Log a printf-formatted message at @p lvl to logger @p lg (NULL: the
+ *        root). The format is checked by the compiler; when the level is
+ *        disabled the arguments are not evaluated.
  */
-#define log_at(lvl, ...)                                                        \
-    do {                                                                        \
-        if (LOG__ENABLED(lvl))                                                  \
-            log__printf((lvl), __FILE__, __LINE__, __func__, __VA_ARGS__);      \
+#define log_to(lg, lvl, ...)                                                      \
+    do {                                                                          \
+        log_logger *log__lg_ = (lg);                                              \
+        if (log__enabled(log__lg_, (lvl)))                                        \
+            log__printf(log__lg_, (lvl), __FILE__, __LINE__, __func__, __VA_ARGS__); \
     } while (0)
 
 /**
- * @brief Log @p msg (a plain string, not a format) with typed fields, e.g.
- *        `log_at_kv(LOG_LEVEL_INFO, "login", LOG_STR("method", m), LOG_I64("attempt", n))`.
+ * @brief Log @p msg (a plain string, not a format) with typed fields to @p lg,
+ *        e.g. `log_to_kv(db, LOG_LEVEL_INFO, "login", LOG_STR("method", m))`.
  * At least one field; fields are not evaluated when the level is disabled.
  */
-#define log_at_kv(lvl, msg, ...)                                                \
-    do {                                                                        \
-        if (LOG__ENABLED(lvl)) {                                                \
-            const log_field log__fields_[] = {__VA_ARGS__};                     \
-            log__kv((lvl), __FILE__, __LINE__, __func__, (msg), log__fields_,   \
-                    sizeof log__fields_ / sizeof log__fields_[0]);              \
-        }                                                                       \
+#define log_to_kv(lg, lvl, msg, ...)                                              \
+    do {                                                                          \
+        log_logger *log__lg_ = (lg);                                              \
+        if (log__enabled(log__lg_, (lvl))) {                                      \
+            const log_field log__fields_[] = {__VA_ARGS__};                       \
+            log__kv(log__lg_, (lvl), __FILE__, __LINE__, __func__, (msg), log__fields_, \
+                    sizeof log__fields_ / sizeof log__fields_[0]);                \
+        }                                                                         \
     } while (0)
+
+/** Log to this file's logger (CTXLOG_LOGGER, else the root) at @p lvl. */
+#define log_at(lvl, ...) log_to(LOG__THIS_LOGGER, lvl, __VA_ARGS__)
+#define log_at_kv(lvl, ...) log_to_kv(LOG__THIS_LOGGER, lvl, __VA_ARGS__)
 
 #define log_trace(...) log_at(LOG_LEVEL_TRACE, __VA_ARGS__)
 #define log_debug(...) log_at(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_info(...) log_at(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_warn(...) log_at(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_error(...) log_at(LOG_LEVEL_ERROR, __VA_ARGS__)
-/** Logs at fatal level and flushes; it does not end the process. */
+/** Logs at fatal level; it does not end the process. */
 #define log_fatal(...) log_at(LOG_LEVEL_FATAL, __VA_ARGS__)
 
 #define log_trace_kv(...) log_at_kv(LOG_LEVEL_TRACE, __VA_ARGS__)
@@ -176,6 +287,21 @@ CTXLOG_API void log__kv(log_level level, const char *file, int line, const char 
 #define log_warn_kv(...) log_at_kv(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_error_kv(...) log_at_kv(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_fatal_kv(...) log_at_kv(LOG_LEVEL_FATAL, __VA_ARGS__)
+
+/* The same, to an explicit logger: log_info_to(db, "took %d ms", ms). */
+#define log_trace_to(lg, ...) log_to(lg, LOG_LEVEL_TRACE, __VA_ARGS__)
+#define log_debug_to(lg, ...) log_to(lg, LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info_to(lg, ...) log_to(lg, LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn_to(lg, ...) log_to(lg, LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error_to(lg, ...) log_to(lg, LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_fatal_to(lg, ...) log_to(lg, LOG_LEVEL_FATAL, __VA_ARGS__)
+
+#define log_trace_kv_to(lg, ...) log_to_kv(lg, LOG_LEVEL_TRACE, __VA_ARGS__)
+#define log_debug_kv_to(lg, ...) log_to_kv(lg, LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info_kv_to(lg, ...) log_to_kv(lg, LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn_kv_to(lg, ...) log_to_kv(lg, LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error_kv_to(lg, ...) log_to_kv(lg, LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_fatal_kv_to(lg, ...) log_to_kv(lg, LOG_LEVEL_FATAL, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

@@ -484,7 +484,12 @@ int jrc_check_record(const log_record *r, unsigned flags, fmt_buf *b, json_t **o
 {
     struct ctx c = {.err = err, .errsz = errsz};
     size_t start = b->len;
-    int rc = fmt_json_record(r, flags, b);
+    const log_json_options opts = {
+        .preset = LOG_JSON_DEFAULT,
+        .callsite = (flags & FMT_JSON_CALLSITE) != 0,
+        .thread_id = (flags & FMT_JSON_THREAD) != 0,
+    };
+    int rc = fmt_json_record(r, &opts, b);
 
     if (out)
         *out = NULL;

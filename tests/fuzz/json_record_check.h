@@ -26,8 +26,18 @@ char *jrc_sanitize(const char *s, size_t len, size_t *out_len);
 /* Number of U+FFFD the reference sanitizer puts in for `len` bytes. */
 size_t jrc_replacement_count(const char *s, size_t len);
 
+/* Optional members to ask the formatter for. These were the formatter's own
+ * flags before log_json_options; the checker keeps them (and their names,
+ * which the fuzz target uses) because it checks the default preset only:
+ * the ECS and OTel presets are covered by test_fmt_presets. */
+enum jrc_flags {
+    FMT_JSON_CALLSITE = 1u << 0, /* "file", "line", "func" (when r->file is set) */
+    FMT_JSON_THREAD = 1u << 1,   /* "thread_id" */
+};
+
 /*
- * Append the record to `b` with fmt_json_record(r, flags, b) and check the
+ * Append the record to `b` with fmt_json_record() under the default preset,
+ * with the optional members chosen by `flags`, and check the
  * new line: one '\n' at the end and no other control byte, valid UTF-8 with
  * DEL and U+2028/U+2029 escaped, parses with JSON_REJECT_DUPLICATES, members
  * in the documented order under the documented (renamed) keys, every value

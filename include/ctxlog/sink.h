@@ -1,0 +1,221 @@
+/**
+ * @file sink.h
+ * @brief Where records go and how they look: records, filters, formatters, sinks.
+ *
+ * A record emitted on a logger runs through a pipeline of filters (the
+ * context filter first, then the filters of the root, of each ancestor and
+ * of the logger itself), then is written to every sink of the logger and of
+ * its ancestors (up to the first logger that is not additive), each sink with
+ * its own level and formatter.
+ *
+ * Sinks and formatters are refcounted: every `*_new` returns one reference,
+ * attaching one to a logger takes another, `*_release` drops one.
+ * Thread safety: all calls here are safe from any thread, concurrently with
+ * logging; a configuration change takes effect for records that start after it.
+ */
+#ifndef CTXLOG_SINK_H
+#define CTXLOG_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <ctxlog/log.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** One record as filters, formatters and callback sinks see it. Everything
+ * it points to is borrowed for the duration of the call. */
+typedef struct log_record {
+    log_level level;
+    struct timespec time;        /**< CLOCK_REALTIME when the call was made */
+    const char *logger;          /**< logger name, e.g. "root", "app.db" */
+    const char *msg;             /**< any bytes, not necessarily NUL-terminated */
+    size_t msg_len;
+    const log_field *ctx_fields; /**< stamped by the context filter */
+    size_t n_ctx_fields;
+    log_field *fields;           /**< bound fields, then the call's, then added ones */
+    size_t n_fields;
+    const char *file;            /**< call site */
+    int line;
+    const char *func;
+    long thread_id;              /**< the kernel thread id of the caller */
+    void *priv_;                 /**< private */
+} log_record;
+
+/* ---- filters ---------------------------------------------------------------- */
+
+/** A filter's verdict. */
+typedef enum log_filter_result { LOG_FILTER_KEEP = 0, LOG_FILTER_DROP = 1 } log_filter_result;
+
+/**
+ * A filter: may change the record's fields (replace a value, add one with
+ * log_record_add_field()) and decide whether it is kept. Called on the
+ * logging thread, possibly by many threads at once.
+ */
+typedef log_filter_result (*log_filter_fn)(log_record *rec, void *payload);
+
+/**
+ * @brief Append a field to the record (from a filter). Key and value are
+ *        borrowed until the record is written: use static strings or ones the
+ *        filter's payload owns. @return 0, CTXLOG_EINVAL or CTXLOG_ENOMEM.
+ */
+CTXLOG_API int log_record_add_field(log_record *rec, log_field field);
+
+/**
+ * @brief Add @p fn to the end of @p lg's pipeline (NULL: the root). It applies
+ *        to records of @p lg and of its descendants. @return 0 or an error.
+ */
+CTXLOG_API int log_logger_add_filter(log_logger *lg, log_filter_fn fn, void *payload);
+
+/** @brief Remove every filter added to @p lg (the root keeps its context filter). */
+CTXLOG_API int log_logger_clear_filters(log_logger *lg);
+
+/**
+ * @brief Turn the context filter (the stage that stamps the logged context
+ *        variables) on or off for the whole pipeline. On by default.
+ */
+CTXLOG_API void log_context_filter_enable(bool on);
+
+/* ---- formatters --------------------------------------------------------------- */
+
+/** A growable byte buffer formatters append to. */
+typedef struct log_buf log_buf;
+
+/** @brief Append @p n bytes. Allocation failure is remembered and reported by the caller. */
+CTXLOG_API void log_buf_append(log_buf *b, const void *p, size_t n);
+
+/** @brief Append @p n arbitrary bytes as a JSON string literal (quotes, escapes, U+FFFD). */
+CTXLOG_API void log_buf_append_json_string(log_buf *b, const char *s, size_t n);
+
+/** A formatter: turns a record into bytes (one line, '\n' included). */
+typedef struct log_formatter log_formatter;
+
+/** Key names of the JSON formatter. */
+typedef enum log_json_preset {
+    LOG_JSON_DEFAULT = 0, /**< ts, level, logger, msg (SPEC §5) */
+    LOG_JSON_ECS,         /**< Elastic Common Schema: @timestamp, log.level, log.logger, message */
+    LOG_JSON_OTEL,        /**< OpenTelemetry log data model names */
+} log_json_preset;
+
+/** Options of the JSON formatter. */
+typedef struct log_json_options {
+    log_json_preset preset;
+    bool callsite;  /**< add file, line and function */
+    bool thread_id; /**< add the caller's thread id */
+} log_json_options;
+
+/** @brief A JSON formatter; @p opts NULL means the defaults. NULL when out of memory. */
+CTXLOG_API log_formatter *log_formatter_json(const log_json_options *opts);
+
+/** When the console formatter colours the level. */
+typedef enum log_color_mode {
+    LOG_COLOR_AUTO = 0, /**< when the sink is a TTY and NO_COLOR is not set */
+    LOG_COLOR_ALWAYS,
+    LOG_COLOR_NEVER,
+} log_color_mode;
+
+/** @brief A formatter for people: aligned columns, coloured level, compact ids. */
+CTXLOG_API log_formatter *log_formatter_console(log_color_mode color);
+
+/**
+ * A user formatter: append the record to @p out (one line, '\n' included).
+ * @p tty tells whether the sink being written is a terminal.
+ * @return 0, or non-zero to skip the record for this sink.
+ */
+typedef int (*log_format_fn)(const log_record *rec, log_buf *out, bool tty, void *payload);
+
+/**
+ * @brief Wrap a user formatter. @p release (may be NULL) is called with
+ *        @p payload when the last reference goes.
+ */
+CTXLOG_API log_formatter *log_formatter_custom(log_format_fn fn, void *payload,
+                                               void (*release)(void *payload));
+
+/** @brief Drop a reference. NULL is a no-op. */
+CTXLOG_API void log_formatter_release(log_formatter *f);
+
+/* ---- sinks -------------------------------------------------------------------- */
+
+/** An output. */
+typedef struct log_sink log_sink;
+
+/** @brief Sinks writing to the process's stdout / stderr. NULL when out of memory. */
+CTXLOG_API log_sink *log_sink_stdout(void);
+CTXLOG_API log_sink *log_sink_stderr(void);
+
+/** Options of a file sink. */
+typedef struct log_file_options {
+    size_t max_bytes; /**< rotate before a record would take the file past this; 0: never */
+    unsigned backups; /**< keep app.log.1 … app.log.N (N ≥ 1 when max_bytes is set) */
+} log_file_options;
+
+/**
+ * @brief A sink appending to @p path (created with mode 0640).
+ * With rotation, `path` is renamed to `path.1` (`.1` to `.2` …, the last
+ * dropped) before a record that would not fit; a record is never split
+ * across files, and is never lost by a rotation.
+ * @param[out] out the sink.
+ * @param opts NULL: no rotation.
+ * @return 0; CTXLOG_EIO when the file cannot be opened (errno tells why);
+ *         CTXLOG_EINVAL; CTXLOG_ENOMEM.
+ */
+CTXLOG_API int log_sink_file(log_sink **out, const char *path, const log_file_options *opts);
+
+/**
+ * A callback sink receives every record it is given, and its formatted text
+ * (NULL with 0 when the sink has no formatter). Called on the logging thread,
+ * possibly from several threads at once.
+ */
+typedef void (*log_sink_fn)(const log_record *rec, const char *text, size_t len, void *payload);
+
+/** @brief A sink calling @p fn. Without a formatter set, @p text is NULL. */
+CTXLOG_API log_sink *log_sink_callback(log_sink_fn fn, void *payload);
+
+/** @brief Records below @p level are not written to @p s. Default: trace (all). */
+CTXLOG_API int log_sink_set_level(log_sink *s, log_level level);
+
+/**
+ * @brief Use @p f for @p s (the sink takes a reference). Default: JSON for
+ *        stdout/stderr/file sinks, none for callback sinks. NULL removes it.
+ * @return 0; CTXLOG_ESTATE once the sink was attached to a logger (set the
+ *         formatter first); CTXLOG_EINVAL.
+ */
+CTXLOG_API int log_sink_set_formatter(log_sink *s, log_formatter *f);
+
+/** @brief Drop a reference. NULL is a no-op. */
+CTXLOG_API void log_sink_release(log_sink *s);
+
+/** @brief Write records of @p lg (NULL: root) and of its descendants to @p s too. */
+CTXLOG_API int log_logger_add_sink(log_logger *lg, log_sink *s);
+
+/** @brief Detach every sink of @p lg. */
+CTXLOG_API int log_logger_clear_sinks(log_logger *lg);
+
+/**
+ * @brief Whether records of @p lg also go to its ancestors' sinks (default
+ *        true). With false, only the sinks of @p lg and of its descendants
+ *        between it and the emitting logger are used.
+ */
+CTXLOG_API int log_logger_set_additive(log_logger *lg, bool additive);
+
+/**
+ * @brief Reopen every file sink now (after logrotate moved the file).
+ * @return 0, or CTXLOG_EIO when some file could not be reopened (it keeps
+ *         writing to the old descriptor, and the failure is reported once).
+ */
+CTXLOG_API int log_reopen(void);
+
+/**
+ * @brief Ask for a reopen of every file sink before its next write.
+ * Async-signal-safe: call it from a SIGHUP handler.
+ */
+CTXLOG_API void log_reopen_request(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CTXLOG_SINK_H */

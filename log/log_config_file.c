@@ -1,0 +1,768 @@
+/*
+ * Configuration from a JSON file: log_config_load().
+ *
+ * Schema:
+ * {
+ *   "level": "info",                       // optional: root level (trace debug info warn error fatal off)
+ *   "sinks": {                             // optional: named outputs
+ *     "<name>": {
+ *       "type": "stdout" | "stderr" | "file" ,  // required
+ *       "path": "app.log",                 // file: required, string
+ *       "max_bytes": 10485760,             // file: optional integer >= 0 (0 = no rotation)
+ *       "backups": 5,                      // file: optional integer 1..1000 (default 5 when max_bytes > 0)
+ *       "level": "debug",                  // optional level of the sink
+ *       "format": "json" | "console",      // optional, default json
+ *       "preset": "default" | "ecs" | "otel",   // json only
+ *       "callsite": true, "thread_id": true,    // json only, booleans
+ *       "color": "auto" | "always" | "never"    // console only
+ *     }
+ *   },
+ *   "loggers": {                           // optional
+ *     "root":   {"level": "info", "sinks": ["out"]},
+ *     "app.db": {"level": "debug", "sinks": ["dbfile"], "additive": false}
+ *   }
+ * }
+ *
+ * Details the schema leaves open:
+ * - Level names are those of log_level_parse() (case-insensitive, "warning"
+ *   too). A logger without "level" inherits its parent's; the root without
+ *   one takes the top-level "level", else info; "loggers.root.level" wins
+ *   over the top-level "level" when both are given.
+ * - A logger without "additive" is additive; "additive" on the root is
+ *   rejected (it has no ancestors to stop at). A logger name is dotted with
+ *   no empty part; "root" is the root logger.
+ * - Without a "root" entry, or with one that has no "sinks" key, the root
+ *   writes JSON to stdout (the zero-config default); "sinks": [] means the
+ *   root writes nowhere. A sink listed twice for one logger is rejected.
+ * - Only sinks some logger lists are opened, so an unused definition creates
+ *   no file. Relative paths are relative to the working directory.
+ * - "backups" without "max_bytes" (or with 0) is accepted and has no effect.
+ *
+ * All or nothing: the file is parsed and checked whole into a plan without
+ * touching anything, then every sink the plan uses is created (the only step
+ * that can fail for reasons outside the file, an unopenable path), and only
+ * when all of that succeeded is the configuration replaced. Error key paths
+ * quote a name that contains a dot (or a quote, a backslash, a control
+ * character, or is empty): loggers."app.db".level.
+ */
+#include "log/log_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include <ctxlog/config.h>
+
+#if JSON_INTEGER_IS_LONG_LONG
+#define JINT_MAX LLONG_MAX
+#else
+#define JINT_MAX LONG_MAX
+#endif
+
+enum sink_type { SINK_STDOUT, SINK_STDERR, SINK_FILE };
+
+typedef struct sink_plan {
+    const char *name; /* borrowed from the parsed document, like every string here */
+    enum sink_type type;
+    const char *path;
+    log_file_options file;
+    bool has_level;
+    log_level level;
+    bool console; /* else JSON */
+    log_json_options json;
+    log_color_mode color;
+    bool used;      /* only sinks some logger lists are opened */
+    log_sink *sink; /* our reference, once the whole file is valid */
+} sink_plan;
+
+typedef struct logger_plan {
+    const char *name;
+    bool is_root;
+    log_logger *lg; /* resolved before anything is applied */
+    bool has_level;
+    log_level level;
+    bool has_additive;
+    bool additive;
+    bool has_sinks;
+    size_t *sinks; /* indices into plan.sinks */
+    size_t nsinks;
+} logger_plan;
+
+typedef struct plan {
+    const char *file;
+    log_config_error *err;
+    bool has_level;
+    log_level level;
+    sink_plan *sinks;
+    size_t nsinks;
+    logger_plan *loggers;
+    size_t nloggers;
+    log_sink *fallback; /* the root's stdout sink when the file gives it none */
+} plan;
+
+/* Where a value sits: a top-level key (section NULL) or a key of the entry
+ * `name` of "sinks" or "loggers". */
+typedef struct where {
+    const char *section;
+    const char *name;
+} where;
+
+#define TOP ((where){NULL, NULL})
+
+/* Configurations are replaced one at a time, so two loads cannot interleave
+ * their resets and additions. */
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- error reporting ------------------------------------------------------------ */
+
+static void append(char *out, size_t cap, size_t *len, const char *s, size_t n)
+{
+    /* Keep one byte for the NUL; drop what does not fit. */
+    while (n > 0 && *len + 1 < cap) {
+        out[(*len)++] = *s++;
+        n--;
+    }
+    out[*len] = '\0';
+}
+
+/* Append `s` as a double-quoted string with JSON escapes, so that a name or
+ * value with a newline in it cannot split the one-line message. Values are
+ * cut after `max` bytes (at a character boundary) and marked with "...". */
+static void append_quoted(char *out, size_t cap, size_t *len, const char *s, size_t max)
+{
+    append(out, cap, len, "\"", 1);
+    size_t n = strlen(s);
+    bool cut = n > max;
+    if (cut) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            append(out, cap, len, esc, 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            int k = c == '\n'   ? snprintf(esc, sizeof esc, "\\n")
+                    : c == '\t' ? snprintf(esc, sizeof esc, "\\t")
+                    : c == '\r' ? snprintf(esc, sizeof esc, "\\r")
+                                : snprintf(esc, sizeof esc, "\\u%04x", c);
+            append(out, cap, len, esc, (size_t)k);
+        } else {
+            append(out, cap, len, (const char *)&s[i], 1);
+        }
+    }
+    if (cut)
+        append(out, cap, len, "...", 3);
+    append(out, cap, len, "\"", 1);
+}
+
+static bool needs_quotes(const char *name)
+{
+    if (!*name)
+        return true;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p == '.' || *p == '"' || *p == '\\' || *p < 0x20 || *p == 0x7f)
+            return true;
+    return false;
+}
+
+/* "level", "sinks.out.path", "loggers.\"app.db\".level", "loggers.app". */
+static void key_path(char *out, size_t cap, where w, const char *key)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    if (w.section) {
+        append(out, cap, &len, w.section, strlen(w.section));
+        if (w.name) {
+            append(out, cap, &len, ".", 1);
+            if (needs_quotes(w.name))
+                append_quoted(out, cap, &len, w.name, cap);
+            else
+                append(out, cap, &len, w.name, strlen(w.name));
+        }
+        if (key)
+            append(out, cap, &len, ".", 1);
+    }
+    if (key)
+        append(out, cap, &len, key, strlen(key));
+}
+
+/* A user-supplied value, quoted and cut short, for an error text. */
+static const char *shown(char *buf, size_t cap, const char *s)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    append_quoted(buf, cap, &len, s, 48);
+    return buf;
+}
+
+static void copy_field(char *dst, size_t cap, const char *src)
+{
+    size_t len = 0;
+    dst[0] = '\0';
+    append(dst, cap, &len, src, strlen(src));
+}
+
+/* Fill the caller's error, say the same in one line on stderr, return `rc`. */
+static int report(plan *p, int rc, int line, int column, const char *key, const char *fmt, ...)
+    CTXLOG_PRINTF(6, 7);
+static int report(plan *p, int rc, int line, int column, const char *key, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        text[0] = '\0';
+    /* jansson's texts quote the input near the error, and a path may hold
+     * anything: nothing may break the message into two lines. */
+    for (char *c = text; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    char file[512];
+    size_t flen = 0;
+    file[0] = '\0';
+    for (const char *c = p->file; *c; c++) {
+        char ch = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+        append(file, sizeof file, &flen, &ch, 1);
+    }
+    if (p->err) {
+        log_config_error *e = p->err;
+        copy_field(e->file, sizeof e->file, p->file);
+        e->line = line > 0 ? line : 0;
+        e->column = column > 0 ? column : 0;
+        copy_field(e->key, sizeof e->key, key ? key : "");
+        copy_field(e->text, sizeof e->text, text);
+    }
+    char pos[32] = "";
+    if (line > 0 && column > 0)
+        snprintf(pos, sizeof pos, ":%d:%d", line, column);
+    else if (line > 0)
+        snprintf(pos, sizeof pos, ":%d", line);
+    log__report("%s%s: %s%s%s", file, pos, key && *key ? key : "", key && *key ? ": " : "",
+                text);
+    return rc;
+}
+
+/* A semantic error: no line or column (jansson keeps no positions of values). */
+static int reject(plan *p, int rc, where w, const char *key, const char *fmt, ...)
+    CTXLOG_PRINTF(5, 6);
+static int reject(plan *p, int rc, where w, const char *key, const char *fmt, ...)
+{
+    char path[512];
+    key_path(path, sizeof path, w, key);
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        text[0] = '\0';
+    return report(p, rc, 0, 0, path, "%s", text);
+}
+
+/* ---- typed getters: absent is fine (0, output untouched), a wrong type is not ---- */
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number with a fraction";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "a value";
+}
+
+static int wrong_type(plan *p, where w, const char *key, const char *expected, const json_t *v)
+{
+    return reject(p, CTXLOG_ECONFIG, w, key, "must be %s, not %s", expected, type_name(v));
+}
+
+static int get_string(plan *p, const json_t *obj, where w, const char *key, const char **out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    if (!json_is_string(v))
+        return wrong_type(p, w, key, "a string", v);
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int get_bool(plan *p, const json_t *obj, where w, const char *key, bool *has, bool *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v))
+        return wrong_type(p, w, key, "true or false", v);
+    *out = json_is_true(v);
+    if (has)
+        *has = true;
+    return 0;
+}
+
+static int get_int(plan *p, const json_t *obj, where w, const char *key, json_int_t lo,
+                   json_int_t hi, const char *range, json_int_t *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    if (!json_is_integer(v))
+        return wrong_type(p, w, key, "an integer", v);
+    json_int_t i = json_integer_value(v);
+    if (i < lo || i > hi)
+        return reject(p, CTXLOG_ECONFIG, w, key, "must be an integer %s, not %" JSON_INTEGER_FORMAT,
+                      range, i);
+    *out = i;
+    return 0;
+}
+
+static int get_level(plan *p, const json_t *obj, where w, bool *has, log_level *out)
+{
+    const char *s = NULL;
+    int rc = get_string(p, obj, w, "level", &s);
+    if (rc || !s)
+        return rc;
+    if (log_level_parse(s, out) != 0) {
+        char buf[64];
+        return reject(p, CTXLOG_ECONFIG, w, "level",
+                      "%s is not a level (trace, debug, info, warn, error, fatal, off)",
+                      shown(buf, sizeof buf, s));
+    }
+    *has = true;
+    return 0;
+}
+
+/* One of `names` (exact match); `out` gets its index. */
+static int get_enum(plan *p, const json_t *obj, where w, const char *key,
+                    const char *const *names, size_t n, const char *what, int *out)
+{
+    const char *s = NULL;
+    int rc = get_string(p, obj, w, key, &s);
+    if (rc || !s)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    }
+    char list[128];
+    size_t len = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            append(list, sizeof list, &len, ", ", 2);
+        append(list, sizeof list, &len, names[i], strlen(names[i]));
+    }
+    char buf[64];
+    return reject(p, CTXLOG_ECONFIG, w, key, "%s is not a %s (%s)", shown(buf, sizeof buf, s),
+                  what, list);
+}
+
+static int only_keys(plan *p, const json_t *obj, where w, const char *const *allowed, size_t n)
+{
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)obj, key, v) {
+        (void)v;
+        size_t i = 0;
+        while (i < n && strcmp(key, allowed[i]) != 0)
+            i++;
+        if (i == n) {
+            char list[160];
+            size_t len = 0;
+            list[0] = '\0';
+            for (size_t k = 0; k < n; k++) {
+                if (k)
+                    append(list, sizeof list, &len, ", ", 2);
+                append(list, sizeof list, &len, allowed[k], strlen(allowed[k]));
+            }
+            char path[512];
+            /* The unknown key itself may need quoting, like a name. */
+            key_path(path, sizeof path, w, NULL);
+            size_t plen = strlen(path);
+            if (plen)
+                append(path, sizeof path, &plen, ".", 1);
+            if (needs_quotes(key))
+                append_quoted(path, sizeof path, &plen, key, sizeof path);
+            else
+                append(path, sizeof path, &plen, key, strlen(key));
+            return report(p, CTXLOG_ECONFIG, 0, 0, path, "unknown key (expected %s)", list);
+        }
+    }
+    return 0;
+}
+
+/* ---- validation: the document into a plan, without side effects ------------------ */
+
+static const char *const sink_types[] = {"stdout", "stderr", "file"};
+static const char *const formats[] = {"json", "console"};
+static const char *const presets[] = {"default", "ecs", "otel"};
+static const char *const colors[] = {"auto", "always", "never"};
+
+static int not_for(plan *p, const json_t *obj, where w, const char *key, const char *why)
+{
+    if (json_object_get(obj, key))
+        return reject(p, CTXLOG_ECONFIG, w, key, "%s", why);
+    return 0;
+}
+
+static int plan_sink(plan *p, const char *name, const json_t *obj, sink_plan *sp)
+{
+    static const char *const keys[] = {"type",   "path",     "max_bytes", "backups", "level",
+                                       "format", "preset",   "callsite",  "thread_id", "color"};
+    where w = {"sinks", name};
+    sp->name = name;
+    if (!json_is_object(obj))
+        return reject(p, CTXLOG_ECONFIG, w, NULL, "must be an object, not %s", type_name(obj));
+    int rc = only_keys(p, obj, w, keys, sizeof keys / sizeof keys[0]);
+    if (rc)
+        return rc;
+
+    if (!json_object_get(obj, "type"))
+        return reject(p, CTXLOG_ECONFIG, w, "type", "is required (stdout, stderr, file)");
+    int type = 0;
+    if ((rc = get_enum(p, obj, w, "type", sink_types, 3, "sink type", &type)) != 0)
+        return rc;
+    sp->type = (enum sink_type)type;
+
+    if (sp->type == SINK_FILE) {
+        if (!json_object_get(obj, "path"))
+            return reject(p, CTXLOG_ECONFIG, w, "path", "is required for a file sink");
+        if ((rc = get_string(p, obj, w, "path", &sp->path)) != 0)
+            return rc;
+        if (!*sp->path)
+            return reject(p, CTXLOG_ECONFIG, w, "path", "must not be empty");
+        json_int_t max = 0, backups = 0;
+        /* size_t bounds max_bytes where it is narrower than json_int_t. */
+        json_int_t max_limit =
+            (uintmax_t)SIZE_MAX < (uintmax_t)JINT_MAX ? (json_int_t)SIZE_MAX : JINT_MAX;
+        if ((rc = get_int(p, obj, w, "max_bytes", 0, max_limit, ">= 0", &max)) != 0)
+            return rc;
+        if ((rc = get_int(p, obj, w, "backups", 1, 1000, "from 1 to 1000", &backups)) != 0)
+            return rc;
+        sp->file.max_bytes = (size_t)max;
+        sp->file.backups = backups ? (unsigned)backups : max > 0 ? 5u : 0u;
+    } else {
+        const char *why = sp->type == SINK_STDOUT ? "does not apply to a stdout sink"
+                                                  : "does not apply to a stderr sink";
+        if ((rc = not_for(p, obj, w, "path", why)) != 0 ||
+            (rc = not_for(p, obj, w, "max_bytes", why)) != 0 ||
+            (rc = not_for(p, obj, w, "backups", why)) != 0)
+            return rc;
+    }
+
+    if ((rc = get_level(p, obj, w, &sp->has_level, &sp->level)) != 0)
+        return rc;
+    int format = 0;
+    if ((rc = get_enum(p, obj, w, "format", formats, 2, "format", &format)) != 0)
+        return rc;
+    sp->console = format == 1;
+    if (sp->console) {
+        const char *why = "applies to the json format only";
+        if ((rc = not_for(p, obj, w, "preset", why)) != 0 ||
+            (rc = not_for(p, obj, w, "callsite", why)) != 0 ||
+            (rc = not_for(p, obj, w, "thread_id", why)) != 0)
+            return rc;
+        int color = 0;
+        if ((rc = get_enum(p, obj, w, "color", colors, 3, "color mode", &color)) != 0)
+            return rc;
+        sp->color = color == 1 ? LOG_COLOR_ALWAYS : color == 2 ? LOG_COLOR_NEVER : LOG_COLOR_AUTO;
+    } else {
+        if ((rc = not_for(p, obj, w, "color", "applies to the console format only")) != 0)
+            return rc;
+        int preset = 0;
+        if ((rc = get_enum(p, obj, w, "preset", presets, 3, "preset", &preset)) != 0)
+            return rc;
+        sp->json.preset = preset == 1 ? LOG_JSON_ECS : preset == 2 ? LOG_JSON_OTEL : LOG_JSON_DEFAULT;
+        if ((rc = get_bool(p, obj, w, "callsite", NULL, &sp->json.callsite)) != 0 ||
+            (rc = get_bool(p, obj, w, "thread_id", NULL, &sp->json.thread_id)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static bool logger_name_ok(const char *name)
+{
+    /* Dotted, no empty part: "", ".x", "a..b" and "x." name no logger. */
+    if (!*name || *name == '.')
+        return false;
+    for (const char *c = name; *c; c++)
+        if (*c == '.' && (c[1] == '.' || c[1] == '\0'))
+            return false;
+    return true;
+}
+
+static int plan_logger(plan *p, const char *name, const json_t *obj, logger_plan *lp)
+{
+    static const char *const keys[] = {"level", "sinks", "additive"};
+    where w = {"loggers", name};
+    lp->name = name;
+    lp->is_root = strcmp(name, "root") == 0;
+    if (!logger_name_ok(name))
+        return reject(p, CTXLOG_ECONFIG, w, NULL,
+                      "is not a logger name (dotted, no empty part; \"root\" for the root)");
+    if (!json_is_object(obj))
+        return reject(p, CTXLOG_ECONFIG, w, NULL, "must be an object, not %s", type_name(obj));
+    int rc = only_keys(p, obj, w, keys, sizeof keys / sizeof keys[0]);
+    if (rc)
+        return rc;
+    if ((rc = get_level(p, obj, w, &lp->has_level, &lp->level)) != 0)
+        return rc;
+    if (lp->is_root &&
+        (rc = not_for(p, obj, w, "additive", "does not apply to the root logger")) != 0)
+        return rc;
+    if ((rc = get_bool(p, obj, w, "additive", &lp->has_additive, &lp->additive)) != 0)
+        return rc;
+
+    const json_t *list = json_object_get(obj, "sinks");
+    if (!list)
+        return 0;
+    if (!json_is_array(list))
+        return wrong_type(p, w, "sinks", "an array of sink names", list);
+    lp->has_sinks = true;
+    lp->sinks = calloc(json_array_size(list) + 1, sizeof *lp->sinks);
+    if (!lp->sinks)
+        return reject(p, CTXLOG_ENOMEM, w, "sinks", "out of memory");
+    size_t i;
+    const json_t *item;
+    json_array_foreach(list, i, item) {
+        if (!json_is_string(item))
+            return reject(p, CTXLOG_ECONFIG, w, "sinks", "must be an array of sink names, not of %s",
+                          type_name(item));
+        const char *sname = json_string_value(item);
+        char buf[64];
+        size_t k = 0;
+        while (k < p->nsinks && strcmp(p->sinks[k].name, sname) != 0)
+            k++;
+        if (k == p->nsinks)
+            return reject(p, CTXLOG_ECONFIG, w, "sinks", "sink %s is not defined in \"sinks\"",
+                          shown(buf, sizeof buf, sname));
+        for (size_t j = 0; j < lp->nsinks; j++)
+            if (lp->sinks[j] == k)
+                return reject(p, CTXLOG_ECONFIG, w, "sinks", "sink %s is listed twice",
+                              shown(buf, sizeof buf, sname));
+        lp->sinks[lp->nsinks++] = k;
+        p->sinks[k].used = true;
+    }
+    return 0;
+}
+
+static int plan_document(plan *p, const json_t *doc)
+{
+    static const char *const keys[] = {"level", "sinks", "loggers"};
+    if (!json_is_object(doc))
+        return report(p, CTXLOG_ECONFIG, 0, 0, "", "the top level must be an object, not %s",
+                      type_name(doc));
+    int rc = only_keys(p, doc, TOP, keys, sizeof keys / sizeof keys[0]);
+    if (rc)
+        return rc;
+    if ((rc = get_level(p, doc, TOP, &p->has_level, &p->level)) != 0)
+        return rc;
+
+    const json_t *sinks = json_object_get(doc, "sinks");
+    if (sinks && !json_is_object(sinks))
+        return wrong_type(p, TOP, "sinks", "an object", sinks);
+    if (sinks && json_object_size(sinks) > 0) {
+        p->sinks = calloc(json_object_size(sinks), sizeof *p->sinks);
+        if (!p->sinks)
+            return reject(p, CTXLOG_ENOMEM, TOP, "sinks", "out of memory");
+        const char *name;
+        const json_t *v;
+        json_object_foreach((json_t *)sinks, name, v) {
+            if ((rc = plan_sink(p, name, v, &p->sinks[p->nsinks++])) != 0)
+                return rc;
+        }
+    }
+
+    const json_t *loggers = json_object_get(doc, "loggers");
+    if (loggers && !json_is_object(loggers))
+        return wrong_type(p, TOP, "loggers", "an object", loggers);
+    if (loggers && json_object_size(loggers) > 0) {
+        p->loggers = calloc(json_object_size(loggers), sizeof *p->loggers);
+        if (!p->loggers)
+            return reject(p, CTXLOG_ENOMEM, TOP, "loggers", "out of memory");
+        const char *name;
+        const json_t *v;
+        json_object_foreach((json_t *)loggers, name, v) {
+            if ((rc = plan_logger(p, name, v, &p->loggers[p->nloggers++])) != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- creation: every object the plan needs, before anything is replaced ---------- */
+
+static int create_sink(plan *p, sink_plan *sp)
+{
+    where w = {"sinks", sp->name};
+    int rc = 0;
+    if (sp->type == SINK_FILE) {
+        rc = log_sink_file(&sp->sink, sp->path, &sp->file);
+        if (rc == CTXLOG_EIO) {
+            int e = errno;
+            char buf[96];
+            return reject(p, CTXLOG_EIO, w, "path", "cannot open %s: %s",
+                          shown(buf, sizeof buf, sp->path), strerror(e));
+        }
+    } else {
+        sp->sink = sp->type == SINK_STDOUT ? log_sink_stdout() : log_sink_stderr();
+        rc = sp->sink ? 0 : CTXLOG_ENOMEM;
+    }
+    if (rc == 0 && sp->has_level)
+        rc = log_sink_set_level(sp->sink, sp->level);
+    if (rc == 0) {
+        log_formatter *f =
+            sp->console ? log_formatter_console(sp->color) : log_formatter_json(&sp->json);
+        rc = f ? log_sink_set_formatter(sp->sink, f) : CTXLOG_ENOMEM;
+        log_formatter_release(f); /* the sink holds its own reference */
+    }
+    if (rc)
+        return reject(p, rc, w, NULL, "cannot create the sink: %s", ctxlog_strerror(rc));
+    return 0;
+}
+
+static bool root_needs_default(const plan *p)
+{
+    for (size_t i = 0; i < p->nloggers; i++)
+        if (p->loggers[i].is_root)
+            return !p->loggers[i].has_sinks;
+    return true;
+}
+
+static int create_all(plan *p)
+{
+    for (size_t i = 0; i < p->nsinks; i++) {
+        if (!p->sinks[i].used)
+            continue;
+        int rc = create_sink(p, &p->sinks[i]);
+        if (rc)
+            return rc;
+    }
+    if (root_needs_default(p)) {
+        p->fallback = log_sink_stdout();
+        if (!p->fallback)
+            return reject(p, CTXLOG_ENOMEM, (where){"loggers", "root"}, "sinks", "out of memory");
+    }
+    /* log_get() creates loggers for good, so only once the file is known good. */
+    for (size_t i = 0; i < p->nloggers; i++) {
+        logger_plan *lp = &p->loggers[i];
+        lp->lg = log_get(lp->name);
+        if (!lp->lg)
+            return reject(p, CTXLOG_ENOMEM, (where){"loggers", lp->name}, NULL, "out of memory");
+    }
+    return 0;
+}
+
+/* ---- apply ---------------------------------------------------------------------- */
+
+static int apply(plan *p)
+{
+    log_logger *root = log_get("root");
+    if (!root)
+        return reject(p, CTXLOG_ENOMEM, TOP, NULL, "out of memory");
+    log__loggers_reset();
+    int rc = 0;
+    if (p->has_level)
+        rc = log_logger_set_level(root, p->level);
+    for (size_t i = 0; rc == 0 && i < p->nloggers; i++) {
+        const logger_plan *lp = &p->loggers[i];
+        if (lp->has_level)
+            rc = log_logger_set_level(lp->lg, lp->level);
+        for (size_t k = 0; rc == 0 && k < lp->nsinks; k++)
+            rc = log_logger_add_sink(lp->lg, p->sinks[lp->sinks[k]].sink);
+        if (rc == 0 && lp->has_additive)
+            rc = log_logger_set_additive(lp->lg, lp->additive);
+    }
+    if (rc == 0 && p->fallback)
+        rc = log_logger_add_sink(root, p->fallback);
+    if (rc)
+        /* Only memory can run out here; what was applied stays. */
+        return reject(p, rc, TOP, NULL, "the configuration was applied only in part: %s",
+                      ctxlog_strerror(rc));
+    return 0;
+}
+
+static void plan_free(plan *p)
+{
+    for (size_t i = 0; i < p->nsinks; i++)
+        log_sink_release(p->sinks[i].sink);
+    for (size_t i = 0; i < p->nloggers; i++)
+        free(p->loggers[i].sinks);
+    log_sink_release(p->fallback);
+    free(p->sinks);
+    free(p->loggers);
+}
+
+/* jansson's failure as our error: the file missing or unreadable is EIO. */
+static int parse_failed(plan *p, const json_error_t *jerr)
+{
+    switch (json_error_code(jerr)) {
+    case json_error_cannot_open_file:
+        return report(p, CTXLOG_EIO, 0, 0, "", "%s", jerr->text);
+    case json_error_out_of_memory:
+        return report(p, CTXLOG_ENOMEM, 0, 0, "", "out of memory");
+    case json_error_premature_end_of_input: {
+        /* fopen() accepts a directory; only the read fails. */
+        struct stat st;
+        if (stat(p->file, &st) == 0 && S_ISDIR(st.st_mode))
+            return report(p, CTXLOG_EIO, 0, 0, "", "is a directory");
+        break;
+    }
+    default:
+        break;
+    }
+    return report(p, CTXLOG_ECONFIG, jerr->line, jerr->column, "", "%s", jerr->text);
+}
+
+int log_config_load(const char *path, log_config_error *err)
+{
+    if (err)
+        memset(err, 0, sizeof *err);
+    if (!path || !*path) {
+        if (err)
+            copy_field(err->text, sizeof err->text, "no file name given");
+        return CTXLOG_EINVAL;
+    }
+    plan p = {.file = path, .err = err};
+    pthread_mutex_lock(&load_lock);
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    int rc;
+    if (!doc)
+        rc = parse_failed(&p, &jerr);
+    else if ((rc = plan_document(&p, doc)) == 0 && (rc = create_all(&p)) == 0)
+        rc = apply(&p);
+    /* Loggers hold their own references to what was attached. */
+    plan_free(&p);
+    json_decref(doc);
+    pthread_mutex_unlock(&load_lock);
+    return rc;
+}

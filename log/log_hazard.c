@@ -1,0 +1,100 @@
+/*
+ * Hazard pointers for routes. Each thread owns a few slots (logging calls
+ * may nest a little); pinning writes only to the thread's own slots, and a
+ * configuration change scans every thread's slots before freeing a route.
+ */
+#include "log/log_internal.h"
+
+#include <sched.h>
+#include <stdlib.h>
+
+typedef struct hazard {
+    _Atomic(const log_route *) slot[LOG__MAX_NESTING];
+    unsigned depth;
+    struct hazard *next;
+} hazard;
+
+static pthread_mutex_t hazards_lock = PTHREAD_MUTEX_INITIALIZER;
+static hazard *hazards;
+static pthread_key_t hazard_key;
+static pthread_once_t hazard_once = PTHREAD_ONCE_INIT;
+static __thread hazard *my_hazard __attribute__((tls_model("initial-exec")));
+
+static void hazard_free(void *p)
+{
+    hazard *h = p;
+    pthread_mutex_lock(&hazards_lock);
+    for (hazard **pp = &hazards; *pp; pp = &(*pp)->next) {
+        if (*pp == h) {
+            *pp = h->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&hazards_lock);
+    if (my_hazard == h)
+        my_hazard = NULL;
+    free(h);
+}
+
+static void hazard_key_make(void)
+{
+    (void)pthread_key_create(&hazard_key, hazard_free);
+}
+
+static hazard *hazard_get(void)
+{
+    hazard *h = my_hazard;
+    if (h)
+        return h;
+    (void)pthread_once(&hazard_once, hazard_key_make);
+    h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    pthread_mutex_lock(&hazards_lock);
+    h->next = hazards;
+    hazards = h;
+    pthread_mutex_unlock(&hazards_lock);
+    (void)pthread_setspecific(hazard_key, h);
+    my_hazard = h;
+    return h;
+}
+
+const log_route *log__route_pin(log_logger *owner)
+{
+    hazard *h = hazard_get();
+    if (!h || h->depth == LOG__MAX_NESTING)
+        return NULL;
+    _Atomic(const log_route *) *slot = &h->slot[h->depth++];
+    for (;;) {
+        const log_route *r = atomic_load(&owner->route);
+        atomic_store(slot, r); /* seq_cst: ordered before the re-check */
+        if (atomic_load(&owner->route) == r)
+            return r;
+    }
+}
+
+void log__route_unpin(void)
+{
+    hazard *h = my_hazard;
+    if (h && h->depth > 0)
+        atomic_store_explicit(&h->slot[--h->depth], NULL, memory_order_release);
+}
+
+void log__wait_unpinned(log_route *const *routes, size_t n)
+{
+    pthread_mutex_lock(&hazards_lock);
+    for (hazard *h = hazards; h; h = h->next) {
+        for (unsigned k = 0; k < LOG__MAX_NESTING; k++) {
+            for (;;) {
+                const log_route *p = atomic_load(&h->slot[k]);
+                size_t i = 0;
+                while (i < n && routes[i] != p)
+                    i++;
+                if (!p || i == n)
+                    break;
+                sched_yield();
+            }
+        }
+    }
+    pthread_mutex_unlock(&hazards_lock);
+}

@@ -1,0 +1,129 @@
+/* The sink object: refcounting, level, formatter, and the stdout, stderr and
+ * callback sinks. Files are in sink_file.c. */
+#include "log/log_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "formatters/fmt_formatter.h"
+
+static log_sink *sink_new(enum log__sink_kind kind, const char *name)
+{
+    log_sink *s = calloc(1, sizeof *s);
+    char *copy = s ? strdup(name) : NULL;
+    if (!copy) {
+        free(s);
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    atomic_init(&s->level, LOG_LEVEL_TRACE);
+    s->kind = kind;
+    s->name = copy;
+    s->fd = -1;
+    pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+static log_sink *fd_sink(int fd, const char *name)
+{
+    log_sink *s = sink_new(LOG__SINK_FD, name);
+    if (!s)
+        return NULL;
+    s->fd = fd;
+    s->tty = isatty(fd) == 1;
+    s->formatter = fmt_formatter_retain(fmt_formatter_default());
+    return s;
+}
+
+log_sink *log_sink_stdout(void)
+{
+    return fd_sink(STDOUT_FILENO, "stdout");
+}
+
+log_sink *log_sink_stderr(void)
+{
+    return fd_sink(STDERR_FILENO, "stderr");
+}
+
+log_sink *log__sink_alloc_file(const char *path)
+{
+    log_sink *s = sink_new(LOG__SINK_FILE, path);
+    if (s)
+        s->formatter = fmt_formatter_retain(fmt_formatter_default());
+    return s;
+}
+
+log_sink *log_sink_callback(log_sink_fn fn, void *payload)
+{
+    if (!fn)
+        return NULL;
+    log_sink *s = sink_new(LOG__SINK_CALLBACK, "callback");
+    if (!s)
+        return NULL;
+    s->fn = fn;
+    s->payload = payload;
+    return s;
+}
+
+int log_sink_set_level(log_sink *s, log_level level)
+{
+    if (!s || (int)level < LOG_LEVEL_TRACE || level > LOG_LEVEL_OFF)
+        return CTXLOG_EINVAL;
+    atomic_store_explicit(&s->level, (int)level, memory_order_relaxed);
+    return 0;
+}
+
+int log_sink_set_formatter(log_sink *s, log_formatter *f)
+{
+    if (!s)
+        return CTXLOG_EINVAL;
+    /* Records read the formatter without a lock: it is fixed from the
+     * moment the sink is attached. */
+    if (atomic_load(&s->attached))
+        return CTXLOG_ESTATE;
+    log_formatter *old = s->formatter;
+    s->formatter = fmt_formatter_retain(f);
+    log_formatter_release(old);
+    return 0;
+}
+
+log_sink *log__sink_ref(log_sink *s)
+{
+    if (s)
+        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void log_sink_release(log_sink *s)
+{
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (s->kind == LOG__SINK_FILE)
+        log__file_close(s);
+    log_formatter_release(s->formatter);
+    pthread_mutex_destroy(&s->lock);
+    free(s->name);
+    free(s);
+}
+
+void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len)
+{
+    switch (s->kind) {
+    case LOG__SINK_CALLBACK:
+        s->fn(r, text, len, s->payload);
+        return;
+    case LOG__SINK_FILE:
+        log__file_write(s, text, len);
+        return;
+    case LOG__SINK_FD:
+        pthread_mutex_lock(&s->lock);
+        int err = log__write_all(s->fd, text, len);
+        if (err)
+            log__sink_failed(s, err);
+        else if (s->failing)
+            log__sink_recovered(s);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+}

@@ -1,0 +1,158 @@
+#include "http_server_proc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+extern char **environ;
+
+static struct sockaddr_in loopback(unsigned short port)
+{
+    return (struct sockaddr_in){
+        .sin_family = AF_INET,
+        .sin_port = htons(port),
+        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    };
+}
+
+/* A port the kernel just handed out for 127.0.0.1. Another process could
+ * take it before the server binds it; the server then fails to start and
+ * the test says so, which is rare enough on a test machine. */
+static unsigned short free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = loopback(0);
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int exited(const ts_server *s, int timeout_ms)
+{
+    struct pollfd p = {.fd = s->pidfd, .events = POLLIN};
+    int r;
+    while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+        ;
+    return r > 0;
+}
+
+static int accepts(unsigned short port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = loopback(port);
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static void reap(ts_server *s, int *status)
+{
+    while (waitpid(s->pid, status, 0) < 0 && errno == EINTR)
+        ;
+    close(s->pidfd);
+    s->pid = 0;
+    s->pidfd = -1;
+}
+
+/* The environment of the child: ours, with the logging variables replaced. */
+static char **child_env(char *output)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 3, sizeof *env);
+    assert_non_null(env);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "CTXLOG_", 7) != 0)
+            env[k++] = environ[i];
+    env[k++] = output;
+    env[k++] = "CTXLOG_LEVEL=info";
+    return env;
+}
+
+void ts_server_start(ts_server *s, const char *path, const char *log_path, int timeout_ms)
+{
+    *s = (ts_server){.pidfd = -1, .port = free_port()};
+    char port[8], *output;
+    snprintf(port, sizeof port, "%u", s->port);
+    assert_true(asprintf(&output, "CTXLOG_OUTPUT=%s", log_path) > 0);
+    char **env = child_env(output);
+    char *argv[] = {(char *)path, port, NULL};
+
+    /* Everything the child needs is prepared: after fork() it only execs. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execve(path, argv, env);
+        _exit(127);
+    }
+    free(env);
+    free(output);
+    s->pid = pid;
+    s->pidfd = pidfd_open(pid, 0);
+    assert_true(s->pidfd >= 0);
+
+    /* Nothing tells us when the server listens but the port itself: retry
+     * connect() every 5 ms until the deadline, and stop early if it died. */
+    long deadline = now_ms() + timeout_ms;
+    while (!accepts(s->port)) {
+        if (exited(s, 5)) {
+            int status;
+            reap(s, &status);
+            fail_msg("%s exited before listening (status %#x)", path, status);
+        }
+        if (now_ms() > deadline)
+            fail_msg("%s does not accept connections on port %u after %d ms", path, s->port,
+                     timeout_ms);
+    }
+}
+
+void ts_server_stop(ts_server *s, int timeout_ms)
+{
+    assert_true(s->pid > 0);
+    assert_int_equal(kill(s->pid, SIGTERM), 0);
+    int status, in_time = exited(s, timeout_ms);
+    if (!in_time)
+        kill(s->pid, SIGKILL);
+    reap(s, &status);
+    if (!in_time)
+        fail_msg("the server did not exit within %d ms of SIGTERM", timeout_ms);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("the server did not stop cleanly: status %#x", status);
+}
+
+void ts_server_kill(ts_server *s)
+{
+    if (s->pid <= 0)
+        return;
+    int status;
+    kill(s->pid, SIGKILL);
+    reap(s, &status);
+}

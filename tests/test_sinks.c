@@ -1,0 +1,297 @@
+/* Sinks: several per logger with their own levels, additivity, callback
+ * sinks, reopening for logrotate, and size-based rotation under concurrent
+ * writers. Every line is parsed back with jansson. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include <ctxlog/ctxlog.h>
+
+#include "support.h"
+
+static int setup(void **state)
+{
+    (void)state;
+    log_shutdown();
+    log_level_set(LOG_LEVEL_TRACE);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    log_shutdown();
+    log_logger_set_additive(log_get("app.db"), true);
+    log_level_set(LOG_LEVEL_INFO);
+    return 0;
+}
+
+static log_sink *file_sink(const char *path, const log_file_options *o)
+{
+    ts_unlink(path);
+    log_sink *s = NULL;
+    assert_int_equal(log_sink_file(&s, path, o), 0);
+    return s;
+}
+
+static void test_sinks__levels_per_sink_and_additivity(void **state)
+{
+    (void)state;
+    char *all = ts_temp_path("all.log"), *errors = ts_temp_path("errors.log"),
+         *db = ts_temp_path("db.log");
+    log_sink *s_all = file_sink(all, NULL), *s_err = file_sink(errors, NULL),
+             *s_db = file_sink(db, NULL);
+    assert_int_equal(log_sink_set_level(s_err, LOG_LEVEL_ERROR), 0);
+    log_logger_add_sink(NULL, s_all);
+    log_logger_add_sink(NULL, s_err);
+    log_logger_add_sink(log_get("app.db"), s_db);
+    log_sink_release(s_all);
+    log_sink_release(s_err);
+    log_sink_release(s_db);
+    log_debug("root debug");
+    log_error("root error");
+    log_info_to(log_get("app.db.pool"), "db info");
+    log_logger_set_additive(log_get("app.db"), false);
+    log_error_to(log_get("app.db"), "db error, db only");
+    log_shutdown();
+
+    json_t *r_all = ts_read_records(all), *r_err = ts_read_records(errors),
+           *r_db = ts_read_records(db);
+    assert_int_equal(json_array_size(r_all), 3);
+    assert_int_equal(json_array_size(r_err), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r_err, 0), "msg")),
+                        "root error");
+    assert_int_equal(json_array_size(r_db), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r_db, 0), "logger")),
+                        "app.db.pool");
+    json_decref(r_all);
+    json_decref(r_err);
+    json_decref(r_db);
+    free(all);
+    free(errors);
+    free(db);
+}
+
+typedef struct {
+    int calls;
+    int with_text;
+    char last_msg[64];
+} cb_state;
+
+static void callback(const log_record *rec, const char *text, size_t len, void *payload)
+{
+    cb_state *st = payload;
+    st->calls++;
+    snprintf(st->last_msg, sizeof st->last_msg, "%.*s", (int)rec->msg_len, rec->msg);
+    if (text) {
+        st->with_text++;
+        json_error_t e;
+        json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "msg")), st->last_msg);
+        json_decref(j);
+    }
+}
+
+static void test_sinks__callback_sink(void **state)
+{
+    (void)state;
+    cb_state raw = {0}, formatted = {0};
+    log_sink *a = log_sink_callback(callback, &raw);
+    log_sink *b = log_sink_callback(callback, &formatted);
+    assert_null(log_sink_callback(NULL, NULL));
+    log_formatter *json = log_formatter_json(NULL);
+    assert_int_equal(log_sink_set_formatter(b, json), 0);
+    log_formatter_release(json);
+    log_logger_add_sink(NULL, a);
+    log_logger_add_sink(NULL, b);
+    assert_int_equal(log_sink_set_formatter(a, NULL), CTXLOG_ESTATE); /* attached */
+    log_sink_release(a);
+    log_sink_release(b);
+    log_info("one");
+    log_warn("two");
+    log_shutdown();
+    assert_int_equal(raw.calls, 2);
+    assert_int_equal(raw.with_text, 0);
+    assert_int_equal(formatted.calls, 2);
+    assert_int_equal(formatted.with_text, 2);
+    assert_string_equal(formatted.last_msg, "two");
+}
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    log_reopen_request();
+}
+
+static void test_sinks__reopen_after_move(void **state)
+{
+    (void)state;
+    char *path = ts_temp_path("reopen.log");
+    char *moved = ts_temp_path("reopen.log.moved");
+    log_sink *s = file_sink(path, NULL);
+    log_logger_add_sink(NULL, s);
+    log_sink_release(s);
+    log_info("before");
+    assert_int_equal(rename(path, moved), 0); /* what logrotate does */
+    log_info("still to the moved file");
+    assert_int_equal(log_reopen(), 0);
+    log_info("after reopen");
+    assert_int_equal(rename(path, moved), 0);
+    /* from a SIGHUP handler: a request, honoured at the next write */
+    signal(SIGHUP, on_sighup);
+    raise(SIGHUP);
+    signal(SIGHUP, SIG_DFL);
+    log_info("after request");
+    log_shutdown();
+    json_t *r = ts_read_records(path);
+    assert_int_equal(json_array_size(r), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "msg")),
+                        "after request");
+    json_decref(r);
+    r = ts_read_records(moved);
+    assert_int_equal(json_array_size(r), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "msg")),
+                        "after reopen");
+    json_decref(r);
+    free(path);
+    free(moved);
+}
+
+static void test_sinks__bad_arguments(void **state)
+{
+    (void)state;
+    log_sink *s = NULL;
+    assert_int_equal(log_sink_file(&s, NULL, NULL), CTXLOG_EINVAL);
+    assert_int_equal(log_sink_file(&s, "", NULL), CTXLOG_EINVAL);
+    assert_int_equal(log_sink_file(NULL, "/tmp/x", NULL), CTXLOG_EINVAL);
+    assert_int_equal(log_sink_file(&s, "/nonexistent-dir/x.log", NULL), CTXLOG_EIO);
+    log_file_options bad = {.max_bytes = 100, .backups = 0};
+    assert_int_equal(log_sink_file(&s, "/tmp/x.log", &bad), CTXLOG_EINVAL);
+    assert_int_equal(log_sink_set_level(NULL, LOG_LEVEL_INFO), CTXLOG_EINVAL);
+    assert_int_equal(log_logger_add_sink(NULL, NULL), CTXLOG_EINVAL);
+    log_sink_release(NULL);
+    log_formatter_release(NULL);
+}
+
+#define ROT_THREADS 4
+#define ROT_RECORDS 5000
+
+static void *rot_writer(void *p)
+{
+    int id = (int)(intptr_t)p;
+    for (int i = 0; i < ROT_RECORDS; i++)
+        log_info_kv("rotating", LOG_I64("writer", id), LOG_I64("i", i));
+    return NULL;
+}
+
+/* 20,000 records of ~170 bytes through a 64 KiB file with 100 backups:
+ * every record is found exactly once, whole, across the rotated files. */
+static void test_sinks__rotation_under_concurrent_writers(void **state)
+{
+    (void)state;
+    char *path = ts_temp_path("rot.log");
+    char name[512];
+    for (unsigned k = 0; k <= 101; k++) {
+        snprintf(name, sizeof name, k ? "%s.%u" : "%s", path, k);
+        ts_unlink(name);
+    }
+    log_file_options o = {.max_bytes = 64 * 1024, .backups = 100};
+    log_sink *s = file_sink(path, &o);
+    log_logger_add_sink(NULL, s);
+    log_sink_release(s);
+    pthread_t th[ROT_THREADS];
+    for (int i = 0; i < ROT_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, rot_writer, (void *)(intptr_t)i), 0);
+    for (int i = 0; i < ROT_THREADS; i++)
+        pthread_join(th[i], NULL);
+    log_shutdown();
+
+    unsigned char *seen = calloc(ROT_THREADS * ROT_RECORDS, 1);
+    size_t total = 0;
+    unsigned files = 0;
+    for (unsigned k = 0; k <= 101; k++) {
+        snprintf(name, sizeof name, k ? "%s.%u" : "%s", path, k);
+        struct stat st;
+        if (stat(name, &st) != 0)
+            continue;
+        files++;
+        assert_true(k <= 100);
+        assert_true((size_t)st.st_size <= o.max_bytes);
+        json_t *recs = ts_read_records(name);
+        size_t i;
+        json_t *r;
+        json_array_foreach(recs, i, r) {
+            json_int_t w = json_integer_value(json_object_get(r, "writer"));
+            json_int_t n = json_integer_value(json_object_get(r, "i"));
+            assert_true(w >= 0 && w < ROT_THREADS && n >= 0 && n < ROT_RECORDS);
+            assert_int_equal(seen[w * ROT_RECORDS + n], 0);
+            seen[w * ROT_RECORDS + n] = 1;
+            total++;
+        }
+        json_decref(recs);
+        ts_unlink(name);
+    }
+    assert_true(files > 10);
+    assert_int_equal(total, ROT_THREADS * ROT_RECORDS);
+    free(seen);
+    free(path);
+}
+
+static void test_sinks__rotation_keeps_n_backups(void **state)
+{
+    (void)state;
+    char *path = ts_temp_path("keep.log");
+    char name[512];
+    for (unsigned k = 0; k <= 4; k++) {
+        snprintf(name, sizeof name, k ? "%s.%u" : "%s", path, k);
+        ts_unlink(name);
+    }
+    log_file_options o = {.max_bytes = 1000, .backups = 3};
+    log_sink *s = file_sink(path, &o);
+    log_logger_add_sink(NULL, s);
+    log_sink_release(s);
+    for (int i = 0; i < 100; i++)
+        log_info_kv("r", LOG_I64("i", i));
+    log_shutdown();
+    /* the newest records are in path, then .1, .2, .3; .4 never exists */
+    json_int_t newest_prev = 1000;
+    for (unsigned k = 0; k <= 3; k++) {
+        snprintf(name, sizeof name, k ? "%s.%u" : "%s", path, k);
+        json_t *recs = ts_read_records(name);
+        assert_true(json_array_size(recs) > 0);
+        json_int_t last = json_integer_value(
+            json_object_get(json_array_get(recs, json_array_size(recs) - 1), "i"));
+        assert_true(last < newest_prev);
+        newest_prev = json_integer_value(json_object_get(json_array_get(recs, 0), "i"));
+        json_decref(recs);
+        ts_unlink(name);
+    }
+    snprintf(name, sizeof name, "%s.4", path);
+    assert_int_equal(access(name, F_OK), -1);
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sinks__levels_per_sink_and_additivity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__callback_sink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__reopen_after_move, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__rotation_under_concurrent_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__rotation_keeps_n_backups, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
