@@ -133,8 +133,10 @@ static void emit(log_logger *lg, log__scratch *sc, log_level level, const char *
             log__count_dropped(1);
             goto out;
         }
-        memcpy(sc->fields, lg->bound, lg->nbound * sizeof *sc->fields);
-        memcpy(sc->fields + lg->nbound, fields, nfields * sizeof *sc->fields);
+        if (lg->nbound)
+            memcpy(sc->fields, lg->bound, lg->nbound * sizeof *sc->fields);
+        if (nfields)
+            memcpy(sc->fields + lg->nbound, fields, nfields * sizeof *sc->fields);
     }
     r.fields = sc->fields;
     r.n_fields = n;

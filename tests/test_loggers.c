@@ -36,6 +36,18 @@ static int setup(void **state)
     return 0;
 }
 
+static int teardown(void **state)
+{
+    (void)state;
+    if (out_path) { /* a test that read no records */
+        log_shutdown();
+        ts_unlink(out_path);
+        free(out_path);
+        out_path = NULL;
+    }
+    return 0;
+}
+
 static json_t *records(void)
 {
     log_shutdown();
@@ -319,14 +331,14 @@ static void test_loggers__level_changes_while_threads_log(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_loggers__same_pointer_and_names, setup),
-        cmocka_unit_test_setup(test_loggers__levels_inherit_along_dots, setup),
-        cmocka_unit_test_setup(test_loggers__file_names_its_logger_once, setup),
-        cmocka_unit_test_setup(test_loggers__child_bound_fields_after_context, setup),
-        cmocka_unit_test_setup(test_loggers__per_context_level_only_for_that_request, setup),
-        cmocka_unit_test_setup(test_loggers__per_context_level_other_threads_unaffected, setup),
-        cmocka_unit_test_setup(test_loggers__filters_drop_add_redact, setup),
-        cmocka_unit_test_setup(test_loggers__level_changes_while_threads_log, setup),
+        cmocka_unit_test_setup_teardown(test_loggers__same_pointer_and_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loggers__levels_inherit_along_dots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loggers__file_names_its_logger_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loggers__child_bound_fields_after_context, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loggers__per_context_level_only_for_that_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loggers__per_context_level_other_threads_unaffected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loggers__filters_drop_add_redact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loggers__level_changes_while_threads_log, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
