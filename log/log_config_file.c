@@ -48,6 +48,7 @@
 #include "log/log_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -55,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -688,13 +690,18 @@ static int apply(plan *p)
     log_logger *root = log_get("root");
     if (!root)
         return reject(p, CTXLOG_ENOMEM, TOP, NULL, "out of memory");
+    log_level root_level = p->has_level ? p->level : LOG_LEVEL_INFO;
+    for (size_t i = 0; i < p->nloggers; i++)
+        if (p->loggers[i].is_root && p->loggers[i].has_level)
+            root_level = p->loggers[i].level;
     log__loggers_reset();
+    /* As chosen by the application: the implicit read of the environment
+     * before the first record must not override the file's level. */
+    log__level_apply(root_level, 1);
     int rc = 0;
-    if (p->has_level)
-        rc = log_logger_set_level(root, p->level);
     for (size_t i = 0; rc == 0 && i < p->nloggers; i++) {
         const logger_plan *lp = &p->loggers[i];
-        if (lp->has_level)
+        if (lp->has_level && !lp->is_root)
             rc = log_logger_set_level(lp->lg, lp->level);
         for (size_t k = 0; rc == 0 && k < lp->nsinks; k++)
             rc = log_logger_add_sink(lp->lg, p->sinks[lp->sinks[k]].sink);
@@ -725,15 +732,23 @@ static void plan_free(plan *p)
 static int parse_failed(plan *p, const json_error_t *jerr)
 {
     switch (json_error_code(jerr)) {
-    case json_error_cannot_open_file:
-        return report(p, CTXLOG_EIO, 0, 0, "", "%s", jerr->text);
+    case json_error_cannot_open_file: {
+        /* jansson's text repeats the path, and may cut the reason off
+         * after a long one: ask the system again for the reason alone. */
+        int fd = open(p->file, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+            return report(p, CTXLOG_EIO, 0, 0, "", "%s", jerr->text);
+        }
+        return report(p, CTXLOG_EIO, 0, 0, "", "cannot open: %s", strerror(errno));
+    }
     case json_error_out_of_memory:
         return report(p, CTXLOG_ENOMEM, 0, 0, "", "out of memory");
     case json_error_premature_end_of_input: {
         /* fopen() accepts a directory; only the read fails. */
         struct stat st;
         if (stat(p->file, &st) == 0 && S_ISDIR(st.st_mode))
-            return report(p, CTXLOG_EIO, 0, 0, "", "is a directory");
+            return report(p, CTXLOG_EIO, 0, 0, "", "cannot read: %s", strerror(EISDIR));
         break;
     }
     default:

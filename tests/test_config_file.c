@@ -4,6 +4,7 @@
  * line on stderr. Every JSON line produced is parsed back with jansson. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -205,6 +206,47 @@ static void expect_not_json(const char *line)
 }
 
 /* ---- valid files ----------------------------------------------------------------- */
+
+/* Runs first, before any record: the implicit read of the environment at the
+ * first record must not undo a file loaded before it. */
+static void test_config_file__loaded_before_first_record_beats_environment(void **state)
+{
+    (void)state;
+    char *file_log = fresh("first.log"), *env_log = fresh("first-env.log");
+    setenv("CTXLOG_LEVEL", "error", 1);
+    setenv("CTXLOG_OUTPUT", env_log, 1);
+    load_ok("first.json",
+            "{\"level\": \"debug\","
+            " \"sinks\": {\"f\": {\"type\": \"file\", \"path\": \"@DIR@/first.log\"}},"
+            " \"loggers\": {\"root\": {\"sinks\": [\"f\"]}}}");
+    log_debug("first record");
+    unsetenv("CTXLOG_LEVEL");
+    unsetenv("CTXLOG_OUTPUT");
+    assert_int_equal(log_level_get(), LOG_LEVEL_DEBUG);
+    expect_msgs(file_log, "root:first record");
+    struct stat st;
+    assert_int_equal(stat(env_log, &st), -1);
+    free(file_log);
+    free(env_log);
+}
+
+static void test_config_file__ctxlog_config_names_the_file(void **state)
+{
+    (void)state;
+    char *out = fresh("envcfg.log");
+    char *cfg = write_config("envcfg.json",
+                             "{\"sinks\": {\"f\": {\"type\": \"file\", \"path\": \"@DIR@/envcfg.log\"}},"
+                             " \"loggers\": {\"root\": {\"level\": \"warn\", \"sinks\": [\"f\"]}}}");
+    setenv("CTXLOG_CONFIG", cfg, 1);
+    int rc = log_configure_env();
+    unsetenv("CTXLOG_CONFIG");
+    assert_int_equal(rc, 0);
+    log_info("hidden");
+    log_warn("from CTXLOG_CONFIG");
+    expect_msgs(out, "root:from CTXLOG_CONFIG");
+    free(cfg);
+    free(out);
+}
 
 static void test_config_file__full_config_routes_by_logger_and_sink(void **state)
 {
@@ -592,7 +634,7 @@ static void test_config_file__wrong_types(void **state)
 {
     (void)state;
     expect_rejected("{\"level\": 3}", CTXLOG_ECONFIG, "level");
-    expect_rejected("{\"sinks\": [" BAD_SINK "]}", CTXLOG_ECONFIG, "sinks");
+    expect_rejected("{\"sinks\": [\"bad\"]}", CTXLOG_ECONFIG, "sinks");
     expect_rejected("{\"loggers\": \"root\"}", CTXLOG_ECONFIG, "loggers");
     expect_rejected("{\"sinks\": {\"bad\": \"stdout\"}}", CTXLOG_ECONFIG, "sinks.bad");
     expect_rejected("{\"sinks\": {\"f\": {\"type\": \"file\", \"path\": \"@DIR@/bad.log\","
@@ -761,6 +803,7 @@ static void test_config_file__error_struct_is_optional(void **state)
 /* ---- concurrency ---------------------------------------------------------------- */
 
 static atomic_int stop;
+static atomic_long logged;
 
 static void *log_loop(void *arg)
 {
@@ -769,6 +812,7 @@ static void *log_loop(void *arg)
     for (int i = 0; !atomic_load(&stop); i++) {
         log_info("loop %d", i);
         log_info_to(db, "db loop %d", i);
+        atomic_fetch_add(&logged, 1);
     }
     return NULL;
 }
@@ -790,8 +834,13 @@ static void test_config_file__reload_while_logging(void **state)
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&t[i], NULL, log_loop, NULL), 0);
-    for (int i = 0; i < 40; i++)
+    for (int i = 0; i < 40; i++) {
         assert_int_equal(log_config_load(i % 2 ? cfg_a : cfg_b, NULL), 0);
+        /* Let the threads log under each configuration. */
+        long seen = atomic_load(&logged);
+        while (atomic_load(&logged) < seen + 20)
+            sched_yield();
+    }
     atomic_store(&stop, 1);
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_join(t[i], NULL), 0);
@@ -819,6 +868,8 @@ int main(void)
     unsetenv("CTXLOG_OUTPUT");
     unsetenv("CTXLOG_FORMAT");
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_file__loaded_before_first_record_beats_environment),
+        cmocka_unit_test(test_config_file__ctxlog_config_names_the_file),
         cmocka_unit_test(test_config_file__full_config_routes_by_logger_and_sink),
         cmocka_unit_test(test_config_file__root_without_sinks_writes_json_to_stdout),
         cmocka_unit_test(test_config_file__load_replaces_previous_configuration),
