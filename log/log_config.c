@@ -54,6 +54,15 @@ static int configure_env_locked(int implicit)
         atexit_done = 1;
         atexit(at_exit);
     }
+    const char *async = getenv("CTXLOG_ASYNC");
+    if (async && *async) {
+        if (strcmp(async, "1") == 0 || strcmp(async, "0") == 0) {
+            (void)log__async_set(async[0] == '1', 0, false);
+        } else {
+            log__report("CTXLOG_ASYNC='%s' is not 0 or 1; ignored", async);
+            rc = CTXLOG_ECONFIG;
+        }
+    }
     const char *cfg = getenv("CTXLOG_CONFIG");
     if (cfg && *cfg) {
         /* log_config_load reports its own error line. */
@@ -97,10 +106,19 @@ static int configure_env_locked(int implicit)
     return rc;
 }
 
+void log__config_fork(int phase)
+{
+    if (phase == LOG__FORK_PREPARE)
+        pthread_mutex_lock(&init_lock);
+    else
+        pthread_mutex_unlock(&init_lock);
+}
+
 void log__ensure_init(void)
 {
     if (atomic_load_explicit(&initialized, memory_order_acquire))
         return;
+    log__fork_handlers_install();
     pthread_mutex_lock(&init_lock);
     if (!atomic_load(&initialized)) {
         (void)configure_env_locked(1);
@@ -134,7 +152,8 @@ int log_output_set(const char *where)
 
 int log_flush(void)
 {
-    /* Sinks write through to the kernel: nothing is held back in memory. */
+    log__async_drain();
+    (void)log__sinks_flush(0, 0);
     return 0;
 }
 

@@ -80,6 +80,22 @@ void log__route_unpin(void)
         atomic_store_explicit(&h->slot[--h->depth], NULL, memory_order_release);
 }
 
+void log__hazards_fork(int phase)
+{
+    if (phase == LOG__FORK_PREPARE) {
+        pthread_mutex_lock(&hazards_lock);
+        return;
+    }
+    if (phase == LOG__FORK_CHILD) {
+        /* Only this thread exists here: the others' slots would pin their
+         * routes forever. Their memory is the parent's threads' to free. */
+        hazards = my_hazard;
+        if (my_hazard)
+            my_hazard->next = NULL;
+    }
+    pthread_mutex_unlock(&hazards_lock);
+}
+
 void log__wait_unpinned(log_route *const *routes, size_t n)
 {
     pthread_mutex_lock(&hazards_lock);

@@ -46,11 +46,89 @@ struct log_sink {
     /* callbacks */
     log_sink_fn fn;
     void *payload;
+    /* output buffer of fd and file sinks (sink_buffer.c), under lock */
+    bool buffered;             /* sync records are batched (file sinks by default) */
+    char *buf;                 /* LOG__SINK_BUF bytes once used */
+    size_t buf_len;
+    uint64_t buf_since_ns;     /* CLOCK_MONOTONIC of the oldest unwritten byte */
+    atomic_uint_fast64_t dropped;  /* records the async queue dropped for this sink */
+    uint64_t drops_reported;   /* of those, already said in a record (writer only) */
+    struct log_sink *reg_prev, *reg_next; /* registry of fd and file sinks */
 };
 
 log_sink *log__sink_ref(log_sink *s);
 /* Write one record: its formatted text (may be NULL for callback sinks). */
 void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len);
+
+/* ---- output buffers of fd and file sinks (sink_buffer.c) ---- */
+
+/* Size of a sink's buffer: records are written in batches of up to this. */
+#define LOG__SINK_BUF (64 * 1024)
+/* A buffered record waits at most about this long for the flusher. */
+#define LOG__FLUSH_INTERVAL_NS (100 * 1000 * 1000ull)
+
+/* How a record reaches a sink's buffer. */
+enum log__put {
+    LOG__PUT_SYNC = 0,   /* from the logging thread: buffered if the sink is */
+    LOG__PUT_URGENT = 1, /* same, and written out at once (error and above) */
+    LOG__PUT_BATCH = 2,  /* from the async writer: always buffered, it flushes */
+};
+/* Append one record (a whole number of lines) under the sink's lock. */
+void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how);
+/* Write out a sink's buffer. */
+void log__sink_flush(log_sink *s);
+/* Put the sink in / take it out of the registry of fd and file sinks. */
+void log__sink_register(log_sink *s);
+void log__sink_unregister(log_sink *s);
+/* Flush every registered sink; with `due_only`, only buffers older than
+ * LOG__FLUSH_INTERVAL_NS at `now_ns`. Returns the monotonic time at which
+ * the next buffer falls due (UINT64_MAX: none is waiting). */
+uint64_t log__sinks_flush(int due_only, uint64_t now_ns);
+/* For every registered sink whose async queue dropped records since the
+ * last call, write a record saying how many (writer thread only). */
+void log__sinks_report_drops(void);
+/* fork(): lock every registered sink (prepare), unlock (parent), or
+ * unlock and forget the parent's unwritten bytes (child). */
+void log__sinks_fork_prepare(void);
+void log__sinks_fork_parent(void);
+void log__sinks_fork_child(void);
+/* From a fatal signal handler: write out every buffer, no locks taken. */
+void log__sinks_crash_write(void);
+uint64_t log__now_ns(void);
+
+/* ---- fork() (log_fork.c): each module's part, called in lock order for
+ * PREPARE and in reverse for PARENT and CHILD ---- */
+
+enum { LOG__FORK_PREPARE = 0, LOG__FORK_PARENT = 1, LOG__FORK_CHILD = 2 };
+/* Install the handlers (once). */
+void log__fork_handlers_install(void);
+void log__config_fork(int phase);   /* log_config.c */
+void log__registry_fork(int phase); /* log_logger.c */
+void log__writer_fork(int phase);   /* async_writer.c */
+void log__rings_fork(int phase);    /* async_ring.c */
+void log__files_fork(int phase);    /* sink_file.c */
+void log__hazards_fork(int phase);  /* log_hazard.c */
+
+/* ---- async mode (async_ring.c, async_writer.c) ---- */
+
+/* Size of each thread's queue and what happens when it is full. */
+void log__async_configure(size_t queue_bytes, bool drop);
+/* From a fatal signal handler: write out every queued record, no locks. */
+void log__rings_crash_write(void);
+
+/* 0: records are written on the logging thread; 1: handed to the writer. */
+extern atomic_int log__async_on;
+/* Hand a formatted record for `s` to the writer through the calling
+ * thread's queue (overflow as configured). */
+void log__async_put(log_sink *s, const char *text, size_t len, int urgent);
+/* Start or stop async mode (stopping writes out what is queued). */
+int log__async_set(bool on, size_t queue_bytes, bool drop);
+/* Wait until everything queued before the call is written out. */
+void log__async_drain(void);
+/* The background thread: async writer, and flusher of sync buffers. */
+void log__writer_kick(void);      /* a buffer became non-empty */
+void log__writer_wake(void);      /* records were queued while it slept */
+extern atomic_int log__writer_idle;
 /* Write all of it to fd; returns 0 or the errno of the failure. */
 int log__write_all(int fd, const char *p, size_t len);
 /* Count a lost record and say so once per failure streak (under s->lock). */
@@ -58,8 +136,12 @@ void log__sink_failed(log_sink *s, int err);
 void log__sink_recovered(log_sink *s);
 /* A file sink object, not yet opened (sink.c). */
 log_sink *log__sink_alloc_file(const char *path);
-/* sink_file.c */
-void log__file_write(log_sink *s, const char *text, size_t len);
+/* sink_file.c: before appending `len` bytes, reopen if asked and rotate
+ * if the record would not fit (sink lock held, buffer flushed as needed). */
+void log__file_before_put(log_sink *s, size_t len);
+/* Write bytes out to the sink's fd (sink lock held); counts the records of
+ * a failed write as lost. */
+void log__sink_write_out(log_sink *s, const char *p, size_t len);
 void log__file_close(log_sink *s);
 extern atomic_uint log__reopen_generation;
 

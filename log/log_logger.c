@@ -123,6 +123,7 @@ static int rebuild(log_route ***old_out, size_t *nold)
 static void routes_retire(log_route **old, size_t n)
 {
     log__wait_unpinned(old, n);
+    log__async_drain(); /* no record queued for a sink that goes */
     for (size_t i = 0; i < n; i++)
         route_free(old[i]);
     free(old);
@@ -141,6 +142,14 @@ static int reconfigure(int (*change)(void *arg), void *arg)
     if (old)
         routes_retire(old, nold);
     return rc;
+}
+
+void log__registry_fork(int phase)
+{
+    if (phase == LOG__FORK_PREPARE)
+        pthread_mutex_lock(&registry_lock);
+    else
+        pthread_mutex_unlock(&registry_lock);
 }
 
 /* ---- the registry ------------------------------------------------------------ */

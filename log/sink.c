@@ -33,6 +33,7 @@ static log_sink *fd_sink(int fd, const char *name)
     s->fd = fd;
     s->tty = isatty(fd) == 1;
     s->formatter = fmt_formatter_retain(fmt_formatter_default());
+    log__sink_register(s);
     return s;
 }
 
@@ -51,7 +52,7 @@ log_sink *log__sink_alloc_file(const char *path)
     log_sink *s = sink_new(LOG__SINK_FILE, path);
     if (s)
         s->formatter = fmt_formatter_retain(fmt_formatter_default());
-    return s;
+    return s; /* registered once opened */
 }
 
 log_sink *log_sink_callback(log_sink_fn fn, void *payload)
@@ -99,6 +100,11 @@ void log_sink_release(log_sink *s)
 {
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
+    if (s->kind != LOG__SINK_CALLBACK) {
+        log__sink_unregister(s);
+        log__sink_flush(s); /* no route uses it: nothing can be queued for it */
+        free(s->buf);
+    }
     if (s->kind == LOG__SINK_FILE)
         log__file_close(s);
     log_formatter_release(s->formatter);
@@ -109,21 +115,13 @@ void log_sink_release(log_sink *s)
 
 void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len)
 {
-    switch (s->kind) {
-    case LOG__SINK_CALLBACK:
+    if (s->kind == LOG__SINK_CALLBACK) {
         s->fn(r, text, len, s->payload);
         return;
-    case LOG__SINK_FILE:
-        log__file_write(s, text, len);
-        return;
-    case LOG__SINK_FD:
-        pthread_mutex_lock(&s->lock);
-        int err = log__write_all(s->fd, text, len);
-        if (err)
-            log__sink_failed(s, err);
-        else if (s->failing)
-            log__sink_recovered(s);
-        pthread_mutex_unlock(&s->lock);
-        return;
     }
+    int urgent = r->level >= LOG_LEVEL_ERROR;
+    if (atomic_load_explicit(&log__async_on, memory_order_relaxed))
+        log__async_put(s, text, len, urgent);
+    else
+        log__sink_put(s, text, len, urgent ? LOG__PUT_URGENT : LOG__PUT_SYNC);
 }

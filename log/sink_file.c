@@ -4,7 +4,9 @@
  *
  * Everything happens under the sink's lock, so a record is written whole to
  * one file: rotation happens between records, never inside one, and no
- * record is lost by it, whatever the number of writing threads.
+ * record is lost by it, whatever the number of writing threads. Buffered
+ * records are written to the file they were meant for before a reopen or a
+ * rotation.
  */
 #include "log/log_internal.h"
 
@@ -51,11 +53,13 @@ int log_sink_file(log_sink **out, const char *path, const log_file_options *opts
     s->size = size;
     s->max_bytes = opts ? opts->max_bytes : 0;
     s->backups = opts ? opts->backups : 0;
+    s->buffered = !(opts && opts->write_through);
     s->reopen_seen = atomic_load(&log__reopen_generation);
     pthread_mutex_lock(&files_lock);
     s->next_file = files;
     files = s;
     pthread_mutex_unlock(&files_lock);
+    log__sink_register(s);
     *out = s;
     return 0;
 }
@@ -120,25 +124,29 @@ static void rotate_locked(log_sink *s)
     (void)reopen_locked(s);
 }
 
-void log__file_write(log_sink *s, const char *text, size_t len)
+void log__file_before_put(log_sink *s, size_t len)
 {
-    pthread_mutex_lock(&s->lock);
     unsigned gen = atomic_load(&log__reopen_generation);
     if (gen != s->reopen_seen) {
         s->reopen_seen = gen;
+        log__sink_write_out(s, s->buf, s->buf_len); /* into the file it was for */
+        s->buf_len = 0;
         (void)reopen_locked(s);
     }
-    if (s->max_bytes && s->size > 0 && s->size + len > s->max_bytes)
+    uint64_t size = s->size + s->buf_len; /* written + buffered */
+    if (s->max_bytes && size > 0 && size + len > s->max_bytes) {
+        log__sink_write_out(s, s->buf, s->buf_len);
+        s->buf_len = 0;
         rotate_locked(s);
-    int err = log__write_all(s->fd, text, len);
-    if (err) {
-        log__sink_failed(s, err);
-    } else {
-        s->size += len;
-        if (s->failing)
-            log__sink_recovered(s);
     }
-    pthread_mutex_unlock(&s->lock);
+}
+
+void log__files_fork(int phase)
+{
+    if (phase == LOG__FORK_PREPARE)
+        pthread_mutex_lock(&files_lock);
+    else
+        pthread_mutex_unlock(&files_lock);
 }
 
 int log_reopen(void)
@@ -148,6 +156,8 @@ int log_reopen(void)
     for (log_sink *s = files; s; s = s->next_file) {
         pthread_mutex_lock(&s->lock);
         s->reopen_seen = atomic_load(&log__reopen_generation);
+        log__sink_write_out(s, s->buf, s->buf_len);
+        s->buf_len = 0;
         if (reopen_locked(s) != 0)
             rc = CTXLOG_EIO;
         pthread_mutex_unlock(&s->lock);

@@ -9,7 +9,8 @@
 
 typedef struct ts_server {
     pid_t pid;     /* 0 when no child is running */
-    int pidfd;     /* readable once the child has exited */
+    int reaped;    /* waitpid() collected the exit status below */
+    int status;
     unsigned short port;
 } ts_server;
 

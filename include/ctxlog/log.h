@@ -127,6 +127,17 @@ CTXLOG_API void log_shutdown(void);
  */
 CTXLOG_API uint64_t log_dropped_count(void);
 
+/**
+ * @brief Opt in to writing out, on a fatal signal (SIGSEGV, SIGBUS, SIGILL,
+ *        SIGFPE, SIGABRT), the records already formatted but not yet written
+ *        (buffered, or queued in async mode), with async-signal-safe calls
+ *        only; then the signal goes on to the handler installed before, or
+ *        its default action. A record being written at that very moment may
+ *        appear twice. Call once, early, from any thread; later calls do
+ *        nothing. @return 0, or CTXLOG_EINVAL if sigaction() failed.
+ */
+CTXLOG_API int log_crash_handler_install(void);
+
 /* ---- named loggers -------------------------------------------------------- */
 
 /**

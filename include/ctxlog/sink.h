@@ -150,6 +150,14 @@ CTXLOG_API log_sink *log_sink_stderr(void);
 typedef struct log_file_options {
     size_t max_bytes; /**< rotate before a record would take the file past this; 0: never */
     unsigned backups; /**< keep app.log.1 … app.log.N (N ≥ 1 when max_bytes is set) */
+    /**
+     * false (default): records are batched in a 64 KiB buffer, written when
+     * it is full, for a record at error or above, by log_flush(), at exit,
+     * and at the latest about 100 ms after the first of them.
+     * true: each record is written with its own write(2) before the call
+     * returns.
+     */
+    bool write_through;
 } log_file_options;
 
 /**

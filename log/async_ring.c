@@ -1,0 +1,205 @@
+/*
+ * Async mode, the logging thread's side: its ring (async_ring.h), handing a
+ * formatted record over, and what happens when the ring is full (wait for
+ * the writer, or drop and count).
+ */
+#include "log/async_ring.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+atomic_int log__async_on;
+static atomic_size_t queue_bytes = 256 * 1024;
+static atomic_int drop_when_full;
+
+static log__ring *_Atomic rings;
+static pthread_mutex_t room_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t room_cond = PTHREAD_COND_INITIALIZER;
+static pthread_key_t ring_key;
+static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
+static __thread log__ring *my_ring __attribute__((tls_model("initial-exec")));
+
+log__ring *log__rings_first(void)
+{
+    return atomic_load_explicit(&rings, memory_order_acquire);
+}
+
+static void ring_orphan(void *p)
+{
+    log__ring *r = p;
+    if (my_ring == r)
+        my_ring = NULL;
+    atomic_store_explicit(&r->state, RING_ORPHAN, memory_order_release);
+}
+
+static void ring_key_make(void)
+{
+    (void)pthread_key_create(&ring_key, ring_orphan);
+}
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t c = 4096;
+    while (c < n && c < ((size_t)1 << 30))
+        c <<= 1;
+    return c;
+}
+
+/* The calling thread's ring: a free one of the configured size, or a new
+ * one. NULL when out of memory. */
+static log__ring *ring_get(void)
+{
+    log__ring *r = my_ring;
+    if (r)
+        return r;
+    (void)pthread_once(&ring_once, ring_key_make);
+    size_t cap = pow2_at_least(atomic_load(&queue_bytes));
+    for (r = log__rings_first(); r; r = atomic_load(&r->next)) {
+        int free_state = RING_FREE;
+        if (r->cap == cap && atomic_compare_exchange_strong(&r->state, &free_state, RING_OWNED))
+            break;
+    }
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        char *data = r ? malloc(cap) : NULL;
+        if (!data) {
+            free(r);
+            return NULL;
+        }
+        r->data = data;
+        r->cap = cap;
+        log__ring *first = log__rings_first();
+        do
+            atomic_store_explicit(&r->next, first, memory_order_relaxed);
+        while (!atomic_compare_exchange_weak(&rings, &first, r));
+    }
+    (void)pthread_setspecific(ring_key, r);
+    my_ring = r;
+    return r;
+}
+
+void log__ring_wake_producer(log__ring *r)
+{
+    if (!atomic_load_explicit(&r->waiting, memory_order_acquire))
+        return;
+    pthread_mutex_lock(&room_lock);
+    atomic_store(&r->waiting, 0);
+    pthread_cond_broadcast(&room_cond);
+    pthread_mutex_unlock(&room_lock);
+}
+
+/* Wait until the writer has consumed up to `tail`. */
+static void wait_for_tail(log__ring *r, uint64_t tail)
+{
+    for (int spin = 0; spin < 64; spin++) {
+        if (atomic_load_explicit(&r->tail, memory_order_acquire) >= tail)
+            return;
+        if (spin == 0)
+            log__writer_wake();
+        sched_yield();
+    }
+    pthread_mutex_lock(&room_lock);
+    while (atomic_load_explicit(&r->tail, memory_order_acquire) < tail) {
+        atomic_store(&r->waiting, 1);
+        log__writer_wake();
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 1000000; /* a missed wake-up costs 1 ms at most */
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        (void)pthread_cond_timedwait(&room_cond, &room_lock, &until);
+    }
+    pthread_mutex_unlock(&room_lock);
+}
+
+void log__async_put(log_sink *s, const char *text, size_t len, int urgent)
+{
+    log__ring *r = ring_get();
+    size_t need = log__ring_entry_size(len);
+    if (!r || need > r->cap / 2 || len > UINT32_MAX) {
+        /* Out of memory, or too big for the ring: written from here, after
+         * what this thread queued before, to keep its order. */
+        if (r)
+            wait_for_tail(r, atomic_load_explicit(&r->head, memory_order_relaxed));
+        log__sink_put(s, text, len, urgent ? LOG__PUT_URGENT : LOG__PUT_SYNC);
+        return;
+    }
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    size_t off = (size_t)head & (r->cap - 1);
+    size_t contig = r->cap - off;
+    size_t total = contig < need ? contig + need : need;
+    if (head + total - atomic_load_explicit(&r->tail, memory_order_acquire) > r->cap) {
+        if (atomic_load_explicit(&drop_when_full, memory_order_relaxed)) {
+            atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+            log__count_dropped(1);
+            log__writer_wake();
+            return;
+        }
+        wait_for_tail(r, head + total - r->cap);
+    }
+    if (contig < need) {
+        log__ring_hdr wrap = {.sink = NULL, .len = 0, .flags = RING_WRAP};
+        memcpy(r->data + off, &wrap, RING_HDR);
+        head += contig;
+        off = 0;
+    }
+    log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = 0};
+    memcpy(r->data + off, &h, RING_HDR);
+    memcpy(r->data + off + RING_HDR, text, len);
+    atomic_store_explicit(&r->head, head + need, memory_order_release);
+    /* No fence: a writer that went to sleep just as this was queued wakes
+     * by itself within LOG__FLUSH_INTERVAL_NS. */
+    if (atomic_load_explicit(&log__writer_idle, memory_order_relaxed))
+        log__writer_wake();
+}
+
+void log__async_configure(size_t bytes, bool drop)
+{
+    if (bytes)
+        atomic_store(&queue_bytes, bytes);
+    atomic_store(&drop_when_full, drop);
+}
+
+void log__rings_crash_write(void)
+{
+    for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next)) {
+        uint64_t tail = atomic_load(&r->tail), head = atomic_load(&r->head);
+        while (tail < head) {
+            size_t off = (size_t)tail & (r->cap - 1);
+            log__ring_hdr h;
+            memcpy(&h, r->data + off, RING_HDR);
+            if (h.flags & RING_WRAP) {
+                tail += r->cap - off;
+                continue;
+            }
+            if (h.sink)
+                (void)log__write_all(h.sink->fd, r->data + off + RING_HDR, h.len);
+            tail += log__ring_entry_size(h.len);
+        }
+    }
+}
+
+void log__rings_fork(int phase)
+{
+    if (phase == LOG__FORK_PREPARE) {
+        pthread_mutex_lock(&room_lock);
+        return;
+    }
+    pthread_mutex_unlock(&room_lock);
+    if (phase != LOG__FORK_CHILD)
+        return;
+    pthread_cond_t fresh = PTHREAD_COND_INITIALIZER;
+    room_cond = fresh; /* the parent's waiters are not here */
+    /* What the parent queued is the parent's to write; the other threads
+     * do not exist here. */
+    for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next)) {
+        atomic_store(&r->tail, atomic_load(&r->head));
+        atomic_store(&r->waiting, 0);
+        if (r != my_ring)
+            atomic_store(&r->state, RING_FREE);
+    }
+}

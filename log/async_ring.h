@@ -1,0 +1,55 @@
+/*
+ * The per-thread queues of async mode (private): one single-producer,
+ * single-consumer ring of bytes per logging thread, drained by the writer.
+ *
+ * An entry is a 16-byte header (the sink, the length, flags) and the
+ * formatted record, padded to 16 bytes. An entry never wraps: when the end
+ * of the ring is too short for it, a WRAP header fills the rest.
+ *
+ * Rings are never freed: when its thread exits a ring is orphaned, drained,
+ * then given to the next thread that needs one. So the list of rings can be
+ * walked without a lock (by the writer, and by the crash handler).
+ */
+#ifndef CTXLOG_LOG_ASYNC_RING_H
+#define CTXLOG_LOG_ASYNC_RING_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "log/log_internal.h"
+
+enum { RING_OWNED = 0, RING_ORPHAN = 1, RING_FREE = 2 };
+
+typedef struct log__ring {
+    _Atomic uint64_t head; /* bytes ever written (producer) */
+    char pad_head[56];
+    _Atomic uint64_t tail; /* bytes ever consumed (writer) */
+    char pad_tail[56];
+    char *data;
+    size_t cap;            /* a power of two */
+    atomic_int state;
+    atomic_int waiting;    /* the producer waits for room */
+    struct log__ring *_Atomic next;
+} log__ring;
+
+typedef struct log__ring_hdr {
+    log_sink *sink;
+    uint32_t len;
+    uint32_t flags;
+} log__ring_hdr;
+
+#define RING_HDR ((size_t)sizeof(log__ring_hdr))
+#define RING_WRAP 1u
+
+/* Bytes an entry of `len` takes. */
+static inline size_t log__ring_entry_size(size_t len)
+{
+    return RING_HDR + ((len + 15) & ~(size_t)15);
+}
+
+/* The first ring of the list (newest first). */
+log__ring *log__rings_first(void);
+/* Wake a producer waiting for room in `r`. */
+void log__ring_wake_producer(log__ring *r);
+
+#endif /* CTXLOG_LOG_ASYNC_RING_H */

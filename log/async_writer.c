@@ -1,0 +1,256 @@
+/*
+ * The background thread. In async mode it is the writer: it drains every
+ * thread's ring into the sinks' buffers and writes each buffer out when the
+ * rings run dry (so a burst becomes a few large writes). In both modes it
+ * writes out sync buffers that have waited LOG__FLUSH_INTERVAL_NS.
+ *
+ * It never logs. It starts with the first buffered record or the first
+ * queued one, blocks every signal, and runs until the process ends. After a
+ * drain finds nothing it polls for a while (so that logging threads seldom
+ * have to wake it), then sleeps until woken or until a buffer falls due.
+ */
+#include "log/async_ring.h"
+
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#define POLL_NS (50 * 1000)        /* between polls while records flow */
+#define POLLS 400                  /* about 20 ms of polling, then sleep */
+
+atomic_int log__writer_idle;
+
+static pthread_mutex_t w_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t w_cond = PTHREAD_COND_INITIALIZER;    /* wakes the writer */
+static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER; /* flush requests done */
+static int running;       /* under w_lock */
+static int kicked;        /* a sync buffer became non-empty (w_lock) */
+static uint64_t flush_req, flush_done; /* under w_lock */
+static int cond_clock_set; /* w_cond waits on CLOCK_MONOTONIC */
+
+/* Drain `r` up to `limit` (a head it had); returns the entries written. */
+static size_t drain_ring(log__ring *r, uint64_t limit)
+{
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    size_t n = 0;
+    while (tail < limit) {
+        size_t off = (size_t)tail & (r->cap - 1);
+        log__ring_hdr h;
+        memcpy(&h, r->data + off, RING_HDR);
+        if (h.flags & RING_WRAP) {
+            tail += r->cap - off;
+            continue;
+        }
+        log__sink_put(h.sink, r->data + off + RING_HDR, h.len, LOG__PUT_BATCH);
+        tail += log__ring_entry_size(h.len);
+        if ((++n & 31) == 0) {
+            atomic_store_explicit(&r->tail, tail, memory_order_release);
+            log__ring_wake_producer(r);
+        }
+    }
+    atomic_store_explicit(&r->tail, tail, memory_order_release);
+    log__ring_wake_producer(r);
+    return n;
+}
+
+/* One pass over every ring; returns the entries written. */
+static size_t drain_all(void)
+{
+    size_t n = 0;
+    for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next)) {
+        uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+        if (head != atomic_load_explicit(&r->tail, memory_order_relaxed))
+            n += drain_ring(r, head);
+        else if (atomic_load(&r->state) == RING_ORPHAN)
+            atomic_store(&r->state, RING_FREE); /* drained: reusable */
+    }
+    return n;
+}
+
+/* Everything queued so far: the heads now, drained to. */
+static void drain_to_now(void)
+{
+    for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next))
+        drain_ring(r, atomic_load_explicit(&r->head, memory_order_acquire));
+}
+
+static int rings_empty(void)
+{
+    for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next))
+        if (atomic_load_explicit(&r->head, memory_order_acquire) !=
+            atomic_load_explicit(&r->tail, memory_order_relaxed))
+            return 0;
+    return 1;
+}
+
+static void deadline(struct timespec *ts, uint64_t mono_ns)
+{
+    /* w_cond uses CLOCK_MONOTONIC (see start_locked). */
+    ts->tv_sec = (time_t)(mono_ns / 1000000000u);
+    ts->tv_nsec = (long)(mono_ns % 1000000000u);
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    unsigned polls = POLLS;
+    int batch = 0; /* records in buffers since they were last written out */
+    for (;;) {
+        pthread_mutex_lock(&w_lock);
+        uint64_t req = flush_req;
+        pthread_mutex_unlock(&w_lock);
+        if (req != flush_done) {
+            drain_to_now();
+            log__sinks_report_drops();
+            (void)log__sinks_flush(0, 0);
+            batch = 0;
+            pthread_mutex_lock(&w_lock);
+            flush_done = req;
+            pthread_cond_broadcast(&done_cond);
+            pthread_mutex_unlock(&w_lock);
+            continue;
+        }
+        if (drain_all()) {
+            batch = 1;
+            polls = 0;
+            continue;
+        }
+        /* The rings ran dry: the end of a batch. */
+        if (batch) {
+            log__sinks_report_drops();
+            (void)log__sinks_flush(0, 0);
+            batch = 0;
+        }
+        uint64_t now = log__now_ns();
+        uint64_t due = log__sinks_flush(1, now);
+        if (polls < POLLS && atomic_load_explicit(&log__async_on, memory_order_relaxed)) {
+            polls++;
+            struct timespec pause = {0, POLL_NS};
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        pthread_mutex_lock(&w_lock);
+        atomic_store(&log__writer_idle, 1);
+        if (!kicked && flush_req == flush_done && rings_empty()) {
+            /* In async mode, wake up now and then even with no buffer
+             * waiting: a record queued just as this went to sleep. */
+            uint64_t until = due;
+            if (atomic_load(&log__async_on) && until > now + LOG__FLUSH_INTERVAL_NS)
+                until = now + LOG__FLUSH_INTERVAL_NS;
+            if (until == UINT64_MAX) {
+                pthread_cond_wait(&w_cond, &w_lock);
+            } else {
+                struct timespec ts;
+                deadline(&ts, until);
+                (void)pthread_cond_timedwait(&w_cond, &w_lock, &ts);
+            }
+        }
+        atomic_store(&log__writer_idle, 0);
+        kicked = 0;
+        pthread_mutex_unlock(&w_lock);
+        polls = 0;
+    }
+    return NULL;
+}
+
+/* Start the thread if it is not running (w_lock held). */
+static void start_locked(void)
+{
+    if (running)
+        return;
+    if (!cond_clock_set) {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_destroy(&w_cond);
+        pthread_cond_init(&w_cond, &ca);
+        pthread_condattr_destroy(&ca);
+        cond_clock_set = 1;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    if (pthread_create(&t, &a, writer_main, NULL) == 0)
+        running = 1;
+    else
+        log__report("cannot start the writer thread; buffered records wait for log_flush()");
+    pthread_attr_destroy(&a);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void log__writer_kick(void)
+{
+    pthread_mutex_lock(&w_lock);
+    start_locked();
+    kicked = 1;
+    pthread_cond_signal(&w_cond);
+    pthread_mutex_unlock(&w_lock);
+}
+
+void log__writer_wake(void)
+{
+    pthread_mutex_lock(&w_lock);
+    start_locked();
+    pthread_cond_signal(&w_cond);
+    pthread_mutex_unlock(&w_lock);
+}
+
+void log__async_drain(void)
+{
+    pthread_mutex_lock(&w_lock);
+    if (running) {
+        uint64_t mine = ++flush_req;
+        pthread_cond_signal(&w_cond);
+        while (flush_done < mine)
+            pthread_cond_wait(&done_cond, &w_lock);
+    }
+    pthread_mutex_unlock(&w_lock);
+}
+
+int log__async_set(bool on, size_t queue_bytes, bool drop)
+{
+    if (!on)
+        atomic_store(&log__async_on, 0);
+    log__async_drain(); /* what was queued goes out first */
+    log__async_configure(queue_bytes, drop);
+    if (on) {
+        pthread_mutex_lock(&w_lock);
+        start_locked();
+        pthread_mutex_unlock(&w_lock);
+        atomic_store(&log__async_on, running);
+        if (!running)
+            return CTXLOG_ENOMEM;
+    }
+    return 0;
+}
+
+void log__writer_fork(int phase)
+{
+    if (phase == LOG__FORK_PREPARE) {
+        pthread_mutex_lock(&w_lock);
+        return;
+    }
+    if (phase == LOG__FORK_CHILD) {
+        /* The thread is not copied: the next buffered or queued record
+         * starts one. Requests of the parent's threads do not exist here. */
+        running = 0;
+        kicked = 0;
+        flush_req = flush_done = 0;
+        /* "Asleep": the next queued record wakes, that is starts, it. */
+        atomic_store(&log__writer_idle, 1);
+        pthread_cond_t fresh = PTHREAD_COND_INITIALIZER;
+        done_cond = fresh; /* the parent's waiters are not here */
+        if (cond_clock_set) {
+            pthread_condattr_t ca;
+            pthread_condattr_init(&ca);
+            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+            pthread_cond_init(&w_cond, &ca);
+            pthread_condattr_destroy(&ca);
+        }
+    }
+    pthread_mutex_unlock(&w_lock);
+}

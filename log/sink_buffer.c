@@ -1,0 +1,214 @@
+/*
+ * Output buffers of fd and file sinks, and the registry of those sinks.
+ *
+ * A buffered sink copies each record into a 64 KiB buffer and writes the
+ * buffer out with one write(2) when the next record would not fit, when a
+ * record at error or above arrives, on log_flush(), at exit, and at the
+ * latest LOG__FLUSH_INTERVAL_NS after its first byte (the background thread
+ * sees to that). Records are whole lines in the buffer, so a write never
+ * splits one, and rotation happens between buffers.
+ *
+ * The registry lets log_flush(), the flusher, fork() and the crash handler
+ * reach every sink that may hold unwritten bytes.
+ */
+#include "log/log_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "formatters/fmt_formatter.h"
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static log_sink *reg_head;
+
+uint64_t log__now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+void log__sink_register(log_sink *s)
+{
+    log__fork_handlers_install();
+    pthread_mutex_lock(&reg_lock);
+    s->reg_prev = NULL;
+    s->reg_next = reg_head;
+    if (reg_head)
+        reg_head->reg_prev = s;
+    reg_head = s;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+void log__sink_unregister(log_sink *s)
+{
+    pthread_mutex_lock(&reg_lock);
+    if (s->reg_prev)
+        s->reg_prev->reg_next = s->reg_next;
+    else if (reg_head == s)
+        reg_head = s->reg_next;
+    if (s->reg_next)
+        s->reg_next->reg_prev = s->reg_prev;
+    s->reg_prev = s->reg_next = NULL;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static size_t count_lines(const char *p, size_t len)
+{
+    size_t n = 0;
+    for (const char *e = p + len; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+        n++;
+    return n;
+}
+
+void log__sink_write_out(log_sink *s, const char *p, size_t len)
+{
+    if (len == 0)
+        return;
+    int err = log__write_all(s->fd, p, len);
+    if (err) {
+        /* Whole lines only ever reach here: count what was lost. */
+        size_t lines = count_lines(p, len);
+        log__count_dropped(lines > 1 ? lines - 1 : 0);
+        log__sink_failed(s, err);
+        return;
+    }
+    s->size += len;
+    if (s->failing)
+        log__sink_recovered(s);
+}
+
+static void flush_locked(log_sink *s)
+{
+    size_t n = s->buf_len;
+    s->buf_len = 0;
+    log__sink_write_out(s, s->buf, n);
+}
+
+void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->kind == LOG__SINK_FILE)
+        log__file_before_put(s, len); /* may flush, reopen or rotate */
+    int buffer = how == LOG__PUT_BATCH || s->buffered;
+    if (buffer && !s->buf) {
+        s->buf = malloc(LOG__SINK_BUF);
+        if (!s->buf)
+            buffer = 0; /* out of memory: write through */
+    }
+    if (!buffer || len > LOG__SINK_BUF / 2) {
+        flush_locked(s);
+        log__sink_write_out(s, text, len);
+    } else {
+        if (len > LOG__SINK_BUF - s->buf_len)
+            flush_locked(s);
+        int was_empty = s->buf_len == 0;
+        memcpy(s->buf + s->buf_len, text, len);
+        s->buf_len += len;
+        if (how == LOG__PUT_URGENT) {
+            flush_locked(s);
+        } else if (was_empty && how == LOG__PUT_SYNC) {
+            s->buf_since_ns = log__now_ns();
+            pthread_mutex_unlock(&s->lock);
+            log__writer_kick(); /* so that it is written within the interval */
+            return;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void log__sink_flush(log_sink *s)
+{
+    pthread_mutex_lock(&s->lock);
+    flush_locked(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+uint64_t log__sinks_flush(int due_only, uint64_t now_ns)
+{
+    uint64_t next = UINT64_MAX;
+    pthread_mutex_lock(&reg_lock);
+    for (log_sink *s = reg_head; s; s = s->reg_next) {
+        pthread_mutex_lock(&s->lock);
+        if (s->buf_len) {
+            uint64_t due = s->buf_since_ns + LOG__FLUSH_INTERVAL_NS;
+            if (!due_only || due <= now_ns)
+                flush_locked(s);
+            else if (due < next)
+                next = due;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return next;
+}
+
+/* The record that says how many records the async queue dropped for `s`. */
+static void report_drops(log_sink *s, uint64_t n, fmt_buf *b)
+{
+    log_field field = LOG_U64("dropped", n);
+    log_record r = {
+        .level = LOG_LEVEL_WARN,
+        .logger = "ctxlog",
+        .msg = "async queue full: records dropped",
+        .msg_len = sizeof "async queue full: records dropped" - 1,
+        .fields = &field,
+        .n_fields = 1,
+    };
+    clock_gettime(CLOCK_REALTIME, &r.time);
+    fmt_buf_clear(b);
+    if (s->formatter && fmt_format(s->formatter, &r, s->tty, b) == 0 && !b->oom)
+        log__sink_put(s, b->data, b->len, LOG__PUT_BATCH);
+}
+
+void log__sinks_report_drops(void)
+{
+    static fmt_buf b; /* the writer thread's own */
+    pthread_mutex_lock(&reg_lock);
+    for (log_sink *s = reg_head; s; s = s->reg_next) {
+        uint64_t d = atomic_load_explicit(&s->dropped, memory_order_relaxed);
+        if (d != s->drops_reported) {
+            report_drops(s, d - s->drops_reported, &b);
+            s->drops_reported = d;
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+    if (b.cap > LOG__SINK_BUF)
+        fmt_buf_free(&b);
+}
+
+void log__sinks_fork_prepare(void)
+{
+    pthread_mutex_lock(&reg_lock);
+    for (log_sink *s = reg_head; s; s = s->reg_next)
+        pthread_mutex_lock(&s->lock);
+}
+
+void log__sinks_fork_parent(void)
+{
+    for (log_sink *s = reg_head; s; s = s->reg_next)
+        pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&reg_lock);
+}
+
+void log__sinks_fork_child(void)
+{
+    for (log_sink *s = reg_head; s; s = s->reg_next) {
+        s->buf_len = 0; /* the parent writes these; written twice otherwise */
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&reg_lock);
+}
+
+void log__sinks_crash_write(void)
+{
+    /* No lock: the thread that crashed may hold one. A buffer being
+     * written at this very moment may come out twice; none is lost. */
+    for (log_sink *s = reg_head; s; s = s->reg_next) {
+        size_t n = s->buf_len;
+        if (s->buf && n && n <= LOG__SINK_BUF)
+            (void)log__write_all(s->fd, s->buf, n);
+    }
+}
