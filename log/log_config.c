@@ -45,6 +45,20 @@ static void at_exit(void)
     log_shutdown();
 }
 
+/* CTXLOG_ASYNC: 1 starts the writer, 0 stops it, unset leaves it be. */
+static int async_from_env(void)
+{
+    const char *async = getenv("CTXLOG_ASYNC");
+    if (!async || !*async)
+        return 0;
+    if (strcmp(async, "1") != 0 && strcmp(async, "0") != 0) {
+        log__report("CTXLOG_ASYNC='%s' is not 0 or 1; ignored", async);
+        return CTXLOG_ECONFIG;
+    }
+    (void)log__async_set(async[0] == '1', 0, false);
+    return 0;
+}
+
 /* Caller holds init_lock. `implicit`: the read before the first record,
  * which keeps what the application configured in code. */
 static int configure_env_locked(int implicit)
@@ -54,20 +68,11 @@ static int configure_env_locked(int implicit)
         atexit_done = 1;
         atexit(at_exit);
     }
-    const char *async = getenv("CTXLOG_ASYNC");
-    if (async && *async) {
-        if (strcmp(async, "1") == 0 || strcmp(async, "0") == 0) {
-            (void)log__async_set(async[0] == '1', 0, false);
-        } else {
-            log__report("CTXLOG_ASYNC='%s' is not 0 or 1; ignored", async);
-            rc = CTXLOG_ECONFIG;
-        }
-    }
     const char *cfg = getenv("CTXLOG_CONFIG");
     if (cfg && *cfg) {
         /* log_config_load reports its own error line. */
         if (log_config_load(cfg, NULL) == 0)
-            return 0;
+            return async_from_env();
         log__report("CTXLOG_CONFIG: using the environment instead");
         rc = CTXLOG_ECONFIG;
     }
@@ -103,7 +108,8 @@ static int configure_env_locked(int implicit)
     log_formatter_release(f);
     if (!implicit || !log__level_chosen())
         log__level_apply(level, 0);
-    return rc;
+    int arc = async_from_env();
+    return rc ? rc : arc;
 }
 
 void log__config_fork(int phase)

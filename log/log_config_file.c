@@ -10,6 +10,7 @@
  *       "path": "app.log",                 // file: required, string
  *       "max_bytes": 10485760,             // file: optional integer >= 0 (0 = no rotation)
  *       "backups": 5,                      // file: optional integer 1..1000 (default 5 when max_bytes > 0)
+ *       "write_through": false,            // file: optional boolean (default false: batched writes)
  *       "level": "debug",                  // optional level of the sink
  *       "format": "json" | "console",      // optional, default json
  *       "preset": "default" | "ecs" | "otel",   // json only
@@ -20,6 +21,11 @@
  *   "loggers": {                           // optional
  *     "root":   {"level": "info", "sinks": ["out"]},
  *     "app.db": {"level": "debug", "sinks": ["dbfile"], "additive": false}
+ *   },
+ *   "async": {                             // optional: the background writer
+ *     "enabled": true,                     // optional boolean, default false
+ *     "queue_bytes": 262144,               // optional integer 4096..1 GiB: each logging thread's queue
+ *     "overflow": "block" | "drop"         // optional, default block
  *   }
  * }
  *
@@ -37,6 +43,9 @@
  * - Only sinks some logger lists are opened, so an unused definition creates
  *   no file. Relative paths are relative to the working directory.
  * - "backups" without "max_bytes" (or with 0) is accepted and has no effect.
+ * - Without "async", or with "enabled": false, records are written on the
+ *   logging thread. CTXLOG_ASYNC in the environment is applied after the
+ *   file, so it wins.
  *
  * All or nothing: the file is parsed and checked whole into a plan without
  * touching anything, then every sink the plan uses is created (the only step
@@ -107,6 +116,9 @@ typedef struct plan {
     logger_plan *loggers;
     size_t nloggers;
     log_sink *fallback; /* the root's stdout sink when the file gives it none */
+    bool async;
+    size_t queue_bytes;
+    bool drop;
 } plan;
 
 /* Where a value sits: a top-level key (section NULL) or a key of the entry
@@ -437,8 +449,9 @@ static int not_for(plan *p, const json_t *obj, where w, const char *key, const c
 
 static int plan_sink(plan *p, const char *name, const json_t *obj, sink_plan *sp)
 {
-    static const char *const keys[] = {"type",   "path",     "max_bytes", "backups", "level",
-                                       "format", "preset",   "callsite",  "thread_id", "color"};
+    static const char *const keys[] = {"type",      "path",   "max_bytes", "backups",
+                                       "level",     "format", "preset",    "callsite",
+                                       "thread_id", "color",  "write_through"};
     where w = {"sinks", name};
     sp->name = name;
     if (!json_is_object(obj))
@@ -471,12 +484,15 @@ static int plan_sink(plan *p, const char *name, const json_t *obj, sink_plan *sp
             return rc;
         sp->file.max_bytes = (size_t)max;
         sp->file.backups = backups ? (unsigned)backups : max > 0 ? 5u : 0u;
+        if ((rc = get_bool(p, obj, w, "write_through", NULL, &sp->file.write_through)) != 0)
+            return rc;
     } else {
         const char *why = sp->type == SINK_STDOUT ? "does not apply to a stdout sink"
                                                   : "does not apply to a stderr sink";
         if ((rc = not_for(p, obj, w, "path", why)) != 0 ||
             (rc = not_for(p, obj, w, "max_bytes", why)) != 0 ||
-            (rc = not_for(p, obj, w, "backups", why)) != 0)
+            (rc = not_for(p, obj, w, "backups", why)) != 0 ||
+            (rc = not_for(p, obj, w, "write_through", why)) != 0)
             return rc;
     }
 
@@ -576,9 +592,30 @@ static int plan_logger(plan *p, const char *name, const json_t *obj, logger_plan
     return 0;
 }
 
+static const char *const overflows[] = {"block", "drop"};
+
+static int plan_async(plan *p, const json_t *obj)
+{
+    static const char *const keys[] = {"enabled", "queue_bytes", "overflow"};
+    where w = {"async", NULL};
+    if (!json_is_object(obj))
+        return wrong_type(p, TOP, "async", "an object", obj);
+    int rc = only_keys(p, obj, w, keys, sizeof keys / sizeof keys[0]);
+    json_int_t bytes = 0;
+    int overflow = 0;
+    if (rc || (rc = get_bool(p, obj, w, "enabled", NULL, &p->async)) != 0 ||
+        (rc = get_int(p, obj, w, "queue_bytes", 4096, 1 << 30, "from 4096 to 1073741824",
+                      &bytes)) != 0 ||
+        (rc = get_enum(p, obj, w, "overflow", overflows, 2, "overflow policy", &overflow)) != 0)
+        return rc;
+    p->queue_bytes = (size_t)bytes;
+    p->drop = overflow == 1;
+    return 0;
+}
+
 static int plan_document(plan *p, const json_t *doc)
 {
-    static const char *const keys[] = {"level", "sinks", "loggers"};
+    static const char *const keys[] = {"level", "sinks", "loggers", "async"};
     if (!json_is_object(doc))
         return report(p, CTXLOG_ECONFIG, 0, 0, "", "the top level must be an object, not %s",
                       type_name(doc));
@@ -602,6 +639,10 @@ static int plan_document(plan *p, const json_t *doc)
                 return rc;
         }
     }
+
+    const json_t *async = json_object_get(doc, "async");
+    if (async && (rc = plan_async(p, async)) != 0)
+        return rc;
 
     const json_t *loggers = json_object_get(doc, "loggers");
     if (loggers && !json_is_object(loggers))
@@ -710,6 +751,8 @@ static int apply(plan *p)
     }
     if (rc == 0 && p->fallback)
         rc = log_logger_add_sink(root, p->fallback);
+    if (rc == 0)
+        rc = log__async_set(p->async, p->queue_bytes, p->drop);
     if (rc)
         /* Only memory can run out here; what was applied stays. */
         return reject(p, rc, TOP, NULL, "the configuration was applied only in part: %s",

@@ -607,10 +607,17 @@ static void test_config_file__duplicate_key_names_line(void **state)
 static void test_config_file__unknown_top_level_key(void **state)
 {
     (void)state;
-    /* "async" is not special: unknown until it is implemented. */
     expect_rejected("{\"level\": \"debug\", \"sinks\": {" BAD_SINK "},"
-                    " \"loggers\": {" BAD_ROOT "}, \"async\": {\"queue\": 1024}}",
-                    CTXLOG_ECONFIG, "async");
+                    " \"loggers\": {" BAD_ROOT "}, \"asnyc\": {\"enabled\": true}}",
+                    CTXLOG_ECONFIG, "asnyc");
+    /* And inside "async". */
+    expect_rejected("{\"async\": {\"queue\": 1024}}", CTXLOG_ECONFIG, "async.queue");
+    expect_rejected("{\"async\": {\"enabled\": 1}}", CTXLOG_ECONFIG, "async.enabled");
+    expect_rejected("{\"async\": {\"queue_bytes\": 100}}", CTXLOG_ECONFIG, "async.queue_bytes");
+    expect_rejected("{\"async\": {\"overflow\": \"spill\"}}", CTXLOG_ECONFIG, "async.overflow");
+    expect_rejected("{\"async\": true}", CTXLOG_ECONFIG, "async");
+    expect_rejected("{\"sinks\": {\"o\": {\"type\": \"stdout\", \"write_through\": true}}}",
+                    CTXLOG_ECONFIG, "sinks.o.write_through");
     expect_rejected("{\"Level\": \"debug\"}", CTXLOG_ECONFIG, "Level");
 }
 

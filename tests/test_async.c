@@ -1,0 +1,442 @@
+/*
+ * Async mode and buffered output: nothing lost with "block", drops counted
+ * exactly with "drop", log_flush() waits for the queue, per-thread order,
+ * fork(), the crash handler, and when buffered records reach the file.
+ * Every line is parsed back with jansson (duplicate keys rejected).
+ *
+ * CTXLOG_STRESS_RECORDS sets the records per thread of the loss test
+ * (default 250,000: 4 threads x 250,000 = 1,000,000 records).
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include <ctxlog/config.h>
+#include <ctxlog/ctxlog.h>
+
+#include "log/log_internal.h"
+#include "support.h"
+
+/* The child of the fork tests starts a writer thread: allowed. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "die_after_fork=0";
+}
+
+#define THREADS 4
+
+static char *out_path;
+
+static int setup(void **state)
+{
+    (void)state;
+    out_path = ts_temp_path("async.log");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    (void)log__async_set(false, 0, false);
+    log_shutdown();
+    ts_unlink(out_path);
+    free(out_path);
+    out_path = NULL;
+    return 0;
+}
+
+/* Make `s` (a fresh file sink on out_path) the root's only sink. */
+static log_sink *file_sink(const log_file_options *opts)
+{
+    log_sink *s = NULL;
+    assert_int_equal(log_sink_file(&s, out_path, opts), 0);
+    assert_int_equal(log_logger_clear_sinks(NULL), 0);
+    assert_int_equal(log_logger_add_sink(NULL, s), 0);
+    log_level_set(LOG_LEVEL_INFO);
+    return s; /* the caller's reference */
+}
+
+/* Calls fn(record, arg) for every line of out_path, each parsed with
+ * jansson; fails on a line that is not one JSON object. Returns the lines. */
+static size_t each_record(void (*fn)(json_t *rec, void *arg), void *arg)
+{
+    size_t len = 0, lines = 0;
+    char *text = ts_read_file(out_path, &len);
+    assert_non_null(text);
+    for (char *p = text, *end = text + len; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        assert_non_null(nl); /* every record ends with '\n' */
+        json_error_t err;
+        json_t *rec = json_loadb(p, (size_t)(nl - p), JSON_REJECT_DUPLICATES, &err);
+        if (!json_is_object(rec))
+            fail_msg("line %zu is not a JSON object: %s", lines + 1, err.text);
+        fn(rec, arg);
+        json_decref(rec);
+        lines++;
+        p = nl + 1;
+    }
+    free(text);
+    return lines;
+}
+
+static long records_per_thread(long dflt)
+{
+    const char *e = getenv("CTXLOG_STRESS_RECORDS");
+    long n = e ? strtol(e, NULL, 10) : 0;
+    return n > 0 ? n : dflt;
+}
+
+/* ---- block: every record once, each thread's in order ------------------------- */
+
+struct writer_arg {
+    int t;
+    long n;
+};
+
+static void *log_many(void *p)
+{
+    const struct writer_arg *a = p;
+    char user[32];
+    snprintf(user, sizeof user, "thread-%d", a->t);
+    CTX_REQUEST(NULL, user, "tenant-async");
+    for (long i = 0; i < a->n; i++)
+        log_info_kv("user logged in", LOG_I64("t", a->t), LOG_I64("i", i));
+    return NULL;
+}
+
+struct order_check {
+    long next[THREADS];
+    char rid_seen[THREADS][64];
+};
+
+static void check_order(json_t *rec, void *arg)
+{
+    struct order_check *c = arg;
+    json_int_t t = json_integer_value(json_object_get(rec, "t"));
+    json_int_t i = json_integer_value(json_object_get(rec, "i"));
+    assert_true(t >= 0 && t < THREADS);
+    if (i != c->next[t])
+        fail_msg("thread %d: record %lld where %ld was due", (int)t, (long long)i, c->next[t]);
+    c->next[t]++;
+    char user[32];
+    snprintf(user, sizeof user, "thread-%d", (int)t);
+    assert_string_equal(json_string_value(json_object_get(rec, "user_id")), user);
+    const char *rid = json_string_value(json_object_get(rec, "request_id"));
+    assert_non_null(rid);
+    if (!c->rid_seen[t][0])
+        snprintf(c->rid_seen[t], sizeof c->rid_seen[t], "%s", rid);
+    assert_string_equal(rid, c->rid_seen[t]); /* one request per thread */
+}
+
+static void test_async__block_loses_nothing_and_keeps_thread_order(void **state)
+{
+    (void)state;
+    log_sink *s = file_sink(NULL);
+    assert_int_equal(log__async_set(true, 64 * 1024, false), 0);
+    long n = records_per_thread(250000);
+    pthread_t th[THREADS];
+    struct writer_arg args[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        args[t] = (struct writer_arg){t, n};
+        assert_int_equal(pthread_create(&th[t], NULL, log_many, &args[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    uint64_t dropped = log_dropped_count();
+    assert_int_equal(log_flush(), 0); /* returns once all of it is in the file */
+
+    struct order_check c;
+    memset(&c, 0, sizeof c);
+    size_t lines = each_record(check_order, &c);
+    assert_int_equal(lines, (size_t)(THREADS * n));
+    for (int t = 0; t < THREADS; t++)
+        assert_int_equal(c.next[t], n);
+    assert_int_equal(log_dropped_count(), dropped);
+    log_sink_release(s);
+}
+
+/* ---- drop: written + reported = logged ----------------------------------------- */
+
+struct drop_count {
+    size_t records;
+    uint64_t reported;
+    size_t reports;
+};
+
+static void count_drops(json_t *rec, void *arg)
+{
+    struct drop_count *d = arg;
+    const char *logger = json_string_value(json_object_get(rec, "logger"));
+    if (strcmp(logger, "ctxlog") == 0) {
+        json_t *n = json_object_get(rec, "dropped");
+        assert_true(json_is_integer(n) && json_integer_value(n) > 0);
+        assert_string_equal(json_string_value(json_object_get(rec, "level")), "warn");
+        d->reported += (uint64_t)json_integer_value(n);
+        d->reports++;
+    } else {
+        d->records++;
+    }
+}
+
+static void test_async__drop_counts_exactly(void **state)
+{
+    (void)state;
+    log_sink *s = file_sink(NULL);
+    assert_int_equal(log__async_set(true, 4096, true), 0);
+    uint64_t before = log_dropped_count();
+    long n = records_per_thread(250000) / 50 + 100;
+    /* Hold the writer up on the sink, so the tiny queues overflow. */
+    pthread_mutex_lock(&s->lock);
+    pthread_t th[THREADS];
+    struct writer_arg args[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        args[t] = (struct writer_arg){t, n};
+        assert_int_equal(pthread_create(&th[t], NULL, log_many, &args[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    pthread_mutex_unlock(&s->lock);
+    assert_int_equal(log_flush(), 0);
+
+    struct drop_count d = {0};
+    each_record(count_drops, &d);
+    assert_true(d.reported > 0);
+    assert_true(d.reports >= 1);
+    assert_int_equal(d.records + d.reported, (size_t)(THREADS * n));
+    assert_int_equal(log_dropped_count() - before, d.reported);
+    log_sink_release(s);
+}
+
+/* ---- configuration ------------------------------------------------------------------ */
+
+static void count_lines(json_t *rec, void *arg)
+{
+    (void)rec;
+    ++*(size_t *)arg;
+}
+
+static void test_async__enabled_by_config_file_and_environment(void **state)
+{
+    (void)state;
+    char *cfg = ts_temp_path("async.json");
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"sinks\": {\"f\": {\"type\": \"file\", \"path\": \"%s\"}},"
+            " \"loggers\": {\"root\": {\"sinks\": [\"f\"]}},"
+            " \"async\": {\"enabled\": true, \"queue_bytes\": 8192, \"overflow\": \"block\"}}",
+            out_path);
+    fclose(f);
+    assert_int_equal(log_config_load(cfg, NULL), 0);
+    assert_int_equal(atomic_load(&log__async_on), 1);
+    for (int i = 0; i < 5000; i++)
+        log_info("through the queue %d", i);
+    assert_int_equal(log_flush(), 0);
+    size_t n = 0;
+    each_record(count_lines, &n);
+    assert_int_equal(n, 5000);
+
+    /* CTXLOG_ASYNC is applied after the file: 0 wins over "enabled". */
+    setenv("CTXLOG_CONFIG", cfg, 1);
+    setenv("CTXLOG_ASYNC", "0", 1);
+    assert_int_equal(log_configure_env(), 0);
+    assert_int_equal(atomic_load(&log__async_on), 0);
+    setenv("CTXLOG_ASYNC", "1", 1);
+    assert_int_equal(log_configure_env(), 0);
+    assert_int_equal(atomic_load(&log__async_on), 1);
+    unsetenv("CTXLOG_ASYNC");
+    unsetenv("CTXLOG_CONFIG");
+    ts_unlink(cfg);
+    free(cfg);
+}
+
+/* ---- fork ----------------------------------------------------------------------------- */
+
+struct fork_count {
+    int before[1000], after[1000], child[100];
+};
+
+static void count_fork(json_t *rec, void *arg)
+{
+    struct fork_count *c = arg;
+    const char *msg = json_string_value(json_object_get(rec, "msg"));
+    json_int_t i = json_integer_value(json_object_get(rec, "i"));
+    if (strcmp(msg, "before") == 0 && i >= 0 && i < 1000)
+        c->before[i]++;
+    else if (strcmp(msg, "after") == 0 && i >= 0 && i < 1000)
+        c->after[i]++;
+    else if (strcmp(msg, "child") == 0 && i >= 0 && i < 100)
+        c->child[i]++;
+    else
+        fail_msg("unexpected record '%s' %lld", msg, (long long)i);
+}
+
+static void fork_and_log(int async)
+{
+    log_sink *s = file_sink(NULL);
+    assert_int_equal(log__async_set(async, 0, false), 0);
+    for (int i = 0; i < 1000; i++)
+        log_info_kv("before", LOG_I64("i", i)); /* queued or buffered */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (int i = 0; i < 100; i++)
+            log_info_kv("child", LOG_I64("i", i));
+        log_flush();
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < 1000; i++)
+        log_info_kv("after", LOG_I64("i", i));
+    assert_int_equal(log_flush(), 0);
+
+    struct fork_count c;
+    memset(&c, 0, sizeof c);
+    each_record(count_fork, &c);
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(c.before[i], 1); /* not written again by the child */
+        assert_int_equal(c.after[i], 1);  /* the parent's writer works on */
+    }
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(c.child[i], 1); /* the child logs normally */
+    log_sink_release(s);
+}
+
+static void test_async__fork_child_logs_parent_unharmed(void **state)
+{
+    (void)state;
+    fork_and_log(1);
+}
+
+static void test_async__fork_with_sync_buffers(void **state)
+{
+    (void)state;
+    fork_and_log(0);
+}
+
+/* ---- the crash handler -------------------------------------------------------------- */
+
+static void crash_with_pending(int async)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        log_sink *s = file_sink(NULL);
+        (void)log__async_set(async, 0, false);
+        if (log_crash_handler_install() != 0)
+            _exit(3);
+        if (async)
+            pthread_mutex_lock(&s->lock); /* the writer cannot write them */
+        for (int i = 0; i < 50; i++)
+            log_info_kv("pending", LOG_I64("i", i));
+        abort();
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    size_t n = 0;
+    each_record(count_lines, &n);
+    assert_int_equal(n, 50);
+}
+
+static void test_async__crash_handler_writes_queued_records(void **state)
+{
+    (void)state;
+    crash_with_pending(1);
+}
+
+static void test_async__crash_handler_writes_buffered_records(void **state)
+{
+    (void)state;
+    crash_with_pending(0);
+}
+
+/* ---- when buffered records reach the file ------------------------------------------ */
+
+static size_t lines_now(void)
+{
+    size_t len = 0, n = 0;
+    char *text = ts_read_file(out_path, &len);
+    for (size_t i = 0; text && i < len; i++)
+        n += text[i] == '\n';
+    free(text);
+    return n;
+}
+
+static void test_async__buffered_error_is_written_at_once(void **state)
+{
+    (void)state;
+    log_sink *s = file_sink(NULL);
+    log_info("buffered");
+    log_error("urgent"); /* writes out what came before it too */
+    assert_int_equal(lines_now(), 2);
+    log_sink_release(s);
+}
+
+static void test_async__buffered_info_is_written_by_the_flusher(void **state)
+{
+    (void)state;
+    log_sink *s = file_sink(NULL);
+    log_info("buffered");
+    /* Due after 100 ms; allow a loaded machine much longer. */
+    for (int i = 0; i < 500 && lines_now() == 0; i++) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(lines_now(), 1);
+    log_sink_release(s);
+}
+
+static void test_async__write_through_is_written_at_once(void **state)
+{
+    (void)state;
+    log_file_options o = {.write_through = true};
+    log_sink *s = file_sink(&o);
+    log_info("one");
+    log_info("two");
+    assert_int_equal(lines_now(), 2);
+    log_sink_release(s);
+}
+
+int main(void)
+{
+    unsetenv("CTXLOG_ASYNC");
+    unsetenv("CTXLOG_CONFIG");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_async__block_loses_nothing_and_keeps_thread_order,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async__drop_counts_exactly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async__enabled_by_config_file_and_environment, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_async__fork_child_logs_parent_unharmed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_async__fork_with_sync_buffers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async__crash_handler_writes_queued_records, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_async__crash_handler_writes_buffered_records, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_async__buffered_error_is_written_at_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_async__buffered_info_is_written_by_the_flusher, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_async__write_through_is_written_at_once, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
