@@ -100,20 +100,22 @@ static void wait_for_tail(log__ring *r, uint64_t tail)
             log__writer_wake();
         sched_yield();
     }
-    pthread_mutex_lock(&room_lock);
     while (atomic_load_explicit(&r->tail, memory_order_acquire) < tail) {
-        atomic_store(&r->waiting, 1);
-        log__writer_wake();
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 1000000; /* a missed wake-up costs 1 ms at most */
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
+        log__writer_wake(); /* not under room_lock: the writer's lock comes first */
+        pthread_mutex_lock(&room_lock);
+        if (atomic_load_explicit(&r->tail, memory_order_acquire) < tail) {
+            atomic_store(&r->waiting, 1);
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 1000000; /* a missed wake-up costs 1 ms at most */
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            (void)pthread_cond_timedwait(&room_cond, &room_lock, &until);
         }
-        (void)pthread_cond_timedwait(&room_cond, &room_lock, &until);
+        pthread_mutex_unlock(&room_lock);
     }
-    pthread_mutex_unlock(&room_lock);
 }
 
 void log__async_put(log_sink *s, const char *text, size_t len, int urgent)
