@@ -141,14 +141,28 @@ const ctx_snapshot *ctx__current(void)
 static void undo_push(frame *f, uint64_t serial, const ctx_var *v, ctx__val *old)
 {
     if (f->nundo == CTX_UNDO_DEPTH) {
-        unsigned victim = 0, best = 1;
+        /* The oldest record of the variable with the most records (of
+         * those tied, the one whose oldest record is oldest). Few distinct
+         * variables in practice: a linear table of them. */
+        const ctx_var *var[CTX_UNDO_DEPTH];
+        unsigned count[CTX_UNDO_DEPTH], first[CTX_UNDO_DEPTH], nvars = 0;
         for (unsigned i = 0; i < f->nundo; i++) {
-            unsigned count = 0;
-            for (unsigned j = i; j < f->nundo; j++)
-                count += f->undo[j].var == f->undo[i].var;
-            if (count > best) {
-                best = count; /* the first record of a variable counts them all */
-                victim = i;
+            unsigned k = 0;
+            while (k < nvars && var[k] != f->undo[i].var)
+                k++;
+            if (k == nvars) {
+                var[k] = f->undo[i].var;
+                count[k] = 0;
+                first[k] = i;
+                nvars++;
+            }
+            count[k]++;
+        }
+        unsigned victim = 0, best = 1;
+        for (unsigned k = 0; k < nvars; k++) {
+            if (count[k] > best || (count[k] == best && best > 1 && first[k] < victim)) {
+                best = count[k];
+                victim = first[k];
             }
         }
         ctx__val_unref(f->undo[victim].old);

@@ -54,6 +54,7 @@ struct ctx_snapshot {
     atomic_uint refs; /* ignored for the static empty snapshot */
     ctx__blk *blk;    /* NULL for the static empty snapshot */
     int floor;        /* value of the level-floor variable, INT_MAX when unset */
+    uint64_t serial;  /* unique in the process: formatters key caches on it */
     unsigned n;
     ctx__ent ent[];
 };

@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-ctx_snapshot ctx__empty = {.n = 0, .floor = INT_MAX};
+ctx_snapshot ctx__empty = {.n = 0, .floor = INT_MAX, .serial = 1};
+static atomic_uint_fast64_t next_serial = 2;
 
 static void blk_unref(ctx__blk *b, ctx__val *val)
 {
@@ -115,6 +116,7 @@ ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__va
     s->blk = b;
     s->n = n;
     s->floor = base->floor;
+    s->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
     /* Marks whether the block holds a value (see blk_val). */
     own->blk = NULL;
 

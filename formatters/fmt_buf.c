@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int fmt_buf_reserve(fmt_buf *b, size_t extra)
+int fmt_buf_grow(fmt_buf *b, size_t extra)
 {
     if (b->oom)
         return -1;
@@ -26,21 +26,6 @@ int fmt_buf_reserve(fmt_buf *b, size_t extra)
     b->data = p;
     b->cap = cap;
     return 0;
-}
-
-void fmt_buf_append(fmt_buf *b, const void *p, size_t n)
-{
-    if (n == 0 || fmt_buf_reserve(b, n))
-        return;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
-void fmt_buf_putc(fmt_buf *b, char c)
-{
-    if (fmt_buf_reserve(b, 1))
-        return;
-    b->data[b->len++] = c;
 }
 
 void fmt_buf_clear(fmt_buf *b)

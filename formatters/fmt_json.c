@@ -59,8 +59,22 @@ struct key_span {
 
 /* Reused by every record this thread formats, so steady state allocates
  * nothing. Freed at thread exit through the pthread key below. */
-static _Thread_local struct key_span *tl_keys;
-static _Thread_local size_t tl_keys_cap;
+#define TLS static _Thread_local __attribute__((tls_model("initial-exec")))
+TLS struct key_span *tl_keys;
+TLS size_t tl_keys_cap;
+
+/* The context fields of the last record formatted on this thread, as they
+ * were written (see put_ctx): reused while the context and the options that
+ * shape them stay the same. */
+#define CTX_CACHE_KEYS 16
+struct ctx_cache {
+    uint64_t serial; /* 0: empty */
+    int preset, callsite, thread, comma_in, comma_out;
+    fmt_buf bytes;
+    struct key_span spans[CTX_CACHE_KEYS]; /* offsets into bytes */
+    size_t nspans;
+};
+TLS struct ctx_cache tl_ctx;
 
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 static pthread_key_t keys_key;
@@ -69,6 +83,8 @@ static int keys_key_ok;
 static void keys_release(void *p)
 {
     free(p);
+    fmt_buf_free(&tl_ctx.bytes);
+    tl_ctx.serial = 0;
     /* Another key's destructor may still log from this thread. */
     tl_keys = NULL;
     tl_keys_cap = 0;
@@ -513,6 +529,56 @@ static int put_fields(struct keyset *ks, fmt_buf *b, const log_field *f, size_t 
     return 0;
 }
 
+/* The context fields. They depend on the context alone (and on the
+ * options), so for a record whose context the core identified, the bytes
+ * and keys written for the previous record of the same context are copied
+ * instead of escaped and checked again. */
+static int put_ctx(struct keyset *ks, fmt_buf *b, const log_record *r, log_json_preset preset)
+{
+    const fmt_ctx_hint *h = r->priv_;
+    size_t n = r->ctx_fields ? r->n_ctx_fields : 0;
+    if (!h || !h->serial || h->fields != r->ctx_fields || h->n != n || n > CTX_CACHE_KEYS)
+        return put_fields(ks, b, r->ctx_fields, n, "ctx.");
+    struct ctx_cache *c = &tl_ctx;
+    if (c->serial == h->serial && c->preset == (int)preset && c->callsite == ks->callsite &&
+        c->thread == ks->thread && c->comma_in == ks->comma && ks->n == 0) {
+        if (keys_reserve(c->nspans))
+            return -1;
+        size_t at = b->len;
+        fmt_buf_append(b, c->bytes.data, c->bytes.len);
+        if (b->oom)
+            return -1;
+        for (size_t i = 0; i < c->nspans; i++)
+            tl_keys[i] = (struct key_span){at + c->spans[i].off, c->spans[i].len};
+        ks->n = c->nspans;
+        ks->comma = c->comma_out;
+        return 0;
+    }
+    size_t at = b->len, k0 = ks->n;
+    int comma_in = ks->comma;
+    if (put_fields(ks, b, r->ctx_fields, n, "ctx."))
+        return -1;
+    c->serial = 0;
+    if (k0 != 0)
+        return 0; /* only the first keys of a record are cached */
+    fmt_buf_clear(&c->bytes);
+    fmt_buf_append(&c->bytes, b->data + at, b->len - at);
+    if (c->bytes.oom) {
+        fmt_buf_free(&c->bytes); /* no cache this time; the record is fine */
+        return 0;
+    }
+    for (size_t i = 0; i < ks->n; i++)
+        c->spans[i] = (struct key_span){tl_keys[i].off - at, tl_keys[i].len};
+    c->nspans = ks->n;
+    c->serial = h->serial;
+    c->preset = (int)preset;
+    c->callsite = ks->callsite;
+    c->thread = ks->thread;
+    c->comma_in = comma_in;
+    c->comma_out = ks->comma;
+    return 0;
+}
+
 /* A reserved key the preset writes itself (never renamed: fields were
  * renamed around it). */
 static void put_lit_key(struct keyset *ks, fmt_buf *b, const struct lit *k)
@@ -631,7 +697,7 @@ int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *
     };
 
     put_head(b, opts->preset, r);
-    if (put_fields(&ks, b, r->ctx_fields, r->n_ctx_fields, "ctx.") ||
+    if (put_ctx(&ks, b, r, opts->preset) ||
         put_fields(&ks, b, r->fields, r->n_fields, "fields.")) {
         b->oom = 1;
         goto fail;

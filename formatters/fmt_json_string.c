@@ -124,6 +124,24 @@ void fmt_json_string(fmt_buf *b, const char *str, size_t len)
 
     if (!s)
         len = 0;
+    /* Most strings are short and need no escaping: check, then copy. */
+    if (len <= 256) {
+        while (i + 8 <= len && !has_special(load64(s + i)))
+            i += 8;
+        while (i < len && plain[s[i]])
+            i++;
+        if (i == len) {
+            if (fmt_buf_reserve(b, len + 2))
+                return;
+            char *out = b->data + b->len;
+            out[0] = '"';
+            memcpy(out + 1, s, len);
+            out[len + 1] = '"';
+            b->len += len + 2;
+            return;
+        }
+        i = 0;
+    }
     fmt_buf_putc(b, '"');
     while (i < len) {
         size_t chunk = len - i < CHUNK ? len - i : CHUNK;

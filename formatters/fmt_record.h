@@ -7,6 +7,8 @@
 #define CTXLOG_FMT_RECORD_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include <ctxlog/sink.h>
@@ -24,9 +26,37 @@ struct log_buf {
 typedef struct log_buf fmt_buf;
 
 /* Make room for `extra` more bytes. Returns 0, or -1 (and sets oom). */
-int fmt_buf_reserve(fmt_buf *b, size_t extra);
-void fmt_buf_append(fmt_buf *b, const void *p, size_t n);
-void fmt_buf_putc(fmt_buf *b, char c);
+int fmt_buf_grow(fmt_buf *b, size_t extra);
+static inline int fmt_buf_reserve(fmt_buf *b, size_t extra)
+{
+    if (!b->oom && b->cap - b->len >= extra)
+        return 0;
+    return fmt_buf_grow(b, extra);
+}
+static inline void fmt_buf_append(fmt_buf *b, const void *p, size_t n)
+{
+    if (n == 0 || fmt_buf_reserve(b, n))
+        return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+static inline void fmt_buf_putc(fmt_buf *b, char c)
+{
+    if (fmt_buf_reserve(b, 1))
+        return;
+    b->data[b->len++] = c;
+}
+
+/* What the logger core tells formatters about a record's context fields
+ * (log_record.priv_ points to it, NULL when nothing is known): a
+ * process-unique number of the context snapshot they were stamped from, so
+ * that work depending on the context alone can be reused from record to
+ * record. Valid while `fields` and `n` are still the record's. */
+typedef struct fmt_ctx_hint {
+    uint64_t serial; /* 0: unknown, reuse nothing */
+    const log_field *fields;
+    size_t n;
+} fmt_ctx_hint;
 /* Forget the content, keep the memory. */
 void fmt_buf_clear(fmt_buf *b);
 /* Free the memory. */

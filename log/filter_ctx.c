@@ -33,5 +33,6 @@ log_filter_result log__filter_ctx(log_record *rec, void *payload)
     }
     rec->ctx_fields = sc->ctx;
     rec->n_ctx_fields = n;
+    sc->hint = (fmt_ctx_hint){.serial = s->serial, .fields = sc->ctx, .n = n};
     return LOG_FILTER_KEEP;
 }

@@ -140,6 +140,7 @@ static void emit(log_logger *lg, log__scratch *sc, log_level level, const char *
     }
     r.fields = sc->fields;
     r.n_fields = n;
+    sc->hint.serial = 0; /* until the context filter stamps the record */
 
     for (unsigned i = 0; i < route->nfilters; i++)
         if (route->filters[i].fn(&r, route->filters[i].payload) == LOG_FILTER_DROP)

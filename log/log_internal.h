@@ -223,6 +223,7 @@ log_filter_result log__filter_ctx(log_record *rec, void *payload);
 /* ---- per-record scratch (log_core.c) ---- */
 
 typedef struct log__scratch {
+    fmt_ctx_hint hint;    /* first: log_record.priv_ is read as one by formatters */
     fmt_buf msg;          /* the printf-formatted message */
     fmt_buf out;          /* a formatted record */
     log_field *ctx;       /* context fields */
