@@ -310,7 +310,7 @@ static void test_config_file__full_config_routes_by_logger_and_sink(void **state
     size_t len;
     char *text = ts_read_file(human_log, &len);
     assert_non_null(text);
-    char *lines[8];
+    char *lines[8] = {NULL};
     size_t n = split_lines(text, lines, 8);
     assert_int_equal(n, 2);
     assert_non_null(strstr(lines[0], "root warn"));
@@ -477,7 +477,7 @@ static void test_config_file__example_file_loads_and_routes(void **state)
     size_t len;
     char *text = ts_read_file(err, &len); /* console, warn and up */
     assert_non_null(text);
-    char *lines[8];
+    char *lines[8] = {NULL};
     size_t n = split_lines(text, lines, 8);
     assert_int_equal(n, 2);
     assert_non_null(strstr(lines[0], "failed"));
