@@ -172,7 +172,7 @@ static size_t count_chars(const char *s, size_t len)
 
 /* Local "HH:MM:SS" changes once a second; localtime_r takes a lock in glibc,
  * so each thread keeps the last one it made. */
-static _Thread_local struct {
+static _Thread_local __attribute__((tls_model("initial-exec"))) struct {
     int valid;
     time_t sec;
     char hms[8];

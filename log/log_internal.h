@@ -178,8 +178,8 @@ struct log_logger {
 };
 
 log_logger *log__root(void);
-/* Back to the defaults: every logger inherits, has no sinks or added
- * filters, is additive; the root at info. */
+/* Back to the defaults: every logger inherits, has no sinks, is additive;
+ * the root at info. Filters (and the context filter's switch) stay. */
 void log__loggers_reset(void);
 /* Detach every sink of every logger (log_shutdown). */
 void log__sinks_clear_all(void);

@@ -385,13 +385,13 @@ void log_context_filter_enable(bool on)
 static int do_reset(void *p)
 {
     (void)p;
+    /* Filters stay: a configuration file cannot describe them, and a
+     * redaction filter added in code must survive a file loaded later. */
     for (log_logger *lg = &root; lg; lg = lg->next) {
         lg->level = lg == &root ? LOG_LEVEL_INFO : LOG_LEVEL_INHERIT;
         lg->additive = true;
         clear_sinks(lg);
-        do_clear_filters(lg);
     }
-    ctx_filter_on = 1;
     return 0;
 }
 
