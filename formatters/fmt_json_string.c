@@ -135,7 +135,8 @@ void fmt_json_string(fmt_buf *b, const char *str, size_t len)
                 return;
             char *out = b->data + b->len;
             out[0] = '"';
-            memcpy(out + 1, s, len);
+            if (len) /* s may be NULL then */
+                memcpy(out + 1, s, len);
             out[len + 1] = '"';
             b->len += len + 2;
             return;
