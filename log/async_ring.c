@@ -171,16 +171,10 @@ void log__rings_crash_write(void)
     for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next)) {
         uint64_t tail = atomic_load(&r->tail), head = atomic_load(&r->head);
         while (tail < head) {
-            size_t off = (size_t)tail & (r->cap - 1);
             log__ring_hdr h;
-            memcpy(&h, r->data + off, RING_HDR);
-            if (h.flags & RING_WRAP) {
-                tail += r->cap - off;
-                continue;
-            }
-            if (h.sink)
-                (void)log__write_all(h.sink->fd, r->data + off + RING_HDR, h.len);
-            tail += log__ring_entry_size(h.len);
+            const char *text = log__ring_next(r, &tail, head, &h);
+            if (text && h.sink)
+                (void)log__write_all(h.sink->fd, text, h.len);
         }
     }
 }

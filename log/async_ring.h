@@ -15,6 +15,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "log/log_internal.h"
 
@@ -45,6 +46,24 @@ typedef struct log__ring_hdr {
 static inline size_t log__ring_entry_size(size_t len)
 {
     return RING_HDR + ((len + 15) & ~(size_t)15);
+}
+
+/* Read the entry at `*tail` (which is before the head) into *h and return
+ * its text; *tail moves past it. A WRAP filler is skipped first. */
+static inline const char *log__ring_next(const log__ring *r, uint64_t *tail, uint64_t head,
+                                         log__ring_hdr *h)
+{
+    size_t off = (size_t)*tail & (r->cap - 1);
+    memcpy(h, r->data + off, RING_HDR);
+    if (h->flags & RING_WRAP) {
+        *tail += r->cap - off;
+        if (*tail >= head)
+            return NULL;
+        memcpy(h, r->data, RING_HDR);
+        off = 0;
+    }
+    *tail += log__ring_entry_size(h->len);
+    return r->data + off + RING_HDR;
 }
 
 /* The first ring of the list (newest first). */

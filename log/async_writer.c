@@ -34,15 +34,11 @@ static size_t drain_ring(log__ring *r, uint64_t limit)
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     size_t n = 0;
     while (tail < limit) {
-        size_t off = (size_t)tail & (r->cap - 1);
         log__ring_hdr h;
-        memcpy(&h, r->data + off, RING_HDR);
-        if (h.flags & RING_WRAP) {
-            tail += r->cap - off;
-            continue;
-        }
-        log__sink_put(h.sink, r->data + off + RING_HDR, h.len, LOG__PUT_BATCH);
-        tail += log__ring_entry_size(h.len);
+        const char *text = log__ring_next(r, &tail, limit, &h);
+        if (!text)
+            break;
+        log__sink_put(h.sink, text, h.len, LOG__PUT_BATCH);
         if ((++n & 31) == 0) {
             atomic_store_explicit(&r->tail, tail, memory_order_release);
             log__ring_wake_producer(r);
