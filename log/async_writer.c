@@ -70,11 +70,13 @@ static void drain_to_now(void)
         drain_ring(r, atomic_load_explicit(&r->head, memory_order_acquire));
 }
 
+/* Every queue empty: each record queued so far has been handed to its
+ * sink (a tail moves past a record only once the sink has it). */
 static int rings_empty(void)
 {
     for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next))
         if (atomic_load_explicit(&r->head, memory_order_acquire) !=
-            atomic_load_explicit(&r->tail, memory_order_relaxed))
+            atomic_load_explicit(&r->tail, memory_order_acquire))
             return 0;
     return 1;
 }
@@ -197,6 +199,11 @@ void log__writer_wake(void)
 
 void log__async_drain(void)
 {
+    /* In sync mode with nothing left queued there is nothing to wait for.
+     * In async mode the writer goes through a flush all the same: it may
+     * still owe a record about drops. */
+    if (!atomic_load(&log__async_on) && rings_empty())
+        return;
     pthread_mutex_lock(&w_lock);
     if (running) {
         uint64_t mine = ++flush_req;
