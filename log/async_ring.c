@@ -138,7 +138,8 @@ void log__async_put(log_sink *s, const char *text, size_t len, int urgent)
         if (atomic_load_explicit(&drop_when_full, memory_order_relaxed)) {
             atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
             log__count_dropped(1);
-            log__writer_wake();
+            if (atomic_load_explicit(&log__writer_idle, memory_order_relaxed))
+                log__writer_wake();
             return;
         }
         wait_for_tail(r, head + total - r->cap);

@@ -177,20 +177,29 @@ out:
     log__route_unpin();
 }
 
+/* What both entry points do first: set up on the first record, default to
+ * the root, the precise level test, and the thread's buffers. NULL when the
+ * record is not to be made (disabled, or out of memory: counted). */
+static log__scratch *record_begin(log_logger **lg, log_level level, int *temporary)
+{
+    log__ensure_init();
+    if (!*lg)
+        *lg = log__root();
+    if (!level_enabled((*lg)->owner, level))
+        return NULL;
+    log__scratch *sc = scratch_get(temporary);
+    if (!sc)
+        log__count_dropped(1);
+    return sc;
+}
+
 void log__printf(log_logger *lg, log_level level, const char *file, int line, const char *func,
                  const char *fmt, ...)
 {
-    log__ensure_init();
-    if (!lg)
-        lg = log__root();
-    if (!level_enabled(lg->owner, level))
-        return;
     int temporary;
-    log__scratch *sc = scratch_get(&temporary);
-    if (!sc) {
-        log__count_dropped(1);
+    log__scratch *sc = record_begin(&lg, level, &temporary);
+    if (!sc)
         return;
-    }
     const char *msg = "";
     size_t len = 0;
     if (fmt) {
@@ -220,17 +229,10 @@ void log__printf(log_logger *lg, log_level level, const char *file, int line, co
 void log__kv(log_logger *lg, log_level level, const char *file, int line, const char *func,
              const char *msg, const log_field *fields, size_t nfields)
 {
-    log__ensure_init();
-    if (!lg)
-        lg = log__root();
-    if (!level_enabled(lg->owner, level))
-        return;
     int temporary;
-    log__scratch *sc = scratch_get(&temporary);
-    if (!sc) {
-        log__count_dropped(1);
+    log__scratch *sc = record_begin(&lg, level, &temporary);
+    if (!sc)
         return;
-    }
     if (!fields)
         nfields = 0;
     emit(lg, sc, level, file, line, func, msg ? msg : "", msg ? strlen(msg) : 0, fields,

@@ -10,20 +10,10 @@
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static void sinks_fork(int phase)
-{
-    if (phase == LOG__FORK_PREPARE)
-        log__sinks_fork_prepare();
-    else if (phase == LOG__FORK_PARENT)
-        log__sinks_fork_parent();
-    else
-        log__sinks_fork_child();
-}
-
 /* In lock order: the outermost first. */
 static void (*const parts[])(int) = {
-    log__config_fork, log__registry_fork, log__writer_fork, log__rings_fork,
-    log__files_fork,  sinks_fork,         log__hazards_fork,
+    log__config_fork, log__registry_fork, log__writer_fork,  log__rings_fork,
+    log__files_fork,  log__sinks_fork,    log__hazards_fork,
 };
 #define NPARTS (sizeof parts / sizeof parts[0])
 

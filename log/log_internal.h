@@ -75,8 +75,9 @@ enum log__put {
 };
 /* Append one record (a whole number of lines) under the sink's lock. */
 void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how);
-/* Write out a sink's buffer. */
+/* Write out a sink's buffer (log__sink_flush_locked: lock held). */
 void log__sink_flush(log_sink *s);
+void log__sink_flush_locked(log_sink *s);
 /* Put the sink in / take it out of the registry of fd and file sinks. */
 void log__sink_register(log_sink *s);
 void log__sink_unregister(log_sink *s);
@@ -87,11 +88,6 @@ uint64_t log__sinks_flush(int due_only, uint64_t now_ns);
 /* For every registered sink whose async queue dropped records since the
  * last call, write a record saying how many (writer thread only). */
 void log__sinks_report_drops(void);
-/* fork(): lock every registered sink (prepare), unlock (parent), or
- * unlock and forget the parent's unwritten bytes (child). */
-void log__sinks_fork_prepare(void);
-void log__sinks_fork_parent(void);
-void log__sinks_fork_child(void);
 /* From a fatal signal handler: write out every buffer, no locks taken. */
 void log__sinks_crash_write(void);
 uint64_t log__now_ns(void);
@@ -107,6 +103,8 @@ void log__registry_fork(int phase); /* log_logger.c */
 void log__writer_fork(int phase);   /* async_writer.c */
 void log__rings_fork(int phase);    /* async_ring.c */
 void log__files_fork(int phase);    /* sink_file.c */
+/* sink_buffer.c: the child forgets the parent's unwritten bytes */
+void log__sinks_fork(int phase);
 void log__hazards_fork(int phase);  /* log_hazard.c */
 
 /* ---- async mode (async_ring.c, async_writer.c) ---- */

@@ -80,7 +80,7 @@ void log__sink_write_out(log_sink *s, const char *p, size_t len)
         log__sink_recovered(s);
 }
 
-static void flush_locked(log_sink *s)
+void log__sink_flush_locked(log_sink *s)
 {
     size_t n = s->buf_len;
     s->buf_len = 0;
@@ -99,16 +99,16 @@ void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how)
             buffer = 0; /* out of memory: write through */
     }
     if (!buffer || len > LOG__SINK_BUF / 2) {
-        flush_locked(s);
+        log__sink_flush_locked(s);
         log__sink_write_out(s, text, len);
     } else {
         if (len > LOG__SINK_BUF - s->buf_len)
-            flush_locked(s);
+            log__sink_flush_locked(s);
         int was_empty = s->buf_len == 0;
         memcpy(s->buf + s->buf_len, text, len);
         s->buf_len += len;
         if (how == LOG__PUT_URGENT) {
-            flush_locked(s);
+            log__sink_flush_locked(s);
         } else if (was_empty && how == LOG__PUT_SYNC) {
             s->buf_since_ns = log__now_ns();
             pthread_mutex_unlock(&s->lock);
@@ -122,7 +122,7 @@ void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how)
 void log__sink_flush(log_sink *s)
 {
     pthread_mutex_lock(&s->lock);
-    flush_locked(s);
+    log__sink_flush_locked(s);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -135,7 +135,7 @@ uint64_t log__sinks_flush(int due_only, uint64_t now_ns)
         if (s->buf_len) {
             uint64_t due = s->buf_since_ns + LOG__FLUSH_INTERVAL_NS;
             if (!due_only || due <= now_ns)
-                flush_locked(s);
+                log__sink_flush_locked(s);
             else if (due < next)
                 next = due;
         }
@@ -179,24 +179,17 @@ void log__sinks_report_drops(void)
         fmt_buf_free(&b);
 }
 
-void log__sinks_fork_prepare(void)
+void log__sinks_fork(int phase)
 {
-    pthread_mutex_lock(&reg_lock);
-    for (log_sink *s = reg_head; s; s = s->reg_next)
-        pthread_mutex_lock(&s->lock);
-}
-
-void log__sinks_fork_parent(void)
-{
-    for (log_sink *s = reg_head; s; s = s->reg_next)
-        pthread_mutex_unlock(&s->lock);
-    pthread_mutex_unlock(&reg_lock);
-}
-
-void log__sinks_fork_child(void)
-{
+    if (phase == LOG__FORK_PREPARE) {
+        pthread_mutex_lock(&reg_lock);
+        for (log_sink *s = reg_head; s; s = s->reg_next)
+            pthread_mutex_lock(&s->lock);
+        return;
+    }
     for (log_sink *s = reg_head; s; s = s->reg_next) {
-        s->buf_len = 0; /* the parent writes these; written twice otherwise */
+        if (phase == LOG__FORK_CHILD)
+            s->buf_len = 0; /* the parent writes these; written twice otherwise */
         pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_unlock(&reg_lock);

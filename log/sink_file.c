@@ -129,14 +129,12 @@ void log__file_before_put(log_sink *s, size_t len)
     unsigned gen = atomic_load(&log__reopen_generation);
     if (gen != s->reopen_seen) {
         s->reopen_seen = gen;
-        log__sink_write_out(s, s->buf, s->buf_len); /* into the file it was for */
-        s->buf_len = 0;
+        log__sink_flush_locked(s); /* into the file it was for */
         (void)reopen_locked(s);
     }
     uint64_t size = s->size + s->buf_len; /* written + buffered */
     if (s->max_bytes && size > 0 && size + len > s->max_bytes) {
-        log__sink_write_out(s, s->buf, s->buf_len);
-        s->buf_len = 0;
+        log__sink_flush_locked(s);
         rotate_locked(s);
     }
 }
@@ -156,8 +154,7 @@ int log_reopen(void)
     for (log_sink *s = files; s; s = s->next_file) {
         pthread_mutex_lock(&s->lock);
         s->reopen_seen = atomic_load(&log__reopen_generation);
-        log__sink_write_out(s, s->buf, s->buf_len);
-        s->buf_len = 0;
+        log__sink_flush_locked(s);
         if (reopen_locked(s) != 0)
             rc = CTXLOG_EIO;
         pthread_mutex_unlock(&s->lock);
