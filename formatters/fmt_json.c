@@ -39,6 +39,7 @@
  * text count as the same key.
  */
 #include "formatters/fmt_json.h"
+#include "formatters/fmt_json_plain.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -73,6 +74,8 @@ struct ctx_cache {
     fmt_buf bytes;
     struct key_span spans[CTX_CACHE_KEYS]; /* offsets into bytes */
     size_t nspans;
+    int have_mask;
+    uint64_t mask; /* the keyset's mask after the context fields */
 };
 TLS struct ctx_cache tl_ctx;
 
@@ -162,7 +165,41 @@ struct keyset {
     int callsite;             /* the call site will be written */
     int thread;               /* the thread id will be written */
     int comma;                /* the next member needs a ',' before it */
+    int have_mask;            /* `mask` covers every key taken so far */
+    uint64_t mask;            /* one bit (key_bit) per key taken */
 };
+
+/* A key's bit in a keyset's mask: a key whose bit is clear is not taken, so
+ * most keys are found free without a comparison. k[0, len) is the escaped
+ * key, quotes included (len >= 2). */
+static inline uint64_t key_bit(const char *k, size_t len)
+{
+    unsigned h = (unsigned)len * 31u + (unsigned char)k[1] * 7u + (unsigned char)k[len - 2];
+    return UINT64_C(1) << (h & 63);
+}
+
+static uint64_t lits_mask(const struct lit *l, size_t n)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m |= key_bit(l[i].s, l[i].len);
+    return m;
+}
+
+/* The mask of every key ks has taken (the slow way, once per record at
+ * most: the cached context path hands it over ready). */
+static void mask_fill(struct keyset *ks, const fmt_buf *b)
+{
+    uint64_t m = lits_mask(ks->p->core, ks->p->ncore);
+    if (ks->callsite)
+        m |= lits_mask(ks->p->callsite, 3);
+    if (ks->thread)
+        m |= lits_mask(&ks->p->thread, 1);
+    for (size_t i = 0; i < ks->n; i++)
+        m |= key_bit(b->data + tl_keys[i].off, tl_keys[i].len);
+    ks->mask = m;
+    ks->have_mask = 1;
+}
 
 static int in_lits(const struct lit *l, size_t n, const char *k, size_t len)
 {
@@ -172,9 +209,14 @@ static int in_lits(const struct lit *l, size_t n, const char *k, size_t len)
     return 0;
 }
 
-static int key_taken(const struct keyset *ks, const fmt_buf *b, size_t off, size_t len)
+static int key_taken(struct keyset *ks, const fmt_buf *b, size_t off, size_t len)
 {
     const char *k = b->data + off;
+
+    if (!ks->have_mask)
+        mask_fill(ks, b);
+    if (!(ks->mask & key_bit(k, len)))
+        return 0;
 
     if (in_lits(ks->p->core, ks->p->ncore, k, len))
         return 1;
@@ -190,7 +232,7 @@ static int key_taken(const struct keyset *ks, const fmt_buf *b, size_t off, size
 
 /* ---- numbers -------------------------------------------------------------- */
 
-static const char digit_pairs[201] =
+const char fmt_digit_pairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
@@ -201,13 +243,13 @@ static char *u64_digits(char *end, uint64_t v)
     while (v >= 100) {
         unsigned d = (unsigned)(v % 100) * 2;
         v /= 100;
-        *--end = digit_pairs[d + 1];
-        *--end = digit_pairs[d];
+        *--end = fmt_digit_pairs[d + 1];
+        *--end = fmt_digit_pairs[d];
     }
     if (v >= 10) {
         unsigned d = (unsigned)v * 2;
-        *--end = digit_pairs[d + 1];
-        *--end = digit_pairs[d];
+        *--end = fmt_digit_pairs[d + 1];
+        *--end = fmt_digit_pairs[d];
     } else {
         *--end = (char)('0' + v);
     }
@@ -216,20 +258,16 @@ static char *u64_digits(char *end, uint64_t v)
 
 static void put_u64(fmt_buf *b, uint64_t v)
 {
-    char tmp[20];
-    char *p = u64_digits(tmp + sizeof tmp, v);
-    fmt_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+    if (fmt_buf_reserve(b, 20))
+        return;
+    b->len = (size_t)(fmt_u64_put(b->data + b->len, v) - b->data);
 }
 
 static void put_i64(fmt_buf *b, int64_t v)
 {
-    char tmp[21];
-    /* Negate in unsigned arithmetic: -INT64_MIN does not fit an int64_t. */
-    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    char *p = u64_digits(tmp + sizeof tmp, mag);
-    if (v < 0)
-        *--p = '-';
-    fmt_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+    if (fmt_buf_reserve(b, 20))
+        return;
+    b->len = (size_t)(fmt_i64_put(b->data + b->len, v) - b->data);
 }
 
 static void put_f64(fmt_buf *b, double v)
@@ -479,6 +517,7 @@ static int put_key(struct keyset *ks, fmt_buf *b, const char *key, const char *p
     tl_keys[ks->n].off = start;
     tl_keys[ks->n].len = b->len - start;
     ks->n++;
+    ks->mask |= key_bit(b->data + start, b->len - start);
     fmt_buf_putc(b, ':');
     return 0;
 }
@@ -552,6 +591,8 @@ static int put_ctx(struct keyset *ks, fmt_buf *b, const log_record *r, log_json_
             tl_keys[i] = (struct key_span){at + c->spans[i].off, c->spans[i].len};
         ks->n = c->nspans;
         ks->comma = c->comma_out;
+        ks->have_mask = c->have_mask;
+        ks->mask = c->mask;
         return 0;
     }
     size_t at = b->len, k0 = ks->n;
@@ -576,6 +617,10 @@ static int put_ctx(struct keyset *ks, fmt_buf *b, const log_record *r, log_json_
     c->thread = ks->thread;
     c->comma_in = comma_in;
     c->comma_out = ks->comma;
+    if (!ks->have_mask)
+        mask_fill(ks, b);
+    c->have_mask = ks->have_mask;
+    c->mask = ks->mask;
     return 0;
 }
 
@@ -630,6 +675,55 @@ static void put_msg(fmt_buf *b, const log_record *r)
 
 #define PUT_LIT(b, lit) fmt_buf_append((b), lit, sizeof lit - 1)
 
+/* The members between the timestamp and the message of the DEFAULT and ECS
+ * presets (level and logger, and the message's key) depend on the level and
+ * the logger alone: each thread keeps those of its last record. Only a
+ * logger name the core vouches for (see fmt_ctx_hint) is trusted to mean
+ * the same bytes as last time. */
+#define HEAD_CACHE_BYTES 192
+struct head_cache {
+    const char *logger; /* NULL: empty */
+    int level;
+    int preset;
+    size_t len;
+    char bytes[HEAD_CACHE_BYTES];
+};
+TLS struct head_cache tl_head;
+
+static void put_level_logger(fmt_buf *b, log_json_preset preset, const log_record *r)
+{
+    const fmt_ctx_hint *h = r->priv_;
+    struct head_cache *c = &tl_head;
+    int trusted = h && r->logger && h->logger == r->logger;
+    if (trusted && c->logger == r->logger && c->level == (int)r->level &&
+        c->preset == (int)preset) {
+        fmt_buf_append(b, c->bytes, c->len);
+        return;
+    }
+    size_t at = b->len;
+    if (preset == LOG_JSON_ECS) {
+        PUT_LIT(b, ",\"log.level\":");
+        put_level_lower(b, r->level);
+        PUT_LIT(b, ",\"log.logger\":");
+        put_logger(b, r);
+        PUT_LIT(b, ",\"message\":");
+    } else {
+        PUT_LIT(b, ",\"level\":");
+        put_level_lower(b, r->level);
+        PUT_LIT(b, ",\"logger\":");
+        put_logger(b, r);
+        PUT_LIT(b, ",\"msg\":");
+    }
+    size_t len = b->len - at;
+    if (!trusted || b->oom || len > sizeof c->bytes)
+        return;
+    memcpy(c->bytes, b->data + at, len);
+    c->len = len;
+    c->logger = r->logger;
+    c->level = (int)r->level;
+    c->preset = (int)preset;
+}
+
 /* The members before the fields, and the opening of the object that holds
  * the fields. */
 static void put_head(fmt_buf *b, log_json_preset preset, const log_record *r)
@@ -638,21 +732,13 @@ static void put_head(fmt_buf *b, log_json_preset preset, const log_record *r)
     case LOG_JSON_DEFAULT:
         PUT_LIT(b, "{\"ts\":");
         put_ts(b, &r->time);
-        PUT_LIT(b, ",\"level\":");
-        put_level_lower(b, r->level);
-        PUT_LIT(b, ",\"logger\":");
-        put_logger(b, r);
-        PUT_LIT(b, ",\"msg\":");
+        put_level_logger(b, preset, r);
         put_msg(b, r);
         break;
     case LOG_JSON_ECS:
         PUT_LIT(b, "{\"@timestamp\":");
         put_ts(b, &r->time);
-        PUT_LIT(b, ",\"log.level\":");
-        put_level_lower(b, r->level);
-        PUT_LIT(b, ",\"log.logger\":");
-        put_logger(b, r);
-        PUT_LIT(b, ",\"message\":");
+        put_level_logger(b, preset, r);
         put_msg(b, r);
         PUT_LIT(b, ",\"ecs.version\":\"8.11.0\"");
         break;
@@ -675,6 +761,159 @@ static void put_head(fmt_buf *b, log_json_preset preset, const log_record *r)
     }
 }
 
+/* ---- the common case ------------------------------------------------------ */
+
+/* Records with more fields than this take the general path. */
+#define FAST_FIELDS 8
+
+/* Whether the plain key k[0, len) (quotes included) is taken, for
+ * json_fast: a preset's core key, a context key, or an earlier field's. */
+static int fast_key_taken(const char *k, size_t len, const struct preset *p,
+                          const struct ctx_cache *c, const fmt_buf *b,
+                          const struct key_span *prev, size_t nprev)
+{
+    if (in_lits(p->core, p->ncore, k, len))
+        return 1;
+    for (size_t i = 0; i < c->nspans; i++)
+        if (c->spans[i].len == len && memcmp(c->bytes.data + c->spans[i].off, k, len) == 0)
+            return 1;
+    for (size_t i = 0; i < nprev; i++)
+        if (prev[i].len == len && memcmp(b->data + prev[i].off, k, len) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * The usual record, written without the general machinery: DEFAULT or ECS
+ * preset, no call site, no thread id, a logger and context whose bytes this
+ * thread wrote for an earlier record (the head and context caches), and
+ * field keys that need no escaping and collide with nothing. The bytes are
+ * those the general path writes (tests compare the two). Returns 0 when
+ * written, 1 when the record needs the general path (nothing written then),
+ * CTXLOG_ENOMEM.
+ */
+static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
+{
+    const fmt_ctx_hint *h = r->priv_;
+    const struct ctx_cache *c = &tl_ctx;
+    const struct head_cache *hd = &tl_head;
+    size_t nctx = r->ctx_fields ? r->n_ctx_fields : 0;
+    size_t nf = r->fields ? r->n_fields : 0;
+
+    if (!h || !h->serial || !r->logger || h->logger != r->logger || hd->logger != r->logger ||
+        hd->level != (int)r->level || hd->preset != (int)preset || c->serial != h->serial ||
+        h->fields != r->ctx_fields || h->n != nctx || nctx > CTX_CACHE_KEYS ||
+        c->preset != (int)preset || c->callsite || c->thread || !c->comma_in ||
+        !c->have_mask || nf > FAST_FIELDS)
+        return 1;
+
+    /* What the fields take, and whether they all can go this way: plain
+     * keys, and values that are numbers, booleans or plain strings. */
+    size_t klen[FAST_FIELDS], slen[FAST_FIELDS];
+    size_t rest = 24 + c->bytes.len + 2; /* ecs.version, context, "}\n" */
+    for (size_t i = 0; i < nf; i++) {
+        const log_field *f = &r->fields[i];
+        if (!f->key)
+            return 1;
+        klen[i] = strlen(f->key);
+        if (klen[i] > 256 || !fmt_all_plain((const unsigned char *)f->key, klen[i]))
+            return 1;
+        rest += klen[i] + 4 + 21;
+        if (f->type == LOG_FIELD_STR && f->v.s) {
+            slen[i] = strlen(f->v.s);
+            if (slen[i] > 256 || !fmt_all_plain((const unsigned char *)f->v.s, slen[i]))
+                return 1;
+            rest += slen[i];
+        } else if (f->type != LOG_FIELD_STR && f->type != LOG_FIELD_I64 &&
+                   f->type != LOG_FIELD_U64 && f->type != LOG_FIELD_BOOL) {
+            return 1;
+        }
+    }
+
+    size_t start = b->len;
+    if (fmt_buf_reserve(b, 16 + FMT_RFC3339_LEN + hd->len))
+        return CTXLOG_ENOMEM;
+    char *o = b->data + b->len;
+    if (preset == LOG_JSON_ECS) {
+        memcpy(o, "{\"@timestamp\":\"", 15);
+        o += 15;
+    } else {
+        memcpy(o, "{\"ts\":\"", 7);
+        o += 7;
+    }
+    o = fmt_rfc3339_put(o, &r->time);
+    *o++ = '"';
+    memcpy(o, hd->bytes, hd->len);
+    b->len = (size_t)(o + hd->len - b->data);
+    put_msg(b, r); /* any bytes: may need the general escaping */
+    if (fmt_buf_reserve(b, rest)) {
+        b->len = start;
+        return CTXLOG_ENOMEM;
+    }
+
+    o = b->data + b->len;
+    if (preset == LOG_JSON_ECS) {
+        memcpy(o, ",\"ecs.version\":\"8.11.0\"", 23);
+        o += 23;
+    }
+    memcpy(o, c->bytes.data, c->bytes.len);
+    o += c->bytes.len;
+
+    const struct preset *p = &presets[preset];
+    uint64_t mask = c->mask;
+    struct key_span prev[FAST_FIELDS];
+    for (size_t i = 0; i < nf; i++) {
+        const log_field *f = &r->fields[i];
+        size_t kl = klen[i];
+        *o++ = ',';
+        char *k = o;
+        *o++ = '"';
+        fmt_copy_short(o, (const unsigned char *)f->key, kl);
+        o += kl;
+        *o++ = '"';
+        uint64_t bit = key_bit(k, kl + 2);
+        if ((mask & bit) && fast_key_taken(k, kl + 2, p, c, b, prev, i)) {
+            b->len = start; /* renamed: the general path knows how */
+            return 1;
+        }
+        mask |= bit;
+        prev[i] = (struct key_span){(size_t)(k - b->data), kl + 2};
+        *o++ = ':';
+        switch (f->type) {
+        case LOG_FIELD_I64:
+            o = fmt_i64_put(o, f->v.i64);
+            break;
+        case LOG_FIELD_U64:
+            o = fmt_u64_put(o, f->v.u64);
+            break;
+        case LOG_FIELD_BOOL:
+            if (f->v.b) {
+                memcpy(o, "true", 4);
+                o += 4;
+            } else {
+                memcpy(o, "false", 5);
+                o += 5;
+            }
+            break;
+        default: /* LOG_FIELD_STR */
+            if (!f->v.s) {
+                memcpy(o, "null", 4);
+                o += 4;
+                break;
+            }
+            *o++ = '"';
+            memcpy(o, f->v.s, slen[i]);
+            o += slen[i];
+            *o++ = '"';
+            break;
+        }
+    }
+    o[0] = '}';
+    o[1] = '\n';
+    b->len = (size_t)(o + 2 - b->data);
+    return 0;
+}
+
 int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b)
 {
     static const log_json_options defaults = {.preset = LOG_JSON_DEFAULT};
@@ -685,6 +924,11 @@ int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *
         return CTXLOG_EINVAL;
     if (b->oom)
         return CTXLOG_ENOMEM;
+    if (!opts->callsite && !opts->thread_id && opts->preset != LOG_JSON_OTEL) {
+        int rc = json_fast(r, opts->preset, b);
+        if (rc <= 0)
+            return rc;
+    }
 
     size_t start = b->len;
     struct keyset ks = {

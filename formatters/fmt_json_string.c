@@ -11,6 +11,7 @@
  * by a single U+FFFD; decoding resumes at the first byte that broke it.
  */
 #include "formatters/fmt_json.h"
+#include "formatters/fmt_json_plain.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -19,43 +20,6 @@
  * output bytes (a control byte becomes \u00XX), so reserving per chunk bounds
  * the slack to ~6 x CHUNK instead of 6 x the whole (maybe 1 MiB) string. */
 #define CHUNK 65536
-
-/* 1 for the bytes copied verbatim: printable ASCII except '"' and '\\'. */
-static const unsigned char plain[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20: '"' */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50: '\\' */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70: DEL */
-    /* 0x80-0xFF: not plain; the UTF-8 decoder decides. */
-};
-
-#define ONES UINT64_C(0x0101010101010101)
-#define HIGHS UINT64_C(0x8080808080808080)
-
-/* Nonzero when some byte of w is zero (exact as a yes/no answer). */
-static inline uint64_t has_zero(uint64_t w)
-{
-    return (w - ONES) & ~w & HIGHS;
-}
-
-/* Nonzero when some byte of w needs more than a copy: >= 0x80, < 0x20, '"',
- * '\\' or DEL. Lets the common all-ASCII case move 8 bytes per step. */
-static inline uint64_t has_special(uint64_t w)
-{
-    return (w & HIGHS) | ((w - ONES * 0x20) & ~w & HIGHS) | has_zero(w ^ (ONES * '"')) |
-           has_zero(w ^ (ONES * '\\')) | has_zero(w ^ (ONES * 0x7F));
-}
-
-static inline uint64_t load64(const unsigned char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, sizeof w); /* unaligned-safe; compiles to one load */
-    return w;
-}
 
 size_t fmt_utf8_item(const unsigned char *p, size_t n, int *ok)
 {
@@ -117,32 +81,33 @@ static char *escape_ascii(char *out, unsigned char c)
     return out + 5;
 }
 
+static void json_string_escaped(fmt_buf *b, const unsigned char *s, size_t len);
+
 void fmt_json_string(fmt_buf *b, const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
 
     if (!s)
         len = 0;
     /* Most strings are short and need no escaping: check, then copy. */
-    if (len <= 256) {
-        while (i + 8 <= len && !has_special(load64(s + i)))
-            i += 8;
-        while (i < len && plain[s[i]])
-            i++;
-        if (i == len) {
-            if (fmt_buf_reserve(b, len + 2))
-                return;
-            char *out = b->data + b->len;
-            out[0] = '"';
-            if (len) /* s may be NULL then */
-                memcpy(out + 1, s, len);
-            out[len + 1] = '"';
-            b->len += len + 2;
+    if (len <= 256 && fmt_all_plain(s, len)) {
+        if (fmt_buf_reserve(b, len + 2))
             return;
-        }
-        i = 0;
+        char *out = b->data + b->len;
+        out[0] = '"';
+        fmt_copy_short(out + 1, s, len);
+        out[len + 1] = '"';
+        b->len += len + 2;
+        return;
     }
+    json_string_escaped(b, s, len);
+}
+
+/* The general case: escape what must be, replace invalid UTF-8. */
+static void json_string_escaped(fmt_buf *b, const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+
     fmt_buf_putc(b, '"');
     while (i < len) {
         size_t chunk = len - i < CHUNK ? len - i : CHUNK;
@@ -156,7 +121,7 @@ void fmt_json_string(fmt_buf *b, const char *str, size_t len)
         while (i < stop) {
             while (i + 8 <= stop && !has_special(load64(s + i)))
                 i += 8;
-            while (i < stop && plain[s[i]])
+            while (i < stop && fmt_plain[s[i]])
                 i++;
             if (i >= stop)
                 break;

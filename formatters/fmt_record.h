@@ -56,6 +56,9 @@ typedef struct fmt_ctx_hint {
     uint64_t serial; /* 0: unknown, reuse nothing */
     const log_field *fields;
     size_t n;
+    /* The logger name the core put in the record: a string that lives and
+     * stays the same as long as the process (loggers are never freed). */
+    const char *logger;
 } fmt_ctx_hint;
 /* Forget the content, keep the memory. */
 void fmt_buf_clear(fmt_buf *b);

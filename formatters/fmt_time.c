@@ -10,8 +10,9 @@
 #include <string.h>
 
 #define PREFIX_LEN 19 /* "YYYY-MM-DDTHH:MM:SS" */
+_Static_assert(PREFIX_LEN + 8 == FMT_RFC3339_LEN, "timestamp length");
 
-static _Thread_local struct {
+static _Thread_local __attribute__((tls_model("initial-exec"))) struct {
     int valid; /* time_t 0 is a real second, so a flag says "filled" */
     time_t sec;
     char prefix[PREFIX_LEN + 1];
@@ -47,31 +48,39 @@ static void format_prefix(time_t sec, char *out)
     out[PREFIX_LEN] = '\0';
 }
 
-void fmt_rfc3339_utc(fmt_buf *b, const struct timespec *t)
+char *fmt_rfc3339_put(char *out, const struct timespec *t)
 {
+    static const char pairs[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+
     if (!cache.valid || cache.sec != t->tv_sec) {
         format_prefix(t->tv_sec, cache.prefix);
         cache.sec = t->tv_sec;
         cache.valid = 1;
     }
-
     /* A tv_nsec outside [0, 1e9) is a caller bug; clamp to keep 6 digits. */
     long usec = t->tv_nsec / 1000;
     if (usec < 0)
         usec = 0;
     if (usec > 999999)
         usec = 999999;
-
-    if (fmt_buf_reserve(b, PREFIX_LEN + 8))
-        return;
-    char *out = b->data + b->len;
+    unsigned us = (unsigned)usec, hi = us / 10000, mid = us / 100 % 100, lo = us % 100;
     memcpy(out, cache.prefix, PREFIX_LEN);
     out += PREFIX_LEN;
-    *out++ = '.';
-    for (int i = 5; i >= 0; i--) {
-        out[i] = (char)('0' + usec % 10);
-        usec /= 10;
-    }
-    out[6] = 'Z';
-    b->len += PREFIX_LEN + 8;
+    out[0] = '.';
+    memcpy(out + 1, pairs + 2 * hi, 2);
+    memcpy(out + 3, pairs + 2 * mid, 2);
+    memcpy(out + 5, pairs + 2 * lo, 2);
+    out[7] = 'Z';
+    return out + 8;
+}
+
+void fmt_rfc3339_utc(fmt_buf *b, const struct timespec *t)
+{
+    if (fmt_buf_reserve(b, FMT_RFC3339_LEN))
+        return;
+    fmt_rfc3339_put(b->data + b->len, t);
+    b->len += FMT_RFC3339_LEN;
 }

@@ -1,7 +1,9 @@
 /* The context filter: the pipeline's first stage. It stamps every logged
  * variable set in the caller's current context on the record, in the
  * snapshot's order (request_id, user_id, tenant_id, then the application's
- * own in declaration order). */
+ * own in declaration order). The fields of the last snapshot seen are kept
+ * in the thread's scratch and reused while that snapshot stays current
+ * (snapshot serials are unique in the process). */
 #include "log/log_internal.h"
 
 #include <stdlib.h>
@@ -13,6 +15,16 @@ log_filter_result log__filter_ctx(log_record *rec, void *payload)
     (void)payload;
     log__scratch *sc = rec->priv_;
     const ctx_snapshot *s = ctx__current();
+    if (s->serial && s->serial == sc->ctx_serial) {
+        /* The same snapshot as this thread's previous record: its fields are
+         * still in sc->ctx (records cannot change them: they are const). */
+        rec->ctx_fields = sc->ctx;
+        rec->n_ctx_fields = sc->ctx_n;
+        sc->hint.serial = s->serial;
+        sc->hint.fields = sc->ctx;
+        sc->hint.n = sc->ctx_n;
+        return LOG_FILTER_KEEP;
+    }
     if (s->n > sc->ctx_cap) {
         log_field *grown = realloc(sc->ctx, s->n * sizeof *grown);
         if (!grown)
@@ -33,6 +45,10 @@ log_filter_result log__filter_ctx(log_record *rec, void *payload)
     }
     rec->ctx_fields = sc->ctx;
     rec->n_ctx_fields = n;
-    sc->hint = (fmt_ctx_hint){.serial = s->serial, .fields = sc->ctx, .n = n};
+    sc->ctx_serial = s->serial;
+    sc->ctx_n = n;
+    sc->hint.serial = s->serial;
+    sc->hint.fields = sc->ctx;
+    sc->hint.n = n;
     return LOG_FILTER_KEEP;
 }

@@ -10,6 +10,7 @@
 #include "log/log_internal.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,25 +127,34 @@ static void emit(log_logger *lg, log__scratch *sc, log_level level, const char *
         .priv_ = sc,
     };
     clock_gettime(CLOCK_REALTIME, &r.time);
-    /* The record's own copy of the fields, so filters may change them. */
-    size_t n = lg->nbound + nfields;
-    if (n) {
-        if (log__scratch_fields(sc, n) != 0) {
-            log__count_dropped(1);
-            goto out;
-        }
-        if (lg->nbound)
-            memcpy(sc->fields, lg->bound, lg->nbound * sizeof *sc->fields);
-        if (nfields)
-            memcpy(sc->fields + lg->nbound, fields, nfields * sizeof *sc->fields);
-    }
-    r.fields = sc->fields;
-    r.n_fields = n;
     sc->hint.serial = 0; /* until the context filter stamps the record */
-
-    for (unsigned i = 0; i < route->nfilters; i++)
-        if (route->filters[i].fn(&r, route->filters[i].payload) == LOG_FILTER_DROP)
-            goto out;
+    sc->hint.logger = owner->name;
+    size_t n = lg->nbound + nfields;
+    if (route->ctx_only && lg->nbound == 0) {
+        /* Nothing may change the fields: the call's own array will do. The
+         * record is const for sinks and formatters. */
+        r.fields = (log_field *)(uintptr_t)fields;
+        r.n_fields = nfields;
+        if (route->nfilters)
+            (void)log__filter_ctx(&r, NULL);
+    } else {
+        /* The record's own copy of the fields, so filters may change them. */
+        if (n) {
+            if (log__scratch_fields(sc, n) != 0) {
+                log__count_dropped(1);
+                goto out;
+            }
+            if (lg->nbound)
+                memcpy(sc->fields, lg->bound, lg->nbound * sizeof *sc->fields);
+            if (nfields)
+                memcpy(sc->fields + lg->nbound, fields, nfields * sizeof *sc->fields);
+        }
+        r.fields = sc->fields;
+        r.n_fields = n;
+        for (unsigned i = 0; i < route->nfilters; i++)
+            if (route->filters[i].fn(&r, route->filters[i].payload) == LOG_FILTER_DROP)
+                goto out;
+    }
 
     /* Format once per (formatter, tty) in a row: sinks usually share one. */
     const log_formatter *done = NULL;

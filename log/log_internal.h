@@ -153,6 +153,8 @@ typedef struct log__filter {
 typedef struct log_route {
     unsigned nfilters;
     unsigned nsinks;
+    bool ctx_only;        /* no filter but the context filter (first, if on):
+                           * nothing can change a record's fields */
     log__filter *filters; /* root's first, then each ancestor's, then the logger's */
     log_sink **sinks;     /* one reference each */
 } log_route;
@@ -226,6 +228,8 @@ typedef struct log__scratch {
     fmt_buf out;          /* a formatted record */
     log_field *ctx;       /* context fields */
     size_t ctx_cap;
+    uint64_t ctx_serial;  /* the snapshot `ctx` holds the fields of; 0: none */
+    size_t ctx_n;
     log_field *fields;    /* bound + call + added fields */
     size_t fields_cap;
     long tid;

@@ -75,6 +75,7 @@ static log_route *route_build(log_logger *lg)
             r->filters[--f] = p->filters[i - 1];
     if (ctx_filter_on)
         r->filters[--f] = root_ctx_filter[0];
+    r->ctx_only = nf == (ctx_filter_on ? 1u : 0u);
     unsigned s = 0;
     for (log_logger *p = lg; p; p = p->additive ? p->parent : NULL)
         for (unsigned i = 0; i < p->nsinks; i++)

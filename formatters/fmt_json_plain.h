@@ -1,0 +1,178 @@
+/*
+ * Which bytes a JSON string copies as they are (private, inline): printable
+ * ASCII except '"' and '\\'. Tested a word at a time, so that the usual
+ * string, short and plain, costs a few instructions to check and copy.
+ * Shared by the string encoder and the formatter's common-case path.
+ */
+#ifndef CTXLOG_FMT_JSON_PLAIN_H
+#define CTXLOG_FMT_JSON_PLAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* 1 for the bytes copied verbatim: printable ASCII except '"' and '\\'. */
+static const unsigned char fmt_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20: '"' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50: '\\' */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70: DEL */
+    /* 0x80-0xFF: not plain; the UTF-8 decoder decides. */
+};
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Nonzero when some byte of w is zero (exact as a yes/no answer). */
+static inline uint64_t has_zero(uint64_t w)
+{
+    return (w - ONES) & ~w & HIGHS;
+}
+
+/* Nonzero when some byte of w needs more than a copy: >= 0x80, < 0x20, '"',
+ * '\\' or DEL. Lets the common all-ASCII case move 8 bytes per step. */
+static inline uint64_t has_special(uint64_t w)
+{
+    return (w & HIGHS) | ((w - ONES * 0x20) & ~w & HIGHS) | has_zero(w ^ (ONES * '"')) |
+           has_zero(w ^ (ONES * '\\')) | has_zero(w ^ (ONES * 0x7F));
+}
+
+static inline uint64_t load64(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w); /* unaligned-safe; compiles to one load */
+    return w;
+}
+
+static inline uint32_t load32(const unsigned char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* has_special for the 4 bytes of a 32-bit word. */
+static inline uint32_t has_special32(uint32_t w)
+{
+    const uint32_t ones = 0x01010101u, highs = 0x80808080u;
+#define ZERO32(x) (((x) - ones) & ~(x) & highs)
+    return (w & highs) | ((w - ones * 0x20) & ~w & highs) | ZERO32(w ^ (ones * '"')) |
+           ZERO32(w ^ (ones * '\\')) | ZERO32(w ^ (ones * 0x7F));
+#undef ZERO32
+}
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* Nonzero when some byte of v is not plain: (v + 1) < 0x21 as signed bytes
+ * catches < 0x20, DEL and >= 0x80 at once. */
+static inline int fmt_special16(__m128i v)
+{
+    __m128i low = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(1)), _mm_set1_epi8(0x21));
+    __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    __m128i bslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    return _mm_movemask_epi8(_mm_or_si128(low, _mm_or_si128(quote, bslash)));
+}
+#endif
+
+/* Whether s[0, len) is all plain bytes: whole words, the last one
+ * overlapping the previous when len is not a multiple of its size. */
+static inline int fmt_all_plain(const unsigned char *s, size_t len)
+{
+#ifdef __SSE2__
+    if (len >= 16) {
+        for (size_t i = 0; i + 16 < len; i += 16)
+            if (fmt_special16(_mm_loadu_si128((const __m128i *)(const void *)(s + i))))
+                return 0;
+        return !fmt_special16(_mm_loadu_si128((const __m128i *)(const void *)(s + len - 16)));
+    }
+    if (len >= 8)
+        return !fmt_special16(_mm_set_epi64x((long long)load64(s + len - 8), (long long)load64(s)));
+    if (len >= 4)
+        return !fmt_special16(_mm_set_epi32(0x20202020, 0x20202020, (int)load32(s + len - 4),
+                                            (int)load32(s)));
+#else
+    if (len >= 8) {
+        for (size_t i = 0; i + 8 < len; i += 8)
+            if (has_special(load64(s + i)))
+                return 0;
+        return !has_special(load64(s + len - 8));
+    }
+    if (len >= 4)
+        return !has_special32(load32(s)) && !has_special32(load32(s + len - 4));
+#endif
+    for (size_t i = 0; i < len; i++)
+        if (!fmt_plain[s[i]])
+            return 0;
+    return 1;
+}
+
+/* Copy len bytes, short ones as two overlapping words rather than a call. */
+static inline void fmt_copy_short(char *out, const unsigned char *s, size_t len)
+{
+    if (len >= 8 && len <= 16) {
+        uint64_t a = load64(s), z = load64(s + len - 8);
+        memcpy(out, &a, 8);
+        memcpy(out + len - 8, &z, 8);
+    } else if (len >= 4 && len < 8) {
+        uint32_t a = load32(s), z = load32(s + len - 4);
+        memcpy(out, &a, 4);
+        memcpy(out + len - 4, &z, 4);
+    } else if (len) { /* s may be NULL when len is 0 */
+        memcpy(out, s, len);
+    }
+}
+
+/* A decimal number's digits in pairs. */
+extern const char fmt_digit_pairs[201];
+
+static inline unsigned fmt_digits10(uint64_t v)
+{
+    unsigned n = 1;
+    while (v >= 10000) {
+        v /= 10000;
+        n += 4;
+    }
+    return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
+/* Write v in decimal at out; returns the end (at most 20 bytes). */
+static inline char *fmt_u64_put(char *out, uint64_t v)
+{
+    char *end = out + fmt_digits10(v), *p = end;
+    while (v > UINT32_MAX) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        p -= 2;
+        memcpy(p, fmt_digit_pairs + d, 2);
+    }
+    uint32_t w = (uint32_t)v; /* the rest in cheaper 32-bit arithmetic */
+    while (w >= 100) {
+        unsigned d = (w % 100) * 2;
+        w /= 100;
+        p -= 2;
+        memcpy(p, fmt_digit_pairs + d, 2);
+    }
+    if (w >= 10)
+        memcpy(p - 2, fmt_digit_pairs + w * 2, 2);
+    else
+        p[-1] = (char)('0' + w);
+    return end;
+}
+
+/* Write v in decimal at out; returns the end (at most 20 bytes). */
+static inline char *fmt_i64_put(char *out, int64_t v)
+{
+    if (v < 0) {
+        *out++ = '-';
+        /* Negate in unsigned arithmetic: -INT64_MIN does not fit an int64_t. */
+        return fmt_u64_put(out, 0 - (uint64_t)v);
+    }
+    return fmt_u64_put(out, (uint64_t)v);
+}
+
+#endif /* CTXLOG_FMT_JSON_PLAIN_H */
