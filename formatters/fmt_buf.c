@@ -28,12 +28,6 @@ int fmt_buf_grow(fmt_buf *b, size_t extra)
     return 0;
 }
 
-void fmt_buf_clear(fmt_buf *b)
-{
-    b->len = 0;
-    b->oom = 0;
-}
-
 void fmt_buf_free(fmt_buf *b)
 {
     free(b->data);

@@ -807,31 +807,12 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
         !c->have_mask || nf > FAST_FIELDS)
         return 1;
 
-    /* What the fields take, and whether they all can go this way: plain
-     * keys, and values that are numbers, booleans or plain strings. */
-    size_t klen[FAST_FIELDS], slen[FAST_FIELDS];
-    size_t rest = 24 + c->bytes.len + 2; /* ecs.version, context, "}\n" */
-    for (size_t i = 0; i < nf; i++) {
-        const log_field *f = &r->fields[i];
-        if (!f->key)
-            return 1;
-        klen[i] = strlen(f->key);
-        if (klen[i] > 256 || !fmt_all_plain((const unsigned char *)f->key, klen[i]))
-            return 1;
-        rest += klen[i] + 4 + 21;
-        if (f->type == LOG_FIELD_STR && f->v.s) {
-            slen[i] = strlen(f->v.s);
-            if (slen[i] > 256 || !fmt_all_plain((const unsigned char *)f->v.s, slen[i]))
-                return 1;
-            rest += slen[i];
-        } else if (f->type != LOG_FIELD_STR && f->type != LOG_FIELD_I64 &&
-                   f->type != LOG_FIELD_U64 && f->type != LOG_FIELD_BOOL) {
-            return 1;
-        }
-    }
-
     size_t start = b->len;
-    if (fmt_buf_reserve(b, 16 + FMT_RFC3339_LEN + hd->len))
+    const char *msg = r->msg ? r->msg : "";
+    size_t ml = r->msg ? r->msg_len : 0;
+    int msg_plain = ml <= 128 && fmt_all_plain((const unsigned char *)msg, ml);
+    if (fmt_buf_reserve(b, 64 + FMT_RFC3339_LEN + hd->len + 2 + (msg_plain ? ml : 0) +
+                               c->bytes.len))
         return CTXLOG_ENOMEM;
     char *o = b->data + b->len;
     if (preset == LOG_JSON_ECS) {
@@ -844,14 +825,21 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
     o = fmt_rfc3339_put(o, &r->time);
     *o++ = '"';
     memcpy(o, hd->bytes, hd->len);
-    b->len = (size_t)(o + hd->len - b->data);
-    put_msg(b, r); /* any bytes: may need the general escaping */
-    if (fmt_buf_reserve(b, rest)) {
-        b->len = start;
-        return CTXLOG_ENOMEM;
+    o += hd->len;
+    if (msg_plain) {
+        *o++ = '"';
+        fmt_copy_short(o, (const unsigned char *)msg, ml);
+        o += ml;
+        *o++ = '"';
+    } else {
+        b->len = (size_t)(o - b->data);
+        put_msg(b, r); /* the general escaping */
+        if (fmt_buf_reserve(b, 32 + c->bytes.len)) {
+            b->len = start;
+            return CTXLOG_ENOMEM;
+        }
+        o = b->data + b->len;
     }
-
-    o = b->data + b->len;
     if (preset == LOG_JSON_ECS) {
         memcpy(o, ",\"ecs.version\":\"8.11.0\"", 23);
         o += 23;
@@ -859,23 +847,37 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
     memcpy(o, c->bytes.data, c->bytes.len);
     o += c->bytes.len;
 
+    /* Each field: a plain key that collides with nothing, and a number, a
+     * boolean or a plain string; anything else goes the general way. */
     const struct preset *p = &presets[preset];
     uint64_t mask = c->mask;
     struct key_span prev[FAST_FIELDS];
     for (size_t i = 0; i < nf; i++) {
         const log_field *f = &r->fields[i];
-        size_t kl = klen[i];
+        const char *key = f->key;
+        size_t kl = key ? strlen(key) : 0, sl = 0;
+        if (!key || kl > 128 || !fmt_all_plain((const unsigned char *)key, kl))
+            goto general;
+        if (f->type == LOG_FIELD_STR && f->v.s) {
+            sl = strlen(f->v.s);
+            if (sl > 128 || !fmt_all_plain((const unsigned char *)f->v.s, sl))
+                goto general;
+        }
+        b->len = (size_t)(o - b->data);
+        if (fmt_buf_reserve(b, kl + sl + 32)) {
+            b->len = start;
+            return CTXLOG_ENOMEM;
+        }
+        o = b->data + b->len;
         *o++ = ',';
         char *k = o;
         *o++ = '"';
-        fmt_copy_short(o, (const unsigned char *)f->key, kl);
+        fmt_copy_short(o, (const unsigned char *)key, kl);
         o += kl;
         *o++ = '"';
         uint64_t bit = key_bit(k, kl + 2);
-        if ((mask & bit) && fast_key_taken(k, kl + 2, p, c, b, prev, i)) {
-            b->len = start; /* renamed: the general path knows how */
-            return 1;
-        }
+        if ((mask & bit) && fast_key_taken(k, kl + 2, p, c, b, prev, i))
+            goto general; /* renamed: the general path knows how */
         mask |= bit;
         prev[i] = (struct key_span){(size_t)(k - b->data), kl + 2};
         *o++ = ':';
@@ -895,23 +897,28 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
                 o += 5;
             }
             break;
-        default: /* LOG_FIELD_STR */
+        case LOG_FIELD_STR:
             if (!f->v.s) {
                 memcpy(o, "null", 4);
                 o += 4;
                 break;
             }
             *o++ = '"';
-            memcpy(o, f->v.s, slen[i]);
-            o += slen[i];
+            fmt_copy_short(o, (const unsigned char *)f->v.s, sl);
+            o += sl;
             *o++ = '"';
             break;
+        default:
+            goto general; /* reals, JSON values, unknown types */
         }
     }
     o[0] = '}';
     o[1] = '\n';
     b->len = (size_t)(o + 2 - b->data);
     return 0;
+general:
+    b->len = start;
+    return 1;
 }
 
 int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b)

@@ -61,7 +61,11 @@ typedef struct fmt_ctx_hint {
     const char *logger;
 } fmt_ctx_hint;
 /* Forget the content, keep the memory. */
-void fmt_buf_clear(fmt_buf *b);
+static inline void fmt_buf_clear(fmt_buf *b)
+{
+    b->len = 0;
+    b->oom = 0;
+}
 /* Free the memory. */
 void fmt_buf_free(fmt_buf *b);
 

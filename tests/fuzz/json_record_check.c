@@ -9,6 +9,7 @@
 #include "fuzz/json_record_check.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -479,6 +480,54 @@ oom:
     return -1;
 }
 
+/*
+ * The formatter writes records the logging core vouches for (a context
+ * serial and logger in log_record.priv_) through a faster path once it has
+ * seen their context and head. It must write the same bytes as the general
+ * path, which a record without priv_ always takes: format `r` that way, then
+ * twice with a fresh hint (the second time the caches are warm), for the
+ * DEFAULT and ECS presets, and compare.
+ */
+static int check_fast_path(struct ctx *c, const log_record *r, unsigned flags)
+{
+    static _Atomic uint64_t serials = UINT64_C(1) << 63; /* never a snapshot's */
+    static const log_json_preset presets[] = {LOG_JSON_DEFAULT, LOG_JSON_ECS};
+    int rc = 0;
+
+    for (size_t p = 0; rc == 0 && p < sizeof presets / sizeof presets[0]; p++) {
+        const log_json_options opts = {
+            .preset = presets[p],
+            .callsite = (flags & FMT_JSON_CALLSITE) != 0,
+            .thread_id = (flags & FMT_JSON_THREAD) != 0,
+        };
+        fmt_buf want = {0}, got = {0};
+        if (fmt_json_record(r, &opts, &want) != 0) {
+            fmt_buf_free(&want);
+            return fail(c, "general path failed for preset %d", (int)presets[p]);
+        }
+        fmt_ctx_hint h = {
+            .serial = serials++,
+            .fields = r->ctx_fields,
+            .n = r->ctx_fields ? r->n_ctx_fields : 0,
+            .logger = r->logger,
+        };
+        log_record rh = *r;
+        rh.priv_ = &h;
+        for (int pass = 0; rc == 0 && pass < 2; pass++) {
+            fmt_buf_clear(&got);
+            if (fmt_json_record(&rh, &opts, &got) != 0)
+                rc = fail(c, "hinted record failed (preset %d, pass %d)", (int)presets[p], pass);
+            else if (got.len != want.len || memcmp(got.data, want.data, want.len) != 0)
+                rc = fail(c, "preset %d, pass %d: fast path wrote\n%.*s\nthe general path\n%.*s",
+                          (int)presets[p], pass, (int)got.len, got.data, (int)want.len,
+                          want.data);
+        }
+        fmt_buf_free(&want);
+        fmt_buf_free(&got);
+    }
+    return rc;
+}
+
 int jrc_check_record(const log_record *r, unsigned flags, fmt_buf *b, json_t **out, char *err,
                      size_t errsz)
 {
@@ -498,6 +547,8 @@ int jrc_check_record(const log_record *r, unsigned flags, fmt_buf *b, json_t **o
     c.line = (const unsigned char *)b->data + start;
     c.n = b->len - start;
     if (raw_checks(&c))
+        return -1;
+    if (!r->priv_ && check_fast_path(&c, r, flags))
         return -1;
 
     size_t nctx = r->ctx_fields ? r->n_ctx_fields : 0;
