@@ -134,7 +134,11 @@ void log__async_put(log_sink *s, const char *text, size_t len, int urgent)
     size_t off = (size_t)head & (r->cap - 1);
     size_t contig = r->cap - off;
     size_t total = contig < need ? contig + need : need;
-    if (head + total - atomic_load_explicit(&r->tail, memory_order_acquire) > r->cap) {
+    /* The tail is read again only when the room last seen is not enough:
+     * its cache line is the writer's, and stays there. */
+    if (head + total - r->tail_seen > r->cap)
+        r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+    if (head + total - r->tail_seen > r->cap) {
         if (atomic_load_explicit(&drop_when_full, memory_order_relaxed)) {
             atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
             log__count_dropped(1);

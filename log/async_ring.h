@@ -23,7 +23,8 @@ enum { RING_OWNED = 0, RING_ORPHAN = 1, RING_FREE = 2 };
 
 typedef struct log__ring {
     _Atomic uint64_t head; /* bytes ever written (producer) */
-    char pad_head[56];
+    uint64_t tail_seen;    /* the producer's last read of tail: room it knows of */
+    char pad_head[48];
     _Atomic uint64_t tail; /* bytes ever consumed (writer) */
     char pad_tail[56];
     char *data;
