@@ -76,6 +76,8 @@ struct ctx_cache {
     size_t nspans;
     int have_mask;
     uint64_t mask; /* the keyset's mask after the context fields */
+    int fast;      /* json_fast may use it: DEFAULT or ECS, no call site or
+                    * thread id, fields after the core members, mask known */
 };
 TLS struct ctx_cache tl_ctx;
 
@@ -600,6 +602,7 @@ static int put_ctx(struct keyset *ks, fmt_buf *b, const log_record *r, log_json_
     if (put_fields(ks, b, r->ctx_fields, n, "ctx."))
         return -1;
     c->serial = 0;
+    c->fast = 0;
     if (k0 != 0)
         return 0; /* only the first keys of a record are cached */
     fmt_buf_clear(&c->bytes);
@@ -621,6 +624,8 @@ static int put_ctx(struct keyset *ks, fmt_buf *b, const log_record *r, log_json_
         mask_fill(ks, b);
     c->have_mask = ks->have_mask;
     c->mask = ks->mask;
+    c->fast = preset != LOG_JSON_OTEL && !ks->callsite && !ks->thread && comma_in &&
+              ks->have_mask;
     return 0;
 }
 
@@ -800,11 +805,12 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
     size_t nctx = r->ctx_fields ? r->n_ctx_fields : 0;
     size_t nf = r->fields ? r->n_fields : 0;
 
-    if (!h || !h->serial || !r->logger || h->logger != r->logger || hd->logger != r->logger ||
-        hd->level != (int)r->level || hd->preset != (int)preset || c->serial != h->serial ||
-        h->fields != r->ctx_fields || h->n != nctx || nctx > CTX_CACHE_KEYS ||
-        c->preset != (int)preset || c->callsite || c->thread || !c->comma_in ||
-        !c->have_mask || nf > FAST_FIELDS)
+    /* The context and head this thread wrote last, for the same preset. */
+    if (!h || !h->serial || c->serial != h->serial || !c->fast || c->preset != (int)preset ||
+        !r->logger ||
+        h->fields != r->ctx_fields || h->n != nctx || hd->logger != r->logger ||
+        h->logger != r->logger || hd->level != (int)r->level || hd->preset != (int)preset ||
+        nf > FAST_FIELDS)
         return 1;
 
     size_t start = b->len;
