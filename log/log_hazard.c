@@ -2,11 +2,23 @@
  * Hazard pointers for routes. Each thread owns a few slots (logging calls
  * may nest a little); pinning writes only to the thread's own slots, and a
  * configuration change scans every thread's slots before freeing a route.
+ *
+ * A pin must be ordered before its re-check of the route (store, then
+ * load). A full fence per record would cost every logging call a drain of
+ * its store buffer; instead the fence is asymmetric, as in folly's hazard
+ * pointers: the pin orders its store against the compiler only, and the
+ * rare configuration change runs membarrier(2), which puts a full barrier
+ * on every thread of the process, before it scans the slots. Where
+ * membarrier is not available (old kernels, some sandboxes and tools), each
+ * pin uses a sequentially consistent store.
  */
 #include "log/log_internal.h"
 
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 typedef struct hazard {
     _Atomic(const log_route *) slot[LOG__MAX_NESTING];
@@ -41,12 +53,28 @@ static void hazard_key_make(void)
     (void)pthread_key_create(&hazard_key, hazard_free);
 }
 
+/* 1: pins rely on membarrier() in log__wait_unpinned. Set once, before any
+ * thread pins or scans (both go through asym_once first). */
+static atomic_int asym;
+static pthread_once_t asym_once = PTHREAD_ONCE_INIT;
+
+static int membarrier_register(void)
+{
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+static void asym_init(void)
+{
+    atomic_store(&asym, membarrier_register());
+}
+
 static hazard *hazard_get(void)
 {
     hazard *h = my_hazard;
     if (h)
         return h;
     (void)pthread_once(&hazard_once, hazard_key_make);
+    (void)pthread_once(&asym_once, asym_init);
     h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
@@ -65,10 +93,16 @@ const log_route *log__route_pin(log_logger *owner)
     if (!h || h->depth == LOG__MAX_NESTING)
         return NULL;
     _Atomic(const log_route *) *slot = &h->slot[h->depth++];
+    int light = atomic_load_explicit(&asym, memory_order_relaxed);
     for (;;) {
-        const log_route *r = atomic_load(&owner->route);
-        atomic_store(slot, r); /* seq_cst: ordered before the re-check */
-        if (atomic_load(&owner->route) == r)
+        const log_route *r = atomic_load_explicit(&owner->route, memory_order_acquire);
+        if (light) {
+            atomic_store_explicit(slot, r, memory_order_relaxed);
+            atomic_signal_fence(memory_order_seq_cst); /* the heavy side: membarrier */
+        } else {
+            atomic_store(slot, r); /* seq_cst: ordered before the re-check */
+        }
+        if (atomic_load_explicit(&owner->route, memory_order_acquire) == r)
             return r;
     }
 }
@@ -92,12 +126,22 @@ void log__hazards_fork(int phase)
         hazards = my_hazard;
         if (my_hazard)
             my_hazard->next = NULL;
+        /* A new process: register it too, or pin the slow way (no other
+         * thread can be pinning yet). */
+        if (atomic_load(&asym) && !membarrier_register())
+            atomic_store(&asym, 0);
     }
     pthread_mutex_unlock(&hazards_lock);
 }
 
 void log__wait_unpinned(log_route *const *routes, size_t n)
 {
+    (void)pthread_once(&asym_once, asym_init);
+    /* The routes were unpublished before this call: after the barrier,
+     * every pin made before that is visible, and every later pin's re-check
+     * sees the new route and lets the old one go. */
+    if (atomic_load(&asym))
+        (void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
     pthread_mutex_lock(&hazards_lock);
     for (hazard *h = hazards; h; h = h->next) {
         for (unsigned k = 0; k < LOG__MAX_NESTING; k++) {
