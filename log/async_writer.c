@@ -12,12 +12,15 @@
 #include "log/async_ring.h"
 
 #include <signal.h>
+#include <stdint.h>
+#include <sys/uio.h>
 #include <sys/prctl.h>
 #include <string.h>
 #include <time.h>
 
 #define POLL_NS (50 * 1000)        /* between polls while records flow */
 #define POLLS 400                  /* about 20 ms of polling, then sleep */
+#define GATHER 64                  /* records per writev */
 #define BATCH_PAUSE_NS (20 * 1000) /* after a pass that wrote something */
 
 atomic_int log__writer_idle;
@@ -30,25 +33,39 @@ static int kicked;        /* a sync buffer became non-empty (w_lock) */
 static uint64_t flush_req, flush_done; /* under w_lock */
 static int cond_clock_set; /* w_cond waits on CLOCK_MONOTONIC */
 
-/* Drain `r` up to `limit` (a head it had); returns the entries written. */
+/* Drain `r` up to `limit` (a head it had); returns the entries written.
+ * Runs of entries for one sink are written in one writev from the ring;
+ * the tail moves past entries once they are written. */
 static size_t drain_ring(log__ring *r, uint64_t limit)
 {
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    size_t n = 0;
+    struct iovec iov[GATHER];
+    log_sink *sink = NULL;
+    int n = 0;
+    size_t total = 0;
     while (tail < limit) {
+        uint64_t at = tail;
         log__ring_hdr h;
         const char *text = log__ring_next(r, &tail, limit, &h);
         if (!text)
             break;
-        log__sink_put(h.sink, text, h.len, LOG__PUT_BATCH);
-        if ((++n & 31) == 0) {
-            atomic_store_explicit(&r->tail, tail, memory_order_release);
+        if (n && (h.sink != sink || n == GATHER)) {
+            log__sink_put_gathered(sink, iov, n);
+            total += (size_t)n;
+            n = 0;
+            atomic_store_explicit(&r->tail, at, memory_order_release);
             log__ring_wake_producer(r);
         }
+        sink = h.sink;
+        iov[n++] = (struct iovec){(void *)(uintptr_t)text, h.len};
+    }
+    if (n) {
+        log__sink_put_gathered(sink, iov, n);
+        total += (size_t)n;
     }
     atomic_store_explicit(&r->tail, tail, memory_order_release);
     log__ring_wake_producer(r);
-    return n;
+    return total;
 }
 
 /* One pass over every ring; returns the entries written. */

@@ -75,6 +75,10 @@ enum log__put {
 };
 /* Append one record (a whole number of lines) under the sink's lock. */
 void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how);
+/* Write n whole records to an fd or file sink straight from where they
+ * are (writev), after what its buffer holds (sink_gather.c). */
+struct iovec;
+void log__sink_put_gathered(log_sink *s, struct iovec *iov, int n);
 /* Write out a sink's buffer (log__sink_flush_locked: lock held). */
 void log__sink_flush(log_sink *s);
 void log__sink_flush_locked(log_sink *s);
