@@ -15,6 +15,10 @@
  * requested since its first byte, when its thread exits, when its sink is
  * freed, and before its thread's next record in async mode (order).
  *
+ * Reopen: a thread's buffer never mixes bytes from before and after a
+ * reopen request; before the first newer bytes are written (and reopen the
+ * file), every buffer of older bytes is written to the old file.
+ *
  * Each buffer has a spinlock that its own thread takes for every record
  * (uncontended: one exchange, and a plain store to release it) and that
  * others take only to write the buffer out. Lock order: tset_lock, then a
@@ -53,6 +57,9 @@ static __thread int my_tset_gone __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t tset_lock = PTHREAD_MUTEX_INITIALIZER;
 static tset *tsets;
+/* log__reopen_generation up to which every buffer of older bytes has been
+ * written out (written under tset_lock). */
+static atomic_uint tsets_gen;
 static pthread_key_t tset_key;
 static pthread_once_t tset_once = PTHREAD_ONCE_INIT;
 
@@ -103,6 +110,29 @@ static void tb_write(tbuf *b, log_sink *s)
     atomic_store_explicit(&b->pending, 0, memory_order_relaxed);
 }
 
+/* A reopen was requested (log_reopen_request): before any thread's newer
+ * bytes reopen a file, every buffer of older bytes goes to the file it was
+ * meant for. tset_lock held. */
+static void catch_up_locked(void)
+{
+    unsigned cur = atomic_load(&log__reopen_generation);
+    if (atomic_load_explicit(&tsets_gen, memory_order_relaxed) == cur)
+        return;
+    for (tset *t = tsets; t; t = t->next) {
+        for (int k = 0; k < SLOTS; k++) {
+            tbuf *b = &t->slot[k];
+            if (!atomic_load(&b->pending))
+                continue;
+            tb_lock(b);
+            log_sink *s = atomic_load_explicit(&b->sink, memory_order_relaxed);
+            if (s && b->len && b->gen != cur)
+                tb_write(b, s);
+            tb_unlock(b);
+        }
+    }
+    atomic_store_explicit(&tsets_gen, cur, memory_order_release);
+}
+
 /* Write out and forget every buffer of `t` (tset_lock held). */
 static void tset_write_all(tset *t)
 {
@@ -145,6 +175,7 @@ static void tset_exit(void *p)
 {
     tset *t = p;
     pthread_mutex_lock(&tset_lock);
+    catch_up_locked();
     tset_write_all(t);
     tset_unlink_locked(t);
     pthread_mutex_unlock(&tset_lock);
@@ -219,6 +250,12 @@ static tbuf *slot_claim(tset *t, log_sink *s)
 static __attribute__((noinline)) void put_slow(log_sink *s, const char *text, size_t len,
                                                int urgent)
 {
+    if (atomic_load_explicit(&log__reopen_generation, memory_order_relaxed) !=
+        atomic_load_explicit(&tsets_gen, memory_order_acquire)) {
+        pthread_mutex_lock(&tset_lock);
+        catch_up_locked();
+        pthread_mutex_unlock(&tset_lock);
+    }
     tset *t = my_tset;
     tbuf *b = NULL;
     if (t || (t = tset_make()) != NULL) {
@@ -323,6 +360,7 @@ uint64_t log__tbufs_flush(int due_only, uint64_t now_ns)
 {
     uint64_t next = UINT64_MAX;
     pthread_mutex_lock(&tset_lock);
+    catch_up_locked();
     for (tset *t = tsets; t; t = t->next) {
         for (int k = 0; k < SLOTS; k++) {
             tbuf *b = &t->slot[k];
@@ -347,6 +385,7 @@ uint64_t log__tbufs_flush(int due_only, uint64_t now_ns)
 void log__tbufs_detach(log_sink *s)
 {
     pthread_mutex_lock(&tset_lock);
+    catch_up_locked();
     for (tset *t = tsets; t; t = t->next) {
         for (int k = 0; k < SLOTS; k++) {
             tbuf *b = &t->slot[k];
