@@ -46,9 +46,27 @@ static int setup(void **state)
     return 0;
 }
 
+struct idler {
+    pthread_t th;
+    int running;    /* started and not yet joined (the teardown joins it) */
+    int t;          /* its number, field "t" */
+    int n;          /* records to log, msg "idle" */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int logged, release;
+    int more;       /* after the release: records to log (msg "more") before exiting */
+};
+
+static struct idler idlers[4];
+static void idler_finish(struct idler *w);
+
 static int teardown(void **state)
 {
     (void)state;
+    /* A test that failed half-way leaves its idle threads: end them. */
+    for (size_t k = 0; k < sizeof idlers / sizeof idlers[0]; k++)
+        if (idlers[k].running)
+            idler_finish(&idlers[k]);
     (void)log__async_set(false, 0, false);
     log_shutdown();
     ts_unlink(out_path);
@@ -88,11 +106,15 @@ static json_t *records_of(const char *path)
     return ts_read_records(path);
 }
 
-static size_t records_now(const char *path)
+/* Lines in `path` now, for polling while another thread may be writing
+ * (the records are parsed once the writing is over). */
+static size_t lines_now(const char *path)
 {
-    json_t *r = records_of(path);
-    size_t n = json_array_size(r);
-    json_decref(r);
+    size_t len = 0, n = 0;
+    char *text = ts_read_file(path, &len);
+    for (size_t i = 0; text && i < len; i++)
+        n += text[i] == '\n';
+    free(text);
     return n;
 }
 
@@ -117,15 +139,6 @@ static size_t count_msg(json_t *recs, const char *msg, json_int_t t, int in_orde
 
 /* ---- a thread that logs, then waits (idle, alive) until released ------------------ */
 
-struct idler {
-    pthread_t th;
-    int t;          /* its number, field "t" */
-    int n;          /* records to log, msg "idle" */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int logged, release;
-    int more;       /* after the release: records to log (msg "more") before exiting */
-};
 
 static void *idler_main(void *p)
 {
@@ -143,20 +156,29 @@ static void *idler_main(void *p)
     return NULL;
 }
 
-static void idler_start(struct idler *w, int t, int n)
+/* A thread that logs `n` records and waits; returns once they are logged. */
+static struct idler *idler_start(int t, int n)
 {
+    struct idler *w = NULL;
+    for (size_t k = 0; k < sizeof idlers / sizeof idlers[0] && !w; k++)
+        if (!idlers[k].running)
+            w = &idlers[k];
+    assert_non_null(w);
     memset(w, 0, sizeof *w);
     w->t = t;
     w->n = n;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     assert_int_equal(pthread_create(&w->th, NULL, idler_main, w), 0);
+    w->running = 1;
     pthread_mutex_lock(&w->mu);
     while (!w->logged)
         pthread_cond_wait(&w->cv, &w->mu);
     pthread_mutex_unlock(&w->mu);
+    return w;
 }
 
+/* Let it log `more` records and exit; join it. */
 static void idler_finish(struct idler *w)
 {
     pthread_mutex_lock(&w->mu);
@@ -164,6 +186,7 @@ static void idler_finish(struct idler *w)
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     assert_int_equal(pthread_join(w->th, NULL), 0);
+    w->running = 0;
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
 }
@@ -175,12 +198,10 @@ static void test_thread_buf__log_flush_writes_idle_threads_buffers(void **state)
     (void)state;
     use_file(out_path, NULL);
     uint64_t t0 = now_ms();
-    struct idler w[2];
-    idler_start(&w[0], 0, 50);
-    idler_start(&w[1], 1, 70);
+    struct idler *w0 = idler_start(0, 50), *w1 = idler_start(1, 70);
     /* Buffered in the threads: not in the file before the flush is due
      * (checked only while it cannot be due yet, whatever the machine). */
-    size_t early = records_now(out_path);
+    size_t early = lines_now(out_path);
     if (now_ms() - t0 < 90)
         assert_int_equal(early, 0);
     assert_int_equal(log_flush(), 0); /* from this thread, the others idle */
@@ -189,8 +210,8 @@ static void test_thread_buf__log_flush_writes_idle_threads_buffers(void **state)
     assert_int_equal(count_msg(r, "idle", 0, 1), 50);
     assert_int_equal(count_msg(r, "idle", 1, 1), 70);
     json_decref(r);
-    idler_finish(&w[0]);
-    idler_finish(&w[1]);
+    idler_finish(w0);
+    idler_finish(w1);
 }
 
 /* ---- (b) a thread that exits without flushing loses nothing ---------------------------- */
@@ -273,15 +294,14 @@ static void test_thread_buf__flusher_writes_idle_thread_buffer(void **state)
 {
     (void)state;
     use_file(out_path, NULL);
-    struct idler w;
-    idler_start(&w, 0, 3);
+    struct idler *w = idler_start(0, 3);
     /* Due after 100 ms; a loaded machine (valgrind) gets 5 s. */
-    for (int i = 0; i < 500 && records_now(out_path) < 3; i++)
+    for (int i = 0; i < 500 && lines_now(out_path) < 3; i++)
         pause_ms(10);
     json_t *r = records_of(out_path);
     assert_int_equal(count_msg(r, "idle", 0, 1), 3);
     json_decref(r);
-    idler_finish(&w);
+    idler_finish(w);
 }
 
 /* ---- (d) rotation: thread buffers split at line boundaries ------------------------------- */
@@ -390,16 +410,15 @@ static void reopen_case(int by_request)
     char *moved = ts_temp_path("tbuf.log.moved");
     ts_unlink(moved);
     use_file(out_path, NULL);
-    struct idler w;
-    idler_start(&w, 0, 20); /* buffered in the thread */
-    w.more = 20;
+    struct idler *w = idler_start(0, 20); /* buffered in the thread */
+    w->more = 20;
     log_info_kv("idle", LOG_I64("t", 1), LOG_I64("i", 0)); /* and in this one */
     assert_int_equal(rename(out_path, moved), 0); /* what logrotate does */
     if (by_request)
         log_reopen_request(); /* as from a SIGHUP handler */
     else
         assert_int_equal(log_reopen(), 0);
-    idler_finish(&w); /* logs "more" after the reopen, then exits */
+    idler_finish(w); /* logs "more" after the reopen, then exits */
     log_info_kv("more", LOG_I64("t", 1), LOG_I64("i", 0));
     assert_int_equal(log_flush(), 0);
 
@@ -434,8 +453,7 @@ static void test_thread_buf__freed_sink_writes_thread_buffers(void **state)
 {
     (void)state;
     use_file(out_path, NULL);
-    struct idler w;
-    idler_start(&w, 0, 30);
+    struct idler *w = idler_start(0, 30);
     /* The last reference goes: the thread's buffer is written out, and the
      * thread forgets the sink (ASan: no use after free below). */
     assert_int_equal(log_logger_clear_sinks(NULL), 0);
@@ -447,8 +465,8 @@ static void test_thread_buf__freed_sink_writes_thread_buffers(void **state)
     char *second = ts_temp_path("tbuf2.log");
     ts_unlink(second);
     use_file(second, NULL);
-    w.more = 15;
-    idler_finish(&w);
+    w->more = 15;
+    idler_finish(w);
     assert_int_equal(log_flush(), 0);
     r = records_of(second);
     assert_int_equal(json_array_size(r), 15);
@@ -539,8 +557,7 @@ static void test_thread_buf__fork_child_never_writes_parent_buffers(void **state
 {
     (void)state;
     use_file(out_path, NULL);
-    struct idler w;
-    idler_start(&w, 0, 40); /* buffered in an idle thread */
+    struct idler *w = idler_start(0, 40); /* buffered in an idle thread */
     struct runner run = {.stop = 0};
     assert_int_equal(pthread_create(&run.th, NULL, run_until_stopped, &run), 0);
     for (int f = 0; f < FORKS; f++) {
@@ -560,7 +577,7 @@ static void test_thread_buf__fork_child_never_writes_parent_buffers(void **state
     }
     atomic_store(&run.stop, 1);
     assert_int_equal(pthread_join(run.th, NULL), 0);
-    idler_finish(&w);
+    idler_finish(w);
     assert_int_equal(log_flush(), 0);
 
     json_t *r = records_of(out_path);
@@ -652,12 +669,26 @@ static void test_thread_buf__first_async_record_writes_own_buffer_first(void **s
     for (int i = 30; i < 60; i++)
         log_info_kv("order", LOG_I64("t", 0), LOG_I64("i", i)); /* queued */
     /* Let the writer write what was queued, before any flush of buffers. */
-    for (int i = 0; i < 500 && records_now(out_path) < 60; i++)
+    for (int i = 0; i < 500 && lines_now(out_path) < 60; i++)
         pause_ms(2);
     assert_int_equal(log_flush(), 0);
     json_t *r = records_of(out_path);
     assert_int_equal(count_msg(r, "order", 0, 1), 60);
     json_decref(r);
+}
+
+/* Turning async mode on writes every thread's buffer out at once (a
+ * thread that logs no more would otherwise wait for the flusher). */
+static void test_thread_buf__async_on_writes_every_thread_buffer(void **state)
+{
+    (void)state;
+    use_file(out_path, NULL);
+    struct idler *w = idler_start(0, 12);
+    assert_int_equal(log__async_set(true, 0, false), 0);
+    json_t *r = records_of(out_path);
+    assert_int_equal(count_msg(r, "idle", 0, 1), 12);
+    json_decref(r);
+    idler_finish(w);
 }
 
 /* ---- the crash handler writes other threads' buffers ---------------------------------- */
@@ -671,8 +702,7 @@ static void test_thread_buf__crash_handler_writes_thread_buffers(void **state)
         use_file(out_path, NULL);
         if (log_crash_handler_install() != 0)
             _exit(3);
-        struct idler w;
-        idler_start(&w, 0, 25);
+        (void)idler_start(0, 25);
         for (int i = 0; i < 5; i++)
             log_info_kv("main", LOG_I64("t", 1), LOG_I64("i", i));
         abort();
@@ -689,6 +719,9 @@ static void test_thread_buf__crash_handler_writes_thread_buffers(void **state)
 
 int main(void)
 {
+    /* CTXLOG_TEST_FILTER=pattern runs the matching tests alone. */
+    if (getenv("CTXLOG_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("CTXLOG_TEST_FILTER"));
     unsetenv("CTXLOG_ASYNC");
     unsetenv("CTXLOG_CONFIG");
     const struct CMUnitTest tests[] = {
@@ -706,6 +739,7 @@ int main(void)
         T(test_thread_buf__fork_child_never_writes_parent_buffers),
         T(test_thread_buf__async_switches_keep_thread_order),
         T(test_thread_buf__first_async_record_writes_own_buffer_first),
+        T(test_thread_buf__async_on_writes_every_thread_buffer),
         T(test_thread_buf__crash_handler_writes_thread_buffers),
 #undef T
     };
