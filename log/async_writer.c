@@ -2,7 +2,8 @@
  * The background thread. In async mode it is the writer: it drains every
  * thread's ring into the sinks' buffers and writes each buffer out when the
  * rings run dry (so a burst becomes a few large writes). In both modes it
- * writes out sync buffers that have waited LOG__FLUSH_INTERVAL_NS.
+ * writes out sync buffers (the sinks' shared ones and the threads' own)
+ * that have waited LOG__FLUSH_INTERVAL_NS.
  *
  * It never logs. It starts with the first buffered record or the first
  * queued one, blocks every signal, and runs until the process ends. After a
@@ -32,6 +33,11 @@ static int running;       /* under w_lock */
 static int kicked;        /* a sync buffer became non-empty (w_lock) */
 static uint64_t flush_req, flush_done; /* under w_lock */
 static int cond_clock_set; /* w_cond waits on CLOCK_MONOTONIC */
+/* When the thread next looks at the sync buffers (CLOCK_MONOTONIC): 0 while
+ * it looks, UINT64_MAX when it does not run or waits for no buffer. A
+ * buffer that becomes non-empty kicks it only if that is too late (or it
+ * is looking: it may have passed that buffer already). */
+static _Atomic uint64_t flush_deadline = UINT64_MAX;
 
 /* Drain `r` up to `limit` (a head it had); returns the entries written.
  * Runs of entries for one sink are written in one writev from the ring;
@@ -148,6 +154,7 @@ static void *writer_main(void *arg)
             batch = 0;
         }
         uint64_t now = log__now_ns();
+        atomic_store(&flush_deadline, 0);
         uint64_t due = log__sinks_flush(1, now);
         if (polls < POLLS && atomic_load_explicit(&log__async_on, memory_order_relaxed)) {
             polls++;
@@ -163,6 +170,7 @@ static void *writer_main(void *arg)
             uint64_t until = due;
             if (atomic_load(&log__async_on) && until > now + LOG__FLUSH_INTERVAL_NS)
                 until = now + LOG__FLUSH_INTERVAL_NS;
+            atomic_store(&flush_deadline, until);
             if (until == UINT64_MAX) {
                 pthread_cond_wait(&w_cond, &w_lock);
             } else {
@@ -217,6 +225,16 @@ void log__writer_kick(void)
     pthread_mutex_unlock(&w_lock);
 }
 
+void log__writer_due(uint64_t since_ns)
+{
+    /* After the buffer's bytes (seq_cst): either the thread's next look at
+     * the buffers comes after them, or this sees that look coming too late
+     * (or under way) and kicks. */
+    uint64_t d = atomic_load(&flush_deadline);
+    if (d == 0 || d > since_ns + LOG__FLUSH_INTERVAL_NS)
+        log__writer_kick();
+}
+
 void log__writer_wake(void)
 {
     pthread_mutex_lock(&w_lock);
@@ -255,6 +273,10 @@ int log__async_set(bool on, size_t queue_bytes, bool drop)
         atomic_store(&log__async_on, running);
         if (!running)
             return CTXLOG_ENOMEM;
+        /* The threads' sync buffers go out before their async records (a
+         * thread that appended one meanwhile writes it out itself before
+         * its next async record). */
+        (void)log__sinks_flush(0, 0);
     }
     return 0;
 }
@@ -270,6 +292,7 @@ void log__writer_fork(int phase)
          * starts one. Requests of the parent's threads do not exist here. */
         running = 0;
         kicked = 0;
+        atomic_store(&flush_deadline, UINT64_MAX);
         flush_req = flush_done = 0;
         /* "Asleep": the next queued record wakes, that is starts, it. */
         atomic_store(&log__writer_idle, 1);

@@ -42,6 +42,9 @@ static int sink_for(const char *where, int fallback, log_sink **out)
 
 static void at_exit(void)
 {
+    /* Every buffer, also those of sinks the application still holds (the
+     * others are written out as log_shutdown frees them). */
+    (void)log__sinks_flush(0, 0);
     log_shutdown();
 }
 

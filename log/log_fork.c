@@ -3,17 +3,18 @@
  * the library is taken, in the order the library nests them, so the child
  * starts with consistent state and none held by a thread it does not have;
  * the child then forgets what belongs to the parent (records buffered or
- * queued there, the writer thread, other threads' hazard slots). The parent
- * and its writer carry on untouched.
+ * queued there, the writer thread, other threads' buffers and hazard
+ * slots). The parent and its writer carry on untouched.
  */
 #include "log/log_internal.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-/* In lock order: the outermost first. */
+/* In lock order: the outermost first. A thread's buffer lock (tbufs) is
+ * taken before its sink's lock (sinks), never while holding files_lock. */
 static void (*const parts[])(int) = {
-    log__config_fork, log__registry_fork, log__writer_fork,  log__rings_fork,
-    log__files_fork,  log__sinks_fork,    log__hazards_fork,
+    log__config_fork, log__registry_fork, log__writer_fork, log__rings_fork,
+    log__files_fork,  log__tbufs_fork,    log__sinks_fork,  log__hazards_fork,
 };
 #define NPARTS (sizeof parts / sizeof parts[0])
 

@@ -46,8 +46,10 @@ struct log_sink {
     /* callbacks */
     log_sink_fn fn;
     void *payload;
-    /* output buffer of fd and file sinks (sink_buffer.c), under lock */
-    bool buffered;             /* sync records are batched (file sinks by default) */
+    /* shared output buffer of fd and file sinks (sink_buffer.c), under lock:
+     * the async writer's, and sync records that have no thread buffer */
+    bool buffered;             /* sync records are batched (file sinks by default);
+                                * fixed before the sink is published */
     char *buf;                 /* LOG__SINK_BUF bytes once used */
     size_t buf_len;
     uint64_t buf_since_ns;     /* CLOCK_MONOTONIC of the oldest unwritten byte */
@@ -95,6 +97,30 @@ void log__sinks_report_drops(void);
 /* From a fatal signal handler: write out every buffer, no locks taken. */
 void log__sinks_crash_write(void);
 uint64_t log__now_ns(void);
+/* Write `len` bytes of whole lines buffered at reopen generation `gen` to
+ * the sink (its lock held): its shared buffer first, then a reopen if one
+ * was requested before these bytes, then the bytes, split at line
+ * boundaries where a file rotates (log__file_fit). */
+void log__sink_write_lines(log_sink *s, const char *p, size_t len, unsigned gen);
+
+/* ---- per-thread buffers of buffered sinks in sync mode (sink_thread_buf.c) ---- */
+
+/* Append a record to the calling thread's buffer for `s` (`urgent`: and
+ * write the buffer out now). Without a buffer of its own for `s`, the
+ * thread puts it in the sink's shared buffer (log__sink_put), after writing
+ * out what it buffered for `s` itself, so that its order holds. */
+void log__tbuf_put(log_sink *s, const char *text, size_t len, int urgent);
+/* The calling thread may have buffered bytes (set by it alone). */
+extern __thread int log__tbuf_dirty __attribute__((tls_model("initial-exec")));
+/* Write out the calling thread's buffers (before an async record). */
+void log__tbufs_write_mine(void);
+/* Every thread's buffers, as log__sinks_flush (which calls it). */
+uint64_t log__tbufs_flush(int due_only, uint64_t now_ns);
+/* A sink is being freed: write out every thread's buffer for it and
+ * forget it there. */
+void log__tbufs_detach(log_sink *s);
+/* From a fatal signal handler: write every thread buffer, no locks. */
+void log__tbufs_crash_write(void);
 
 /* ---- fork() (log_fork.c): each module's part, called in lock order for
  * PREPARE and in reverse for PARENT and CHILD ---- */
@@ -107,6 +133,9 @@ void log__registry_fork(int phase); /* log_logger.c */
 void log__writer_fork(int phase);   /* async_writer.c */
 void log__rings_fork(int phase);    /* async_ring.c */
 void log__files_fork(int phase);    /* sink_file.c */
+/* sink_thread_buf.c: prepare waits for appends; the child forgets every
+ * thread's unwritten bytes and the other threads' buffers */
+void log__tbufs_fork(int phase);
 /* sink_buffer.c: the child forgets the parent's unwritten bytes */
 void log__sinks_fork(int phase);
 void log__hazards_fork(int phase);  /* log_hazard.c */
@@ -129,6 +158,9 @@ int log__async_set(bool on, size_t queue_bytes, bool drop);
 void log__async_drain(void);
 /* The background thread: async writer, and flusher of sync buffers. */
 void log__writer_kick(void);      /* a buffer became non-empty */
+/* A buffer became non-empty at `since_ns`: kick the background thread
+ * unless it will look at the buffers by then anyway. */
+void log__writer_due(uint64_t since_ns);
 void log__writer_wake(void);      /* records were queued while it slept */
 extern atomic_int log__writer_idle;
 /* Write all of it to fd; returns 0 or the errno of the failure. */
@@ -141,6 +173,14 @@ log_sink *log__sink_alloc_file(const char *path);
 /* sink_file.c: before appending `len` bytes, reopen if asked and rotate
  * if the record would not fit (sink lock held, buffer flushed as needed). */
 void log__file_before_put(log_sink *s, size_t len);
+/* sink_file.c: how many leading bytes of `p` (whole lines) go to the
+ * current file now, after rotating it if the first line would not fit
+ * (sink lock held, shared buffer empty). A line bigger than max_bytes goes
+ * alone into a file of its own. */
+size_t log__file_fit(log_sink *s, const char *p, size_t len);
+/* sink_file.c: reopen the file first if a reopen was requested before the
+ * bytes of generation `gen` were buffered (sink lock held). */
+void log__file_reopen_for(log_sink *s, unsigned gen);
 /* Write bytes out to the sink's fd (sink lock held); counts the records of
  * a failed write as lost. */
 void log__sink_write_out(log_sink *s, const char *p, size_t len);

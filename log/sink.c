@@ -102,6 +102,8 @@ void log_sink_release(log_sink *s)
         return;
     if (s->kind != LOG__SINK_CALLBACK) {
         log__sink_unregister(s);
+        if (s->buffered)
+            log__tbufs_detach(s); /* no thread buffer keeps a pointer to it */
         log__sink_flush(s); /* no route uses it: nothing can be queued for it */
         free(s->buf);
     }
@@ -120,8 +122,13 @@ void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t 
         return;
     }
     int urgent = r->level >= LOG_LEVEL_ERROR;
-    if (atomic_load_explicit(&log__async_on, memory_order_relaxed))
+    if (atomic_load_explicit(&log__async_on, memory_order_relaxed)) {
+        if (log__tbuf_dirty)
+            log__tbufs_write_mine(); /* records from before async mode first */
         log__async_put(s, text, len, urgent);
-    else
+    } else if (s->buffered) {
+        log__tbuf_put(s, text, len, urgent);
+    } else {
         log__sink_put(s, text, len, urgent ? LOG__PUT_URGENT : LOG__PUT_SYNC);
+    }
 }

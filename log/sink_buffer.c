@@ -1,12 +1,15 @@
 /*
- * Output buffers of fd and file sinks, and the registry of those sinks.
+ * The shared output buffer of fd and file sinks, writing buffered lines
+ * out, and the registry of those sinks.
  *
- * A buffered sink copies each record into a 64 KiB buffer and writes the
- * buffer out with one write(2) when the next record would not fit, when a
- * record at error or above arrives, on log_flush(), at exit, and at the
- * latest LOG__FLUSH_INTERVAL_NS after its first byte (the background thread
- * sees to that). Records are whole lines in the buffer, so a write never
- * splits one, and rotation happens between buffers.
+ * In sync mode a logging thread buffers its records in a buffer of its own
+ * (sink_thread_buf.c); the sink's shared buffer takes the async writer's
+ * records, and those of a thread that has no buffer of its own for the
+ * sink. Either kind is a 64 KiB buffer of whole lines written out with one
+ * write(2) when the next record would not fit, when a record at error or
+ * above arrives, on log_flush(), at exit, and at the latest
+ * LOG__FLUSH_INTERVAL_NS after its first byte (the background thread sees
+ * to that). A write never splits a line, and a file rotates between lines.
  *
  * The registry lets log_flush(), the flusher, fork() and the crash handler
  * reach every sink that may hold unwritten bytes.
@@ -87,6 +90,20 @@ void log__sink_flush_locked(log_sink *s)
     log__sink_write_out(s, s->buf, n);
 }
 
+void log__sink_write_lines(log_sink *s, const char *p, size_t len, unsigned gen)
+{
+    if (s->buf_len)
+        log__sink_flush_locked(s); /* older: a thread's records come out in order */
+    if (s->kind == LOG__SINK_FILE)
+        log__file_reopen_for(s, gen);
+    while (len > 0) {
+        size_t n = s->kind == LOG__SINK_FILE ? log__file_fit(s, p, len) : len;
+        log__sink_write_out(s, p, n);
+        p += n;
+        len -= n;
+    }
+}
+
 void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how)
 {
     pthread_mutex_lock(&s->lock);
@@ -110,9 +127,9 @@ void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how)
         if (how == LOG__PUT_URGENT) {
             log__sink_flush_locked(s);
         } else if (was_empty && how == LOG__PUT_SYNC) {
-            s->buf_since_ns = log__now_ns();
+            uint64_t since = s->buf_since_ns = log__now_ns();
             pthread_mutex_unlock(&s->lock);
-            log__writer_kick(); /* so that it is written within the interval */
+            log__writer_due(since); /* so that it is written within the interval */
             return;
         }
     }
@@ -142,7 +159,10 @@ uint64_t log__sinks_flush(int due_only, uint64_t now_ns)
         pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_unlock(&reg_lock);
-    return next;
+    /* Then the threads' own buffers (each writes its sink's shared buffer
+     * out first: a thread's older records may be there). */
+    uint64_t tnext = log__tbufs_flush(due_only, now_ns);
+    return tnext < next ? tnext : next;
 }
 
 /* The record that says how many records the async queue dropped for `s`. */
@@ -204,4 +224,5 @@ void log__sinks_crash_write(void)
         if (s->buf && n && n <= LOG__SINK_BUF)
             (void)log__write_all(s->fd, s->buf, n);
     }
+    log__tbufs_crash_write(); /* newer than the shared buffers' */
 }

@@ -6,7 +6,8 @@
  * one file: rotation happens between records, never inside one, and no
  * record is lost by it, whatever the number of writing threads. Buffered
  * records are written to the file they were meant for before a reopen or a
- * rotation.
+ * rotation; a thread's buffer of many lines is split between two files at
+ * a line boundary when the file rotates in the middle of it.
  */
 #include "log/log_internal.h"
 
@@ -139,6 +140,50 @@ void log__file_before_put(log_sink *s, size_t len)
     }
 }
 
+void log__file_reopen_for(log_sink *s, unsigned gen)
+{
+    unsigned cur = atomic_load(&log__reopen_generation);
+    /* Nothing requested, or these bytes were buffered before the request
+     * (they go to the file they were meant for; the next newer bytes
+     * reopen it). */
+    if (cur == s->reopen_seen || gen == s->reopen_seen)
+        return;
+    s->reopen_seen = cur;
+    log__sink_flush_locked(s); /* into the file it was for */
+    (void)reopen_locked(s);
+}
+
+/* Bytes of the whole lines at the start of p[0..len) that fit in `room`. */
+static size_t lines_within(const char *p, size_t len, uint64_t room)
+{
+    if (len <= room)
+        return len;
+    const char *nl = memrchr(p, '\n', (size_t)room);
+    return nl ? (size_t)(nl - p) + 1 : 0;
+}
+
+size_t log__file_fit(log_sink *s, const char *p, size_t len)
+{
+    if (!s->max_bytes)
+        return len;
+    uint64_t size = s->size + s->buf_len;
+    size_t n = lines_within(p, len, size < s->max_bytes ? s->max_bytes - size : 0);
+    if (n)
+        return n;
+    if (size > 0) {
+        log__sink_flush_locked(s);
+        rotate_locked(s);
+        size = s->size;
+        n = lines_within(p, len, size < s->max_bytes ? s->max_bytes - size : 0);
+        if (n)
+            return n;
+    }
+    /* A line bigger than max_bytes (or a rotation that failed): that line
+     * alone, rather than never. */
+    const char *nl = memchr(p, '\n', len);
+    return nl ? (size_t)(nl - p) + 1 : len;
+}
+
 void log__files_fork(int phase)
 {
     if (phase == LOG__FORK_PREPARE)
@@ -150,6 +195,9 @@ void log__files_fork(int phase)
 int log_reopen(void)
 {
     int rc = 0;
+    /* What any thread buffered so far goes to the file it was meant for
+     * (thread buffers come before files_lock in the lock order). */
+    (void)log__tbufs_flush(0, 0);
     pthread_mutex_lock(&files_lock);
     for (log_sink *s = files; s; s = s->next_file) {
         pthread_mutex_lock(&s->lock);

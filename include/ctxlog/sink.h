@@ -151,9 +151,11 @@ typedef struct log_file_options {
     size_t max_bytes; /**< rotate before a record would take the file past this; 0: never */
     unsigned backups; /**< keep app.log.1 … app.log.N (N ≥ 1 when max_bytes is set) */
     /**
-     * false (default): records are batched in a 64 KiB buffer, written when
-     * it is full, for a record at error or above, by log_flush(), at exit,
-     * and at the latest about 100 ms after the first of them.
+     * false (default): records are batched in a 64 KiB buffer per logging
+     * thread, written when it is full, for a record at error or above, by
+     * log_flush() (every thread's), when the thread exits, at exit, and at
+     * the latest about 100 ms after the first of them. Each thread's
+     * records keep their order; different threads' come in batches.
      * true: each record is written with its own write(2) before the call
      * returns.
      */
@@ -211,13 +213,15 @@ CTXLOG_API int log_logger_set_additive(log_logger *lg, bool additive);
 
 /**
  * @brief Reopen every file sink now (after logrotate moved the file).
+ * What any thread buffered before the call is written to the old file first.
  * @return 0, or CTXLOG_EIO when some file could not be reopened (it keeps
  *         writing to the old descriptor, and the failure is reported once).
  */
 CTXLOG_API int log_reopen(void);
 
 /**
- * @brief Ask for a reopen of every file sink before its next write.
+ * @brief Ask for a reopen of every file sink before it writes records logged
+ * after the request (records buffered before it go to the old file).
  * Async-signal-safe: call it from a SIGHUP handler.
  */
 CTXLOG_API void log_reopen_request(void);
