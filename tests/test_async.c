@@ -220,6 +220,99 @@ static void test_async__drop_counts_exactly(void **state)
     log_sink_release(s);
 }
 
+/* ---- the writer's batches: rotation and write failures -------------------------------- */
+
+/* Parse every line of `path` (which may be missing) into the order check;
+ * fails on a line that is not one JSON object. Returns the file's size. */
+static size_t check_file_lines(const char *path, struct order_check *c)
+{
+    size_t len = 0;
+    char *text = ts_read_file(path, &len);
+    if (!text)
+        return 0;
+    for (char *p = text, *end = text + len; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        assert_non_null(nl);
+        json_error_t err;
+        json_t *rec = json_loadb(p, (size_t)(nl - p), JSON_REJECT_DUPLICATES, &err);
+        if (!json_is_object(rec))
+            fail_msg("%s: a line is not a JSON object: %s", path, err.text);
+        json_int_t t = json_integer_value(json_object_get(rec, "t"));
+        json_int_t i = json_integer_value(json_object_get(rec, "i"));
+        assert_true(t >= 0 && t < THREADS);
+        if (i != c->next[t])
+            fail_msg("thread %d: record %lld where %ld was due", (int)t, (long long)i, c->next[t]);
+        c->next[t]++;
+        json_decref(rec);
+        p = nl + 1;
+    }
+    free(text);
+    return len;
+}
+
+/* A rotating file takes the buffered way out of the queues: still every
+ * record once, in each thread's order, no file over max_bytes. */
+static void test_async__rotating_file_loses_nothing(void **state)
+{
+    (void)state;
+    enum { BACKUPS = 200 };
+    log_file_options o = {.max_bytes = 32 * 1024, .backups = BACKUPS};
+    log_sink *s = file_sink(&o);
+    assert_int_equal(log__async_set(true, 64 * 1024, false), 0);
+    long n = records_per_thread(250000) / 250 + 200; /* ~1.6 MB: ~50 files */
+    pthread_t th[THREADS];
+    struct writer_arg args[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        args[t] = (struct writer_arg){t, n};
+        assert_int_equal(pthread_create(&th[t], NULL, log_many, &args[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    assert_int_equal(log_flush(), 0);
+
+    /* Oldest first: the highest number down to the live file. */
+    struct order_check c = {0};
+    char path[4096];
+    for (int k = BACKUPS; k >= 0; k--) {
+        if (k)
+            snprintf(path, sizeof path, "%s.%d", out_path, k);
+        else
+            snprintf(path, sizeof path, "%s", out_path);
+        size_t size = check_file_lines(path, &c);
+        assert_true(size <= o.max_bytes);
+        if (k)
+            (void)unlink(path);
+    }
+    for (int t = 0; t < THREADS; t++)
+        assert_int_equal(c.next[t], n);
+    log_sink_release(s);
+}
+
+/* Records the writer cannot write are counted as lost, each once. */
+static void test_async__write_failure_counted(void **state)
+{
+    (void)state;
+    if (access("/dev/full", W_OK) != 0)
+        skip();
+    log_sink *s = NULL;
+    assert_int_equal(log_sink_file(&s, "/dev/full", NULL), 0);
+    assert_int_equal(log_logger_clear_sinks(NULL), 0);
+    assert_int_equal(log_logger_add_sink(NULL, s), 0);
+    assert_int_equal(log__async_set(true, 0, false), 0);
+    char *err = ts_temp_path("full.err");
+    ts_capture cap = ts_capture_begin(2, err);
+    uint64_t before = log_dropped_count();
+    for (int i = 0; i < 1000; i++)
+        log_info_kv("lost", LOG_I64("i", i));
+    (void)log_flush();
+    uint64_t lost = log_dropped_count() - before;
+    ts_capture_end(&cap);
+    assert_int_equal(lost, 1000);
+    ts_unlink(err);
+    free(err);
+    log_sink_release(s);
+}
+
 /* ---- configuration ------------------------------------------------------------------ */
 
 static void count_lines(json_t *rec, void *arg)
@@ -422,6 +515,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_async__block_loses_nothing_and_keeps_thread_order,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_async__drop_counts_exactly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async__rotating_file_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async__write_failure_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async__enabled_by_config_file_and_environment, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_async__fork_child_logs_parent_unharmed, setup,
