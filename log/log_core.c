@@ -103,9 +103,10 @@ static int level_enabled(const log_logger *owner, log_level level)
 }
 
 /* Inlined into both entry points: one call frame per record, not three. */
-static inline __attribute__((always_inline)) void emit(log_logger *lg, log__scratch *sc, log_level level, const char *file, int line,
-                 const char *func, const char *msg, size_t msg_len, const log_field *fields,
-                 size_t nfields)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level, const char *file,
+                               int line, const char *func, const char *msg, size_t msg_len,
+                               const log_field *fields, size_t nfields)
 {
     log_logger *owner = lg->owner;
     const log_route *route = log__route_pin(owner);
@@ -191,7 +192,8 @@ out:
 /* What both entry points do first: set up on the first record, default to
  * the root, the precise level test, and the thread's buffers. NULL when the
  * record is not to be made (disabled, or out of memory: counted). */
-static inline __attribute__((always_inline)) log__scratch *record_begin(log_logger **lg, log_level level, int *temporary)
+static ALWAYS_INLINE log__scratch *record_begin(log_logger **lg, log_level level,
+                                                int *temporary)
 {
     log__ensure_init();
     if (!*lg)
