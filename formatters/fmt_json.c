@@ -850,8 +850,10 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
         memcpy(o, ",\"ecs.version\":\"8.11.0\"", 23);
         o += 23;
     }
-    memcpy(o, c->bytes.data, c->bytes.len);
-    o += c->bytes.len;
+    if (c->bytes.len) { /* data may be NULL when there is no context */
+        memcpy(o, c->bytes.data, c->bytes.len);
+        o += c->bytes.len;
+    }
 
     /* Each field: a plain key that collides with nothing, and a number, a
      * boolean or a plain string; anything else goes the general way. */
