@@ -36,7 +36,9 @@ struct log_sink {
     int fd;
     bool tty;                  /* fd is a terminal (for the console colours) */
     char *name;                /* "stdout", "stderr" or the path, for messages */
-    int failing;               /* last write failed (under lock): report once */
+    atomic_int failing;        /* last write failed (changed under lock): report once */
+    pthread_rwlock_t fd_lock;  /* file sinks: held (read) while writing without `lock`,
+                                * (write) to replace or close fd; taken after `lock` */
     /* files */
     size_t max_bytes;
     unsigned backups;
@@ -102,6 +104,11 @@ uint64_t log__now_ns(void);
  * was requested before these bytes, then the bytes, split at line
  * boundaries where a file rotates (log__file_fit). */
 void log__sink_write_lines(log_sink *s, const char *p, size_t len, unsigned gen);
+/* The same, called with the lock held and returning with it released; a
+ * file that does not rotate is written without the lock (under fd_lock),
+ * so that threads writing their buffers out do not wait for each other's
+ * write(2) on it (the kernel orders O_APPEND writes). */
+void log__sink_write_lines_unlock(log_sink *s, const char *p, size_t len, unsigned gen);
 
 /* ---- per-thread buffers of buffered sinks in sync mode (sink_thread_buf.c) ---- */
 

@@ -22,6 +22,7 @@ static log_sink *sink_new(enum log__sink_kind kind, const char *name)
     s->name = copy;
     s->fd = -1;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_rwlock_init(&s->fd_lock, NULL);
     return s;
 }
 
@@ -111,6 +112,7 @@ void log_sink_release(log_sink *s)
         log__file_close(s);
     log_formatter_release(s->formatter);
     pthread_mutex_destroy(&s->lock);
+    pthread_rwlock_destroy(&s->fd_lock);
     free(s->name);
     free(s);
 }

@@ -104,6 +104,34 @@ void log__sink_write_lines(log_sink *s, const char *p, size_t len, unsigned gen)
     }
 }
 
+void log__sink_write_lines_unlock(log_sink *s, const char *p, size_t len, unsigned gen)
+{
+    if (s->kind != LOG__SINK_FILE || s->max_bytes) {
+        log__sink_write_lines(s, p, len, gen); /* rotation: decided line by line */
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    if (s->buf_len)
+        log__sink_flush_locked(s); /* older: a thread's records come out in order */
+    log__file_reopen_for(s, gen);
+    pthread_rwlock_rdlock(&s->fd_lock);
+    pthread_mutex_unlock(&s->lock);
+    int err = log__write_all(s->fd, p, len);
+    pthread_rwlock_unlock(&s->fd_lock);
+    /* s->size only matters to rotation, which this file does not do. */
+    if (err || atomic_load_explicit(&s->failing, memory_order_relaxed)) {
+        pthread_mutex_lock(&s->lock);
+        if (err) {
+            size_t lines = count_lines(p, len);
+            log__count_dropped(lines > 1 ? lines - 1 : 0);
+            log__sink_failed(s, err);
+        } else if (s->failing) {
+            log__sink_recovered(s);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
 void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how)
 {
     pthread_mutex_lock(&s->lock);
@@ -203,6 +231,9 @@ void log__sinks_fork(int phase)
 {
     if (phase == LOG__FORK_PREPARE) {
         pthread_mutex_lock(&reg_lock);
+        /* fd_lock is not taken: only a thread writing its own buffer out
+         * holds it, and that thread holds its buffer's lock, which the
+         * thread buffers' prepare has already taken. */
         for (log_sink *s = reg_head; s; s = s->reg_next)
             pthread_mutex_lock(&s->lock);
         return;

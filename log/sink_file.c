@@ -91,8 +91,10 @@ static int reopen_locked(log_sink *s)
                     strerror(errno));
         return -1;
     }
+    pthread_rwlock_wrlock(&s->fd_lock); /* no write without the lock under way */
     close(s->fd);
     s->fd = fd;
+    pthread_rwlock_unlock(&s->fd_lock);
     s->size = size;
     return 0;
 }

@@ -104,8 +104,7 @@ static void tb_write(tbuf *b, log_sink *s)
     if (!b->len)
         return;
     pthread_mutex_lock(&s->lock);
-    log__sink_write_lines(s, b->data, b->len, b->gen);
-    pthread_mutex_unlock(&s->lock);
+    log__sink_write_lines_unlock(s, b->data, b->len, b->gen);
     b->len = 0;
     atomic_store_explicit(&b->pending, 0, memory_order_relaxed);
 }

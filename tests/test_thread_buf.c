@@ -447,6 +447,66 @@ static void test_thread_buf__reopen_request_keeps_buffered_records_in_old_file(v
     reopen_case(1);
 }
 
+/* ---- reopen while threads write their buffers out ------------------------------------------ */
+
+struct busy {
+    int t;
+    long n;
+};
+
+static void *busy_main(void *p)
+{
+    const struct busy *b = p;
+    for (long i = 0; i < b->n; i++)
+        log_info_kv("busy", LOG_I64("t", b->t), LOG_I64("i", i));
+    return NULL;
+}
+
+/* Threads write their buffers into a file without its lock; log_reopen()
+ * replaces the descriptor under them again and again: every record once,
+ * whole, each thread's in order across the files. */
+static void test_thread_buf__reopen_while_threads_write_loses_nothing(void **state)
+{
+    (void)state;
+    enum { NT = 3, MOVES = 8 };
+    const char *e = getenv("CTXLOG_STRESS_RECORDS");
+    long n = e && atol(e) > 0 ? atol(e) : 20000;
+    use_file(out_path, NULL);
+    pthread_t th[NT];
+    struct busy b[NT];
+    for (int t = 0; t < NT; t++) {
+        b[t] = (struct busy){t, n};
+        assert_int_equal(pthread_create(&th[t], NULL, busy_main, &b[t]), 0);
+    }
+    char *moved[MOVES];
+    for (int k = 0; k < MOVES; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "tbuf-moved-%d.log", k);
+        moved[k] = ts_temp_path(name);
+        pause_ms(2);
+        assert_int_equal(rename(out_path, moved[k]), 0);
+        assert_int_equal(log_reopen(), 0);
+    }
+    for (int t = 0; t < NT; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    assert_int_equal(log_flush(), 0);
+
+    json_t *all = json_array();
+    for (int k = 0; k <= MOVES; k++) {
+        json_t *recs = records_of(k < MOVES ? moved[k] : out_path);
+        assert_int_equal(json_array_extend(all, recs), 0);
+        json_decref(recs);
+        if (k < MOVES) {
+            ts_unlink(moved[k]);
+            free(moved[k]);
+        }
+    }
+    assert_int_equal(json_array_size(all), (size_t)(NT * n));
+    for (int t = 0; t < NT; t++)
+        assert_int_equal(count_msg(all, "busy", t, 1), (size_t)n);
+    json_decref(all);
+}
+
 /* ---- a sink freed while a thread holds buffered records for it --------------------------- */
 
 static void test_thread_buf__freed_sink_writes_thread_buffers(void **state)
@@ -734,6 +794,7 @@ int main(void)
         T(test_thread_buf__record_bigger_than_max_bytes_goes_alone),
         T(test_thread_buf__log_reopen_writes_buffers_to_the_old_file),
         T(test_thread_buf__reopen_request_keeps_buffered_records_in_old_file),
+        T(test_thread_buf__reopen_while_threads_write_loses_nothing),
         T(test_thread_buf__freed_sink_writes_thread_buffers),
         T(test_thread_buf__more_sinks_than_thread_buffers),
         T(test_thread_buf__fork_child_never_writes_parent_buffers),
