@@ -22,7 +22,13 @@ static log_sink *sink_new(enum log__sink_kind kind, const char *name)
     s->name = copy;
     s->fd = -1;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_rwlock_init(&s->fd_lock, NULL);
+    /* A reopen waiting for the descriptor goes before new writers: with
+     * many threads writing, readers could otherwise keep it out. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    (void)pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->fd_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     return s;
 }
 
