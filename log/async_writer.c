@@ -22,7 +22,7 @@
 
 #define POLL_NS (50 * 1000)        /* between polls while records flow */
 #define POLLS 400                  /* about 20 ms of polling, then sleep */
-#define GATHER 256                  /* records per writev */
+#define GATHER 256                 /* records per writev */
 #define BATCH_PAUSE_NS (20 * 1000) /* after a pass that wrote something */
 
 atomic_int log__writer_idle;
