@@ -140,6 +140,11 @@ static int format_custom(const log_formatter *f, const log_record *r, bool tty, 
     return 0;
 }
 
+const log_json_options *fmt_formatter_json_options(const log_formatter *f)
+{
+    return f && f->kind == KIND_JSON ? &f->json : NULL;
+}
+
 int fmt_format(const log_formatter *f, const log_record *r, bool tty, fmt_buf *out)
 {
     if (!f || !r || !out)

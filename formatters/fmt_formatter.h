@@ -23,6 +23,9 @@
  * (a custom function must allow that too).
  */
 int fmt_format(const log_formatter *f, const log_record *r, bool tty, fmt_buf *out);
+/* The options of a JSON formatter (NULL for any other kind), so that the
+ * core can call fmt_json_record directly. Valid as long as `f`. */
+const log_json_options *fmt_formatter_json_options(const log_formatter *f);
 
 /* Take one more reference (for a sink that keeps @f). Returns @f; NULL is
  * passed through. */

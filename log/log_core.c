@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "formatters/fmt_formatter.h"
+#include "formatters/fmt_json.h"
 
 /* Buffers that grew past this are given back after the record. */
 #define KEEP_BYTES (64 * 1024)
@@ -173,7 +174,10 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
         }
         if (f != done || done_tty != s->tty) {
             fmt_buf_clear(&sc->out);
-            done_ok = fmt_format(f, &r, s->tty, &sc->out) == 0;
+            /* Fixed with the formatter: JSON needs no dispatch. */
+            const log_json_options *jo = s->json;
+            done_ok = (jo ? fmt_json_record(&r, jo, &sc->out)
+                          : fmt_format(f, &r, s->tty, &sc->out)) == 0;
             if (done_ok && sc->out.oom) {
                 done_ok = 0;
                 log__count_dropped(1);

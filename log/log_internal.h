@@ -31,6 +31,7 @@ struct log_sink {
     enum log__sink_kind kind;
     atomic_int level;          /* records below it are not written here */
     log_formatter *formatter;  /* NULL: callback sink without text; fixed once attached */
+    const log_json_options *json; /* the formatter's, when it is a JSON one */
     atomic_bool attached;      /* added to a logger at least once */
     pthread_mutex_t lock;      /* one writer at a time: records never interleave */
     int fd;

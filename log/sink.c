@@ -40,6 +40,7 @@ static log_sink *fd_sink(int fd, const char *name)
     s->fd = fd;
     s->tty = isatty(fd) == 1;
     s->formatter = fmt_formatter_retain(fmt_formatter_default());
+    s->json = fmt_formatter_json_options(s->formatter);
     log__sink_register(s);
     return s;
 }
@@ -57,8 +58,10 @@ log_sink *log_sink_stderr(void)
 log_sink *log__sink_alloc_file(const char *path)
 {
     log_sink *s = sink_new(LOG__SINK_FILE, path);
-    if (s)
+    if (s) {
         s->formatter = fmt_formatter_retain(fmt_formatter_default());
+        s->json = fmt_formatter_json_options(s->formatter);
+    }
     return s; /* registered once opened */
 }
 
@@ -92,6 +95,7 @@ int log_sink_set_formatter(log_sink *s, log_formatter *f)
         return CTXLOG_ESTATE;
     log_formatter *old = s->formatter;
     s->formatter = fmt_formatter_retain(f);
+    s->json = fmt_formatter_json_options(s->formatter);
     log_formatter_release(old);
     return 0;
 }
