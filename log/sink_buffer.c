@@ -66,21 +66,24 @@ static size_t count_lines(const char *p, size_t len)
     return n;
 }
 
-void log__sink_write_out(log_sink *s, const char *p, size_t len)
+/* After writing the whole lines p[0, len) to `s` (lock held): the file's
+ * size, or the records lost when the write failed. */
+static void wrote_locked(log_sink *s, const char *p, size_t len, int err)
 {
-    if (len == 0)
-        return;
-    int err = log__write_all(s->fd, p, len);
     if (err) {
-        /* Whole lines only ever reach here: count what was lost. */
-        size_t lines = count_lines(p, len);
-        log__count_dropped(lines > 1 ? lines - 1 : 0);
-        log__sink_failed(s, err);
+        log__sink_failed(s, err, count_lines(p, len));
         return;
     }
     s->size += len;
     if (s->failing)
         log__sink_recovered(s);
+}
+
+void log__sink_write_out(log_sink *s, const char *p, size_t len)
+{
+    if (len == 0)
+        return;
+    wrote_locked(s, p, len, log__write_all(s->fd, p, len));
 }
 
 void log__sink_flush_locked(log_sink *s)
@@ -90,12 +93,20 @@ void log__sink_flush_locked(log_sink *s)
     log__sink_write_out(s, s->buf, n);
 }
 
-void log__sink_write_lines(log_sink *s, const char *p, size_t len, unsigned gen)
+/* Before a thread's buffered lines of reopen generation `gen` (lock held):
+ * the shared buffer, which may hold the thread's older records, and a
+ * reopen requested before these lines. */
+static void before_lines(log_sink *s, unsigned gen)
 {
     if (s->buf_len)
         log__sink_flush_locked(s); /* older: a thread's records come out in order */
     if (s->kind == LOG__SINK_FILE)
         log__file_reopen_for(s, gen);
+}
+
+void log__sink_write_lines(log_sink *s, const char *p, size_t len, unsigned gen)
+{
+    before_lines(s, gen);
     while (len > 0) {
         size_t n = s->kind == LOG__SINK_FILE ? log__file_fit(s, p, len) : len;
         log__sink_write_out(s, p, n);
@@ -111,23 +122,16 @@ void log__sink_write_lines_unlock(log_sink *s, const char *p, size_t len, unsign
         pthread_mutex_unlock(&s->lock);
         return;
     }
-    if (s->buf_len)
-        log__sink_flush_locked(s); /* older: a thread's records come out in order */
-    log__file_reopen_for(s, gen);
+    before_lines(s, gen);
     pthread_rwlock_rdlock(&s->fd_lock);
     pthread_mutex_unlock(&s->lock);
     int err = log__write_all(s->fd, p, len);
     pthread_rwlock_unlock(&s->fd_lock);
-    /* s->size only matters to rotation, which this file does not do. */
+    /* The lock again only when there is something to say: the size only
+     * matters to rotation, which this file does not do. */
     if (err || atomic_load_explicit(&s->failing, memory_order_relaxed)) {
         pthread_mutex_lock(&s->lock);
-        if (err) {
-            size_t lines = count_lines(p, len);
-            log__count_dropped(lines > 1 ? lines - 1 : 0);
-            log__sink_failed(s, err);
-        } else if (s->failing) {
-            log__sink_recovered(s);
-        }
+        wrote_locked(s, p, len, err);
         pthread_mutex_unlock(&s->lock);
     }
 }

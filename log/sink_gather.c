@@ -9,9 +9,6 @@
  */
 #include "log/log_internal.h"
 
-#include <errno.h>
-#include <limits.h>
-#include <poll.h>
 #include <sys/uio.h>
 
 void log__sink_put_gathered(log_sink *s, struct iovec *iov, int n)
@@ -25,38 +22,13 @@ void log__sink_put_gathered(log_sink *s, struct iovec *iov, int n)
         return;
     }
     log__sink_flush_locked(s); /* older records first */
-    int i = 0, err = 0;
-    uint64_t written = 0;
-    while (i < n) {
-        ssize_t w = writev(s->fd, iov + i, n - i < IOV_MAX ? n - i : IOV_MAX);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
-            (void)poll(&pfd, 1, 1000);
-            continue;
-        }
-        if (w <= 0) {
-            err = w < 0 ? errno : EIO;
-            break;
-        }
-        written += (uint64_t)w;
-        size_t left = (size_t)w;
-        while (i < n && left >= iov[i].iov_len)
-            left -= iov[i++].iov_len;
-        if (i < n) { /* a record written in part: the rest of it next */
-            iov[i].iov_base = (char *)iov[i].iov_base + left;
-            iov[i].iov_len -= left;
-        }
-    }
-    s->size += written;
-    if (err) {
-        /* Records not written whole are lost: one is counted by
-         * log__sink_failed, which also says so once per failure streak. */
-        log__count_dropped((uint64_t)(n - i - 1));
-        log__sink_failed(s, err);
-    } else if (s->failing) {
+    /* No size to keep: only files that rotate need it, and they took the
+     * buffered way above. */
+    int done;
+    int err = log__writev_all(s->fd, iov, n, &done);
+    if (err)
+        log__sink_failed(s, err, (uint64_t)(n - done)); /* not written whole: lost */
+    else if (s->failing)
         log__sink_recovered(s);
-    }
     pthread_mutex_unlock(&s->lock);
 }
