@@ -132,7 +132,6 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
     clock_gettime(CLOCK_REALTIME, &r.time);
     sc->hint.serial = 0; /* until the context filter stamps the record */
     sc->hint.logger = owner->name;
-    size_t n = lg->nbound + nfields;
     if (route->ctx_only && lg->nbound == 0) {
         /* Nothing may change the fields: the call's own array will do. The
          * record is const for sinks and formatters. */
@@ -142,6 +141,7 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
             (void)log__filter_ctx(&r, NULL);
     } else {
         /* The record's own copy of the fields, so filters may change them. */
+        size_t n = lg->nbound + nfields;
         if (n) {
             if (log__scratch_fields(sc, n) != 0) {
                 log__count_dropped(1);
