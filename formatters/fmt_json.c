@@ -239,25 +239,6 @@ const char fmt_digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Write v in decimal ending just before `end`; returns where it starts. */
-static char *u64_digits(char *end, uint64_t v)
-{
-    while (v >= 100) {
-        unsigned d = (unsigned)(v % 100) * 2;
-        v /= 100;
-        *--end = fmt_digit_pairs[d + 1];
-        *--end = fmt_digit_pairs[d];
-    }
-    if (v >= 10) {
-        unsigned d = (unsigned)v * 2;
-        *--end = fmt_digit_pairs[d + 1];
-        *--end = fmt_digit_pairs[d];
-    } else {
-        *--end = (char)('0' + v);
-    }
-    return end;
-}
-
 static void put_u64(fmt_buf *b, uint64_t v)
 {
     if (fmt_buf_reserve(b, 20))
@@ -506,14 +487,11 @@ static int put_key(struct keyset *ks, fmt_buf *b, const char *key, const char *p
 
         size_t quote = b->len - 1; /* the closing '"' */
         for (uint64_t n = 2; key_taken(ks, b, start, b->len - start); n++) {
-            char tmp[20];
-            char *d = u64_digits(tmp + sizeof tmp, n);
-            size_t dlen = (size_t)(tmp + sizeof tmp - d);
             char *o = b->data + quote; /* room: 1 + 20 + 1 <= 24 reserved */
             *o++ = '.';
-            memcpy(o, d, dlen);
-            o[dlen] = '"';
-            b->len = quote + dlen + 2;
+            o = fmt_u64_put(o, n);
+            *o++ = '"';
+            b->len = (size_t)(o - b->data);
         }
     }
     tl_keys[ks->n].off = start;

@@ -6,6 +6,7 @@
  * fractional part while the second stays the same.
  */
 #include "formatters/fmt_json.h"
+#include "formatters/fmt_json_plain.h"
 
 #include <string.h>
 
@@ -50,11 +51,6 @@ static void format_prefix(time_t sec, char *out)
 
 char *fmt_rfc3339_put(char *out, const struct timespec *t)
 {
-    static const char pairs[201] =
-        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-        "8081828384858687888990919293949596979899";
-
     if (!cache.valid || cache.sec != t->tv_sec) {
         format_prefix(t->tv_sec, cache.prefix);
         cache.sec = t->tv_sec;
@@ -70,9 +66,9 @@ char *fmt_rfc3339_put(char *out, const struct timespec *t)
     memcpy(out, cache.prefix, PREFIX_LEN);
     out += PREFIX_LEN;
     out[0] = '.';
-    memcpy(out + 1, pairs + 2 * hi, 2);
-    memcpy(out + 3, pairs + 2 * mid, 2);
-    memcpy(out + 5, pairs + 2 * lo, 2);
+    memcpy(out + 1, fmt_digit_pairs + 2 * hi, 2);
+    memcpy(out + 3, fmt_digit_pairs + 2 * mid, 2);
+    memcpy(out + 5, fmt_digit_pairs + 2 * lo, 2);
     out[7] = 'Z';
     return out + 8;
 }
