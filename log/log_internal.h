@@ -173,8 +173,8 @@ void log__writer_wake(void);      /* records were queued while it slept */
 extern atomic_int log__writer_idle;
 /* Write all of it to fd; returns 0 or the errno of the failure. */
 int log__write_all(int fd, const char *p, size_t len);
-/* The same for n pieces in order (writev; iov is used up as it goes):
- * *done gets how many pieces were written whole. */
+/* The same for n pieces, none empty, in order (writev; iov is used up as
+ * it goes): *done gets how many pieces were written whole. */
 int log__writev_all(int fd, struct iovec *iov, int n, int *done);
 /* Count `lost` records (at least one) as lost, and say so once per failure
  * streak (under s->lock). */
