@@ -10,6 +10,10 @@ int fmt_buf_grow(fmt_buf *b, size_t extra)
         return -1;
     if (b->cap - b->len >= extra)
         return 0;
+    if (b->fixed) {
+        b->oom = 1;
+        return -1;
+    }
     size_t need = b->len + extra;
     if (need < b->len) { /* overflow */
         b->oom = 1;

@@ -39,7 +39,9 @@
  * text count as the same key.
  */
 #include "formatters/fmt_json.h"
+#include "formatters/fmt_json_line.h"
 #include "formatters/fmt_json_plain.h"
+#include "formatters/fmt_json_scalar.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -808,6 +810,7 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
     }
     o = fmt_rfc3339_put(o, &r->time);
     *o++ = '"';
+    size_t line = (size_t)(o - b->data); /* what the line cache keeps starts here */
     memcpy(o, hd->bytes, hd->len);
     o += hd->len;
     if (msg_plain) {
@@ -833,24 +836,23 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
         o += c->bytes.len;
     }
 
-    /* Each field: a plain key that collides with nothing, and a number, a
-     * boolean or a plain string; anything else goes the general way. */
+    /* Each field: a plain key that collides with nothing, and a value the
+     * quick writer takes; anything else goes the general way. */
     const struct preset *p = &presets[preset];
     uint64_t mask = c->mask;
     struct key_span prev[FAST_FIELDS];
+    size_t val_at[FAST_FIELDS];
     for (size_t i = 0; i < nf; i++) {
         const log_field *f = &r->fields[i];
         const char *key = f->key;
         size_t kl = key ? strlen(key) : 0, sl = 0;
         if (!key || kl > 128 || !fmt_all_plain((const unsigned char *)key, kl))
             goto general;
-        if (f->type == LOG_FIELD_STR && f->v.s) {
-            sl = strlen(f->v.s);
-            if (sl > 128 || !fmt_all_plain((const unsigned char *)f->v.s, sl))
-                goto general;
-        }
+        size_t room = fmt_scalar_room(f, &sl);
+        if (!room)
+            goto general;
         b->len = (size_t)(o - b->data);
-        if (fmt_buf_reserve(b, kl + sl + 32)) {
+        if (fmt_buf_reserve(b, kl + room + 8)) {
             b->len = start;
             return CTXLOG_ENOMEM;
         }
@@ -867,44 +869,33 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
         mask |= bit;
         prev[i] = (struct key_span){(size_t)(k - b->data), kl + 2};
         *o++ = ':';
-        switch (f->type) {
-        case LOG_FIELD_I64:
-            o = fmt_i64_put(o, f->v.i64);
-            break;
-        case LOG_FIELD_U64:
-            o = fmt_u64_put(o, f->v.u64);
-            break;
-        case LOG_FIELD_BOOL:
-            if (f->v.b) {
-                memcpy(o, "true", 4);
-                o += 4;
-            } else {
-                memcpy(o, "false", 5);
-                o += 5;
-            }
-            break;
-        case LOG_FIELD_STR:
-            if (!f->v.s) {
-                memcpy(o, "null", 4);
-                o += 4;
-                break;
-            }
-            *o++ = '"';
-            fmt_copy_short(o, (const unsigned char *)f->v.s, sl);
-            o += sl;
-            *o++ = '"';
-            break;
-        default:
-            goto general; /* reals, JSON values, unknown types */
-        }
+        val_at[i] = (size_t)(o - b->data) - line;
+        o = fmt_scalar_put(o, f, sl);
     }
+    size_t end = (size_t)(o - b->data);
     o[0] = '}';
     o[1] = '\n';
-    b->len = (size_t)(o + 2 - b->data);
+    b->len = end + 2;
+    if (msg_plain && nf <= FMT_LINE_FIELDS) {
+        size_t key_at[FMT_LINE_FIELDS];
+        for (size_t i = 0; i < nf; i++)
+            key_at[i] = prev[i].off - line;
+        fmt_json_line_learn(r, preset, b->data + line, hd->len + 1, key_at, val_at, end - line);
+    }
     return 0;
 general:
     b->len = start;
     return 1;
+}
+
+int fmt_json_record_quick(const log_record *r, const log_json_options *opts, fmt_buf *b)
+{
+    if (opts->callsite || opts->thread_id || opts->preset == LOG_JSON_OTEL || b->oom)
+        return 1;
+    int rc = fmt_json_line_put(r, opts->preset, b);
+    if (rc == 1)
+        rc = json_fast(r, opts->preset, b);
+    return rc == 0 ? 0 : 1;
 }
 
 int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b)
@@ -918,7 +909,9 @@ int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *
     if (b->oom)
         return CTXLOG_ENOMEM;
     if (!opts->callsite && !opts->thread_id && opts->preset != LOG_JSON_OTEL) {
-        int rc = json_fast(r, opts->preset, b);
+        int rc = fmt_json_line_put(r, opts->preset, b);
+        if (rc == 1)
+            rc = json_fast(r, opts->preset, b);
         if (rc <= 0)
             return rc;
     }

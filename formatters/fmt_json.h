@@ -21,6 +21,16 @@
  */
 int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b);
 
+/*
+ * fmt_json_record's quick paths alone, for the usual record: the DEFAULT
+ * or ECS preset without call site or thread id, a record the core vouches
+ * for (see fmt_ctx_hint) whose context and head this thread has written
+ * before, and simple fields. Returns 0 when written (the same bytes
+ * fmt_json_record writes), 1 when the record needs the general path or b
+ * has no room (b as it was then).
+ */
+int fmt_json_record_quick(const log_record *r, const log_json_options *opts, fmt_buf *b);
+
 /* Append one field's value as JSON, the way fmt_json_record writes it (for
  * the other formatters, which print non-string values naturally). */
 void fmt_json_value(fmt_buf *b, const log_field *f);

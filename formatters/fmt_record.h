@@ -22,6 +22,7 @@ struct log_buf {
     size_t len;
     size_t cap;
     int oom;
+    int fixed; /* data is borrowed: no growing past cap (oom instead) */
 };
 typedef struct log_buf fmt_buf;
 

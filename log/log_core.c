@@ -173,6 +173,8 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
             continue;
         }
         if (f != done || done_tty != s->tty) {
+            if (log__sink_write_quick(s, &r) == 0)
+                continue; /* formatted in place */
             fmt_buf_clear(&sc->out);
             /* Fixed with the formatter: JSON needs no dispatch. */
             const log_json_options *jo = s->json;

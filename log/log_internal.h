@@ -64,6 +64,11 @@ struct log_sink {
 log_sink *log__sink_ref(log_sink *s);
 /* Write one record: its formatted text (may be NULL for callback sinks). */
 void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len);
+/* Write one record formatted in place where log__sink_write would put its
+ * text, when s has a JSON formatter and the record takes its quick path
+ * (fmt_json_record_quick). Returns 0 when written, 1 when the caller is to
+ * format it and call log__sink_write. */
+int log__sink_write_quick(log_sink *s, const log_record *r);
 
 /* ---- output buffers of fd and file sinks (sink_buffer.c) ---- */
 
@@ -118,6 +123,10 @@ void log__sink_write_lines_unlock(log_sink *s, const char *p, size_t len, unsign
  * thread puts it in the sink's shared buffer (log__sink_put), after writing
  * out what it buffered for `s` itself, so that its order holds. */
 void log__tbuf_put(log_sink *s, const char *text, size_t len, int urgent);
+/* Format r (not urgent) with the JSON formatter's quick path straight into
+ * the calling thread's buffer for `s`, when that buffer already holds
+ * records and has room. Returns 0 when written, 1 otherwise (nothing done). */
+int log__tbuf_format(log_sink *s, const log_record *r);
 /* The calling thread may have buffered bytes (set by it alone). */
 extern __thread int log__tbuf_dirty __attribute__((tls_model("initial-exec")));
 /* Write out the calling thread's buffers (before an async record). */

@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formatters/fmt_json.h"
+
 /* Sinks a thread can buffer for at once. */
 #define SLOTS 4
 
@@ -333,6 +335,32 @@ void log__tbuf_put(log_sink *s, const char *text, size_t len, int urgent)
         }
     }
     put_slow(s, text, len, urgent);
+}
+
+int log__tbuf_format(log_sink *s, const log_record *r)
+{
+    /* log__tbuf_put's steady state, with the formatter writing in place. */
+    tset *t = my_tset;
+    if (!t)
+        return 1;
+    for (int k = 0; k < SLOTS; k++) {
+        tbuf *b = &t->slot[k];
+        if (atomic_load_explicit(&b->sink, memory_order_relaxed) != s)
+            continue;
+        if (atomic_exchange_explicit(&b->lock, 1, memory_order_acquire))
+            return 1; /* being written out by another thread */
+        int rc = 1;
+        if (b->len &&
+            b->gen == atomic_load_explicit(&log__reopen_generation, memory_order_relaxed)) {
+            fmt_buf out = {.data = b->data, .len = b->len, .cap = LOG__SINK_BUF, .fixed = 1};
+            rc = fmt_json_record_quick(r, s->json, &out);
+            if (rc == 0)
+                b->len = out.len;
+        }
+        tb_unlock(b);
+        return rc;
+    }
+    return 1;
 }
 
 void log__tbufs_write_mine(void)

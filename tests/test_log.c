@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -276,6 +277,50 @@ static void test_log__typed_fields(void **state)
     free(path);
 }
 
+/* The formatter reuses the bytes of a thread's previous record of the same
+ * shape (logger, level, context, message and field keys). A message or key
+ * buffer rewritten in place between two calls, a value, a level or a
+ * context that changes: each record must still say what its call said. */
+static void test_log__repeated_records_follow_rewritten_buffers(void **state)
+{
+    (void)state;
+    char *path = use_file("repeat.log");
+    char msg[64], key[32], val[32];
+    enum { N = 60 };
+    (void)ctx_set(CTX_REQUEST_ID, "req-a");
+    for (int i = 0; i < N; i++) {
+        /* Same lengths for a while, then other lengths, then bytes to escape. */
+        snprintf(msg, sizeof msg, i < 20 ? "message %02d" : i < 40 ? "msg %d!" : "say \"%d\"",
+                 i / 5);
+        snprintf(key, sizeof key, i == 33 ? "msg" : i < 30 ? "key%d" : "k_%d", i / 7);
+        snprintf(val, sizeof val, i % 3 ? "v%d" : "tab\t%d", i);
+        if (i == 25)
+            (void)ctx_set(CTX_REQUEST_ID, "req-b");
+        if (i % 11 == 10)
+            log_warn_kv(msg, LOG_I64(key, i), LOG_STR("s", val));
+        else
+            log_info_kv(msg, LOG_I64(key, i), LOG_STR("s", val));
+    }
+    (void)ctx_set(CTX_REQUEST_ID, NULL);
+    json_t *recs = finish(path);
+    assert_int_equal(json_array_size(recs), N);
+    for (int i = 0; i < N; i++) {
+        json_t *r = json_array_get(recs, (size_t)i);
+        snprintf(msg, sizeof msg, i < 20 ? "message %02d" : i < 40 ? "msg %d!" : "say \"%d\"",
+                 i / 5);
+        snprintf(key, sizeof key, i == 33 ? "fields.msg" : i < 30 ? "key%d" : "k_%d", i / 7);
+        snprintf(val, sizeof val, i % 3 ? "v%d" : "tab\t%d", i);
+        assert_string_equal(str_of(r, "msg"), msg);
+        assert_string_equal(str_of(r, "level"), i % 11 == 10 ? "warn" : "info");
+        assert_string_equal(str_of(r, "request_id"), i < 25 ? "req-a" : "req-b");
+        assert_true(json_is_integer(json_object_get(r, key)));
+        assert_int_equal(json_integer_value(json_object_get(r, key)), i);
+        assert_string_equal(str_of(r, "s"), val);
+        assert_int_equal(json_object_size(r), 7);
+    }
+    json_decref(recs);
+}
+
 static void test_log__hostile_input_stays_valid(void **state)
 {
     (void)state;
@@ -441,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_log__level_api),
         cmocka_unit_test(test_log__context_stamped_in_order),
         cmocka_unit_test(test_log__typed_fields),
+        cmocka_unit_test(test_log__repeated_records_follow_rewritten_buffers),
         cmocka_unit_test(test_log__hostile_input_stays_valid),
         cmocka_unit_test(test_log__one_mib_message_whole),
         cmocka_unit_test(test_log__file_appends_with_mode_0640),

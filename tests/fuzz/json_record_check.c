@@ -485,8 +485,9 @@ oom:
  * serial and logger in log_record.priv_) through a faster path once it has
  * seen their context and head. It must write the same bytes as the general
  * path, which a record without priv_ always takes: format `r` that way, then
- * twice with a fresh hint (the second time the caches are warm), for the
- * DEFAULT and ECS presets, and compare.
+ * three times with a fresh hint (the second time the context and head
+ * caches are warm, the third time the line cache too), for the DEFAULT and
+ * ECS presets, and compare.
  */
 static int check_fast_path(struct ctx *c, const log_record *r, unsigned flags)
 {
@@ -513,7 +514,7 @@ static int check_fast_path(struct ctx *c, const log_record *r, unsigned flags)
         };
         log_record rh = *r;
         rh.priv_ = &h;
-        for (int pass = 0; rc == 0 && pass < 2; pass++) {
+        for (int pass = 0; rc == 0 && pass < 3; pass++) {
             fmt_buf_clear(&got);
             if (fmt_json_record(&rh, &opts, &got) != 0)
                 rc = fail(c, "hinted record failed (preset %d, pass %d)", (int)presets[p], pass);

@@ -1,0 +1,176 @@
+/*
+ * The JSON formatter's line cache: see fmt_json_line.h.
+ *
+ * A cached line is the record's bytes from after the timestamp to just
+ * before the first field's value, then each further field's `,"key":`:
+ *
+ *   seg[0]: ,"level":"info","logger":"root","msg":"user logged in",
+ *           "request_id":"...","user_id":"...","tenant_id":"...","attempt":
+ *   seg[i]: ,"key_i":
+ *
+ * A record of the same shape is written as the preset's opening, the
+ * timestamp, and seg[0] value[0] seg[1] value[1] ... "}\n". The shape is the
+ * context snapshot (its serial: the core vouches for it), the logger (a name
+ * that never changes), the level, the preset, the message and the field
+ * keys. Message and keys are compared by content as well as by pointer.
+ */
+#include "formatters/fmt_json_line.h"
+#include "formatters/fmt_json.h"
+#include "formatters/fmt_json_scalar.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define LINE_BYTES 400
+
+struct line {
+    uint64_t serial; /* 0: empty */
+    const char *logger;
+    int level;
+    int preset;
+    const char *msg;
+    size_t msg_len;
+    size_t nf;
+    const char *key[FMT_LINE_FIELDS];
+    size_t key_len[FMT_LINE_FIELDS];
+    size_t key_at[FMT_LINE_FIELDS]; /* the key's text in bytes (after its quote) */
+    size_t seg_end[FMT_LINE_FIELDS]; /* seg[i] is bytes[seg_end[i-1] or 0, seg_end[i]) */
+    size_t msg_at;
+    size_t len;
+    char bytes[LINE_BYTES];
+};
+
+/* On the heap, not in static TLS: the library's initial-exec TLS stays small
+ * enough for dlopen. Freed at thread exit. */
+static _Thread_local __attribute__((tls_model("initial-exec"))) struct line *tl_line;
+static pthread_once_t line_once = PTHREAD_ONCE_INIT;
+static pthread_key_t line_key;
+static int line_key_ok;
+
+static void line_free(void *p)
+{
+    if (tl_line == p)
+        tl_line = NULL;
+    free(p);
+}
+
+static void line_key_create(void)
+{
+    line_key_ok = pthread_key_create(&line_key, line_free) == 0;
+}
+
+/* Whether a[0, n) and b[0, n) are the same bytes. */
+static FMT_INLINE int same_bytes(const char *a, const char *b, size_t n)
+{
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    if (n >= 8 && n <= 16)
+        return ((load64(x) ^ load64(y)) | (load64(x + n - 8) ^ load64(y + n - 8))) == 0;
+    if (n >= 4 && n < 8)
+        return ((load32(x) ^ load32(y)) | (load32(x + n - 4) ^ load32(y + n - 4))) == 0;
+    return n == 0 || memcmp(a, b, n) == 0;
+}
+
+int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b)
+{
+    const struct line *L = tl_line;
+    const fmt_ctx_hint *h = r->priv_;
+    size_t nf = r->fields ? r->n_fields : 0;
+    size_t nctx = r->ctx_fields ? r->n_ctx_fields : 0;
+
+    if (!L || !h || L->serial != h->serial || h->fields != r->ctx_fields || h->n != nctx ||
+        L->logger != r->logger || h->logger != r->logger || L->level != (int)r->level ||
+        L->preset != (int)preset || L->nf != nf || L->msg != r->msg ||
+        L->msg_len != r->msg_len || !same_bytes(L->bytes + L->msg_at, r->msg, r->msg_len))
+        return 1;
+
+    size_t sl[FMT_LINE_FIELDS];
+    size_t need = 16 + FMT_RFC3339_LEN + 1 + L->len + 2;
+    for (size_t i = 0; i < nf; i++) {
+        const log_field *f = &r->fields[i];
+        if (f->key != L->key[i] || strlen(f->key) != L->key_len[i] ||
+            !same_bytes(L->bytes + L->key_at[i], f->key, L->key_len[i]))
+            return 1;
+        size_t room = fmt_scalar_room(f, &sl[i]);
+        if (!room)
+            return 1;
+        need += room;
+    }
+    if (fmt_buf_reserve(b, need))
+        return CTXLOG_ENOMEM;
+
+    char *o = b->data + b->len;
+    if (preset == LOG_JSON_ECS) {
+        memcpy(o, "{\"@timestamp\":\"", 15);
+        o += 15;
+    } else {
+        memcpy(o, "{\"ts\":\"", 7);
+        o += 7;
+    }
+    o = fmt_rfc3339_put(o, &r->time);
+    *o++ = '"';
+    size_t at = 0;
+    for (size_t i = 0; i < nf; i++) {
+        memcpy(o, L->bytes + at, L->seg_end[i] - at);
+        o += L->seg_end[i] - at;
+        at = L->seg_end[i];
+        o = fmt_scalar_put(o, &r->fields[i], sl[i]);
+    }
+    memcpy(o, L->bytes + at, L->len - at);
+    o += L->len - at;
+    o[0] = '}';
+    o[1] = '\n';
+    b->len = (size_t)(o + 2 - b->data);
+    return 0;
+}
+
+void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char *line,
+                         size_t msg_at, const size_t *key_at, const size_t *val_at, size_t end)
+{
+    const fmt_ctx_hint *h = r->priv_;
+    size_t nf = r->fields ? r->n_fields : 0;
+
+    /* The segments' total: everything but the values. */
+    size_t len = nf ? val_at[0] : end;
+    for (size_t i = 1; i < nf; i++)
+        len += val_at[i] - (key_at[i] - 1);
+    if (!h || !h->serial || nf > FMT_LINE_FIELDS || len > LINE_BYTES || (!r->msg && r->msg_len))
+        return;
+
+    struct line *L = tl_line;
+    if (!L) {
+        L = malloc(sizeof *L);
+        if (!L)
+            return; /* no cache: records take the common path */
+        pthread_once(&line_once, line_key_create);
+        if (!line_key_ok || pthread_setspecific(line_key, L) != 0) {
+            free(L);
+            return;
+        }
+        tl_line = L;
+    }
+    size_t at = nf ? val_at[0] : end;
+    memcpy(L->bytes, line, at);
+    for (size_t i = 0; i < nf; i++) {
+        if (i > 0) {
+            size_t from = key_at[i] - 1; /* the comma */
+            memcpy(L->bytes + at, line + from, val_at[i] - from);
+            L->key_at[i] = at + 1 + (key_at[i] - from);
+            at += val_at[i] - from;
+        } else {
+            L->key_at[0] = key_at[0] + 1;
+        }
+        L->seg_end[i] = at;
+        L->key[i] = r->fields[i].key;
+        L->key_len[i] = strlen(r->fields[i].key);
+    }
+    L->len = at;
+    L->msg_at = msg_at;
+    L->msg = r->msg;
+    L->msg_len = r->msg_len;
+    L->nf = nf;
+    L->logger = r->logger;
+    L->level = (int)r->level;
+    L->preset = (int)preset;
+    L->serial = h->serial;
+}

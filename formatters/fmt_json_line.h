@@ -1,0 +1,40 @@
+/*
+ * The JSON formatter's line cache (private).
+ *
+ * Most records of a thread repeat the shape of the one before: the same
+ * logger, level, context snapshot, message and field keys, with only the
+ * time and the field values new. Each thread keeps the bytes of the last
+ * such record around its values, as the common path (json_fast in
+ * fmt_json.c) wrote them, so that the next one is the timestamp, one copy
+ * and its values. What is cached is compared by content, not only by
+ * pointer: a message or key buffer that was rewritten in place is a miss.
+ */
+#ifndef CTXLOG_FMT_JSON_LINE_H
+#define CTXLOG_FMT_JSON_LINE_H
+
+#include "formatters/fmt_record.h"
+
+/* Fields a cached line may have. */
+#define FMT_LINE_FIELDS 4
+
+/*
+ * Write r as the cached line of this thread when it has the same shape, for
+ * a record the core vouches for (r->priv_, see fmt_ctx_hint) and a DEFAULT
+ * or ECS preset without call site or thread id. Returns 0 when written, 1
+ * when the cache does not apply (nothing written), CTXLOG_ENOMEM when b
+ * cannot grow (b as it was).
+ */
+int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b);
+
+/*
+ * Remember the record json_fast just wrote for the next one. `line` is the
+ * record's bytes from just after the timestamp's closing quote; the message
+ * sits unescaped at line[msg_at, msg_at + r->msg_len); field i's key
+ * (quotes included) starts at line[key_at[i]] and its value at
+ * line[val_at[i]]; the record ends at line[end] (before "}\n"). Does
+ * nothing for a record the cache cannot hold.
+ */
+void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char *line,
+                         size_t msg_at, const size_t *key_at, const size_t *val_at, size_t end);
+
+#endif /* CTXLOG_FMT_JSON_LINE_H */
