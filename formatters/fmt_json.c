@@ -42,6 +42,7 @@
 #include "formatters/fmt_json_line.h"
 #include "formatters/fmt_json_plain.h"
 #include "formatters/fmt_json_scalar.h"
+#include "formatters/fmt_time.h"
 
 #include <jansson.h>
 #include <math.h>

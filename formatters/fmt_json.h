@@ -48,10 +48,8 @@ void fmt_json_string(fmt_buf *b, const char *s, size_t len);
  */
 size_t fmt_utf8_item(const unsigned char *p, size_t n, int *ok);
 
-/* Append "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (RFC 3339, UTC, microseconds) without quotes. */
+/* Append "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (RFC 3339, UTC, microseconds) without
+ * quotes; fmt_time.h writes it into raw memory. */
 void fmt_rfc3339_utc(fmt_buf *b, const struct timespec *t);
-/* The same written to out[0, FMT_RFC3339_LEN); returns the end. */
-#define FMT_RFC3339_LEN 27
-char *fmt_rfc3339_put(char *out, const struct timespec *t);
 
 #endif /* CTXLOG_FMT_JSON_H */

@@ -17,6 +17,7 @@
 #include "formatters/fmt_json_line.h"
 #include "formatters/fmt_json.h"
 #include "formatters/fmt_json_scalar.h"
+#include "formatters/fmt_time.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -116,8 +117,10 @@ int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b)
         at = L->seg_end[i];
         o = fmt_scalar_put(o, &r->fields[i], sl[i]);
     }
-    memcpy(o, L->bytes + at, L->len - at);
-    o += L->len - at;
+    if (at < L->len) { /* no fields: all of it (nothing follows the last key) */
+        memcpy(o, L->bytes + at, L->len - at);
+        o += L->len - at;
+    }
     o[0] = '}';
     o[1] = '\n';
     b->len = (size_t)(o + 2 - b->data);

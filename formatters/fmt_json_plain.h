@@ -135,12 +135,20 @@ extern const char fmt_digit_pairs[201];
 
 static FMT_INLINE unsigned fmt_digits10(uint64_t v)
 {
-    unsigned n = 1;
-    while (v >= 10000) {
-        v /= 10000;
-        n += 4;
-    }
-    return n + (v >= 10) + (v >= 100) + (v >= 1000);
+    /* From the bit length: floor(log10(2^bits)) is bits * 1233 >> 12, one
+     * less than the answer or the answer; one comparison says which. The
+     * first entry is 0 so that 0 to 7 have one digit. */
+    static const uint64_t above[20] = {
+        0,           10,           100,           1000,           10000,
+        100000,      1000000,      10000000,      100000000,      1000000000,
+        UINT64_C(10000000000),       UINT64_C(100000000000),
+        UINT64_C(1000000000000),     UINT64_C(10000000000000),
+        UINT64_C(100000000000000),   UINT64_C(1000000000000000),
+        UINT64_C(10000000000000000), UINT64_C(100000000000000000),
+        UINT64_C(1000000000000000000), UINT64_C(10000000000000000000),
+    };
+    unsigned t = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233u >> 12;
+    return t + (v >= above[t]);
 }
 
 /* Write v in decimal at out; returns the end (at most 20 bytes). */
@@ -154,11 +162,19 @@ static inline char *fmt_u64_put(char *out, uint64_t v)
         memcpy(p, fmt_digit_pairs + d, 2);
     }
     uint32_t w = (uint32_t)v; /* the rest in cheaper 32-bit arithmetic */
-    while (w >= 100) {
-        unsigned d = (w % 100) * 2;
-        w /= 100;
+    while (w >= 10000) {
+        uint32_t q = w / 10000, r = w - q * 10000;
+        uint32_t hi = (r * 5243u) >> 19, lo = r - hi * 100; /* r / 100, r % 100 */
+        p -= 4;
+        memcpy(p, fmt_digit_pairs + 2 * hi, 2);
+        memcpy(p + 2, fmt_digit_pairs + 2 * lo, 2);
+        w = q;
+    }
+    if (w >= 100) {
+        uint32_t hi = (w * 5243u) >> 19;
         p -= 2;
-        memcpy(p, fmt_digit_pairs + d, 2);
+        memcpy(p, fmt_digit_pairs + 2 * (w - hi * 100), 2);
+        w = hi;
     }
     if (w >= 10)
         memcpy(p - 2, fmt_digit_pairs + w * 2, 2);
