@@ -14,7 +14,7 @@
 #include <ctxlog/config.h>
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_int initialized;
+atomic_int log__initialized;
 static int atexit_done;
 
 /* A sink for "stdout", "stderr" or a path. With `fallback`, a file that
@@ -123,15 +123,13 @@ void log__config_fork(int phase)
         pthread_mutex_unlock(&init_lock);
 }
 
-void log__ensure_init(void)
+void log__init_slow(void)
 {
-    if (atomic_load_explicit(&initialized, memory_order_acquire))
-        return;
     log__fork_handlers_install();
     pthread_mutex_lock(&init_lock);
-    if (!atomic_load(&initialized)) {
+    if (!atomic_load(&log__initialized)) {
         (void)configure_env_locked(1);
-        atomic_store_explicit(&initialized, 1, memory_order_release);
+        atomic_store_explicit(&log__initialized, 1, memory_order_release);
     }
     pthread_mutex_unlock(&init_lock);
 }
@@ -140,7 +138,7 @@ int log_configure_env(void)
 {
     pthread_mutex_lock(&init_lock);
     int rc = configure_env_locked(0);
-    atomic_store_explicit(&initialized, 1, memory_order_release);
+    atomic_store_explicit(&log__initialized, 1, memory_order_release);
     pthread_mutex_unlock(&init_lock);
     return rc;
 }
@@ -172,6 +170,6 @@ void log_shutdown(void)
     /* Levels and filters stay; the sinks go, and are closed once no thread
      * uses the old routes. The next record sets outputs up afresh. */
     log__sinks_clear_all();
-    atomic_store_explicit(&initialized, 0, memory_order_release);
+    atomic_store_explicit(&log__initialized, 0, memory_order_release);
     pthread_mutex_unlock(&init_lock);
 }

@@ -118,17 +118,19 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
     if (route->nsinks == 0)
         goto out;
 
-    log_record r = {
-        .level = level,
-        .logger = owner->name,
-        .msg = msg,
-        .msg_len = msg_len,
-        .file = file,
-        .line = line,
-        .func = func,
-        .thread_id = sc->tid,
-        .priv_ = sc,
-    };
+    /* Member by member: an initializer would clear the whole struct first. */
+    log_record r;
+    r.level = level;
+    r.logger = owner->name;
+    r.msg = msg;
+    r.msg_len = msg_len;
+    r.ctx_fields = NULL;
+    r.n_ctx_fields = 0;
+    r.file = file;
+    r.line = line;
+    r.func = func;
+    r.thread_id = sc->tid;
+    r.priv_ = sc;
     clock_gettime(CLOCK_REALTIME, &r.time);
     sc->hint.serial = 0; /* until the context filter stamps the record */
     sc->hint.logger = owner->name;

@@ -20,17 +20,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-typedef struct hazard {
-    _Atomic(const log_route *) slot[LOG__MAX_NESTING];
-    unsigned depth;
-    struct hazard *next;
-} hazard;
+typedef log__hazard hazard;
 
 static pthread_mutex_t hazards_lock = PTHREAD_MUTEX_INITIALIZER;
 static hazard *hazards;
 static pthread_key_t hazard_key;
 static pthread_once_t hazard_once = PTHREAD_ONCE_INIT;
-static __thread hazard *my_hazard __attribute__((tls_model("initial-exec")));
+__thread log__hazard *log__my_hazard __attribute__((tls_model("initial-exec")));
 
 static void hazard_free(void *p)
 {
@@ -43,8 +39,8 @@ static void hazard_free(void *p)
         }
     }
     pthread_mutex_unlock(&hazards_lock);
-    if (my_hazard == h)
-        my_hazard = NULL;
+    if (log__my_hazard == h)
+        log__my_hazard = NULL;
     free(h);
 }
 
@@ -55,7 +51,7 @@ static void hazard_key_make(void)
 
 /* 1: pins rely on membarrier() in log__wait_unpinned. Set once, before any
  * thread pins or scans (both go through asym_once first). */
-static atomic_int asym;
+atomic_int log__hazard_asym;
 static pthread_once_t asym_once = PTHREAD_ONCE_INIT;
 
 static int membarrier_register(void)
@@ -65,12 +61,12 @@ static int membarrier_register(void)
 
 static void asym_init(void)
 {
-    atomic_store(&asym, membarrier_register());
+    atomic_store(&log__hazard_asym, membarrier_register());
 }
 
-static hazard *hazard_get(void)
+log__hazard *log__hazard_make(void)
 {
-    hazard *h = my_hazard;
+    hazard *h = log__my_hazard;
     if (h)
         return h;
     (void)pthread_once(&hazard_once, hazard_key_make);
@@ -83,35 +79,8 @@ static hazard *hazard_get(void)
     hazards = h;
     pthread_mutex_unlock(&hazards_lock);
     (void)pthread_setspecific(hazard_key, h);
-    my_hazard = h;
+    log__my_hazard = h;
     return h;
-}
-
-const log_route *log__route_pin(log_logger *owner)
-{
-    hazard *h = hazard_get();
-    if (!h || h->depth == LOG__MAX_NESTING)
-        return NULL;
-    _Atomic(const log_route *) *slot = &h->slot[h->depth++];
-    int light = atomic_load_explicit(&asym, memory_order_relaxed);
-    for (;;) {
-        const log_route *r = atomic_load_explicit(&owner->route, memory_order_acquire);
-        if (light) {
-            atomic_store_explicit(slot, r, memory_order_relaxed);
-            atomic_signal_fence(memory_order_seq_cst); /* the heavy side: membarrier */
-        } else {
-            atomic_store(slot, r); /* seq_cst: ordered before the re-check */
-        }
-        if (atomic_load_explicit(&owner->route, memory_order_acquire) == r)
-            return r;
-    }
-}
-
-void log__route_unpin(void)
-{
-    hazard *h = my_hazard;
-    if (h && h->depth > 0)
-        atomic_store_explicit(&h->slot[--h->depth], NULL, memory_order_release);
 }
 
 void log__hazards_fork(int phase)
@@ -123,13 +92,13 @@ void log__hazards_fork(int phase)
     if (phase == LOG__FORK_CHILD) {
         /* Only this thread exists here: the others' slots would pin their
          * routes forever. Their memory is the parent's threads' to free. */
-        hazards = my_hazard;
-        if (my_hazard)
-            my_hazard->next = NULL;
+        hazards = log__my_hazard;
+        if (log__my_hazard)
+            log__my_hazard->next = NULL;
         /* A new process: register it too, or pin the slow way (no other
          * thread can be pinning yet). */
-        if (atomic_load(&asym) && !membarrier_register())
-            atomic_store(&asym, 0);
+        if (atomic_load(&log__hazard_asym) && !membarrier_register())
+            atomic_store(&log__hazard_asym, 0);
     }
     pthread_mutex_unlock(&hazards_lock);
 }
@@ -140,7 +109,7 @@ void log__wait_unpinned(log_route *const *routes, size_t n)
     /* The routes were unpublished before this call: after the barrier,
      * every pin made before that is visible, and every later pin's re-check
      * sees the new route and lets the old one go. */
-    if (atomic_load(&asym))
+    if (atomic_load(&log__hazard_asym))
         (void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
     pthread_mutex_lock(&hazards_lock);
     for (hazard *h = hazards; h; h = h->next) {

@@ -67,8 +67,8 @@ void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t 
 /* Write one record formatted in place where log__sink_write would put its
  * text, when s has a JSON formatter and the record takes its quick path
  * (fmt_json_record_quick). Returns 0 when written, 1 when the caller is to
- * format it and call log__sink_write. */
-int log__sink_write_quick(log_sink *s, const log_record *r);
+ * format it and call log__sink_write. Defined below. */
+static inline int log__sink_write_quick(log_sink *s, const log_record *r);
 
 /* ---- output buffers of fd and file sinks (sink_buffer.c) ---- */
 
@@ -166,6 +166,15 @@ void log__rings_crash_write(void);
 
 /* 0: records are written on the logging thread; 1: handed to the writer. */
 extern atomic_int log__async_on;
+
+static inline int log__sink_write_quick(log_sink *s, const log_record *r)
+{
+    /* The cases of log__sink_write that end in log__tbuf_put, not urgent. */
+    if (s->kind == LOG__SINK_CALLBACK || !s->json || !s->buffered ||
+        r->level >= LOG_LEVEL_ERROR || atomic_load_explicit(&log__async_on, memory_order_relaxed))
+        return 1;
+    return log__tbuf_format(s, r);
+}
 /* Hand a formatted record for `s` to the writer through the calling
  * thread's queue (overflow as configured). */
 void log__async_put(log_sink *s, const char *text, size_t len, int urgent);
@@ -258,17 +267,61 @@ int log__root_has_sinks(void);
  * that logs); a record deeper than that is dropped and counted. */
 #define LOG__MAX_NESTING 4
 
+/* A thread's hazard slots: one per nesting level, and how many are in use. */
+typedef struct log__hazard {
+    _Atomic(const log_route *) slot[LOG__MAX_NESTING];
+    unsigned depth;
+    struct log__hazard *next;
+} log__hazard;
+extern __thread log__hazard *log__my_hazard __attribute__((tls_model("initial-exec")));
+/* 1: pins rely on membarrier() in log__wait_unpinned (set before any pin). */
+extern atomic_int log__hazard_asym;
+/* The calling thread's slots, made on its first pin; NULL: out of memory. */
+log__hazard *log__hazard_make(void);
+
 /* Pin the route of `owner` for the calling thread; NULL when nested too
- * deep. Unpin when done. */
-const log_route *log__route_pin(log_logger *owner);
-void log__route_unpin(void);
+ * deep (or out of memory). Unpin when done. Inline: once per record. */
+static inline const log_route *log__route_pin(log_logger *owner)
+{
+    log__hazard *h = log__my_hazard;
+    if (__builtin_expect(!h, 0) && !(h = log__hazard_make()))
+        return NULL;
+    if (h->depth == LOG__MAX_NESTING)
+        return NULL;
+    _Atomic(const log_route *) *slot = &h->slot[h->depth++];
+    int light = atomic_load_explicit(&log__hazard_asym, memory_order_relaxed);
+    for (;;) {
+        const log_route *r = atomic_load_explicit(&owner->route, memory_order_acquire);
+        if (light) {
+            atomic_store_explicit(slot, r, memory_order_relaxed);
+            atomic_signal_fence(memory_order_seq_cst); /* the heavy side: membarrier */
+        } else {
+            atomic_store(slot, r); /* seq_cst: ordered before the re-check */
+        }
+        if (atomic_load_explicit(&owner->route, memory_order_acquire) == r)
+            return r;
+    }
+}
+
+static inline void log__route_unpin(void)
+{
+    log__hazard *h = log__my_hazard;
+    if (h && h->depth > 0)
+        atomic_store_explicit(&h->slot[--h->depth], NULL, memory_order_release);
+}
 /* Wait until no thread pins any of the `n` routes. */
 void log__wait_unpinned(log_route *const *routes, size_t n);
 
 /* ---- set-up (log_config.c) ---- */
 
 /* Configure from the environment once, before the first record. */
-void log__ensure_init(void);
+extern atomic_int log__initialized;
+void log__init_slow(void);
+static inline void log__ensure_init(void)
+{
+    if (__builtin_expect(!atomic_load_explicit(&log__initialized, memory_order_acquire), 0))
+        log__init_slow();
+}
 
 /* ---- levels (log_level.c) ---- */
 

@@ -127,15 +127,6 @@ void log_sink_release(log_sink *s)
     free(s);
 }
 
-int log__sink_write_quick(log_sink *s, const log_record *r)
-{
-    /* The cases of log__sink_write that end in log__tbuf_put, not urgent. */
-    if (s->kind == LOG__SINK_CALLBACK || !s->json || !s->buffered ||
-        r->level >= LOG_LEVEL_ERROR || atomic_load_explicit(&log__async_on, memory_order_relaxed))
-        return 1;
-    return log__tbuf_format(s, r);
-}
-
 void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len)
 {
     if (s->kind == LOG__SINK_CALLBACK) {
