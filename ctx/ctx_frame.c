@@ -22,14 +22,22 @@ typedef struct undo {
     ctx__val *old; /* one value reference, or NULL for "was unset" */
 } undo;
 
+/* The distinct variables of a frame's undo records and how many records
+ * each has, while there are at most VARS_TRACKED of them (the usual case):
+ * with them a full list finds its victim without counting it all again. */
+#define VARS_TRACKED 8
 typedef struct frame {
     struct frame *up;
     ctx_snapshot *cur; /* one snapshot reference */
     uint64_t id;
     unsigned nundo;
     int on_heap; /* made by ctx_attach */
+    unsigned nvars; /* > VARS_TRACKED: more variables than that, not tracked */
+    const ctx_var *vars[VARS_TRACKED];
+    unsigned char counts[VARS_TRACKED];
     undo undo[CTX_UNDO_DEPTH];
 } frame;
+_Static_assert(CTX_UNDO_DEPTH < 256, "counts fit unsigned char");
 
 typedef struct tstate {
     frame *top;
@@ -56,6 +64,7 @@ static void frame_init(frame *f, ctx_snapshot *cur, uint64_t id)
     f->cur = cur;
     f->id = id;
     f->nundo = 0;
+    f->nvars = 0;
     f->on_heap = 0;
 }
 
@@ -64,6 +73,7 @@ static void frame_clear(frame *f)
     for (unsigned i = 0; i < f->nundo; i++)
         ctx__val_unref(f->undo[i].old);
     f->nundo = 0;
+    f->nvars = 0;
     ctx_release(f->cur);
     f->cur = &ctx__empty;
 }
@@ -133,45 +143,105 @@ const ctx_snapshot *ctx__current(void)
     return t ? t->top->cur : &ctx__empty;
 }
 
-/* Remember how to undo a set. When the list is full one record must go: the
- * oldest record of the variable with the most records (a loop that sets one
- * variable and drops its tokens fills the list with that variable), or the
- * oldest record of all when no variable has more than one. Nested scopes of
- * a variable keep working as long as older records of it can go first. */
+/* Index of v in f->vars, or f->nvars. Tracked frames only. */
+static unsigned var_slot(const frame *f, const ctx_var *v)
+{
+    unsigned k = 0;
+    while (k < f->nvars && f->vars[k] != v)
+        k++;
+    return k;
+}
+
+static void var_added(frame *f, const ctx_var *v)
+{
+    if (f->nvars > VARS_TRACKED)
+        return;
+    unsigned k = var_slot(f, v);
+    if (k < f->nvars) {
+        f->counts[k]++;
+    } else if (k == VARS_TRACKED) {
+        f->nvars = VARS_TRACKED + 1; /* too many: count when needed */
+    } else {
+        f->vars[k] = v;
+        f->counts[k] = 1;
+        f->nvars++;
+    }
+}
+
+/* Remove f->undo[i] (its old value's reference is the caller's). */
+static void undo_remove(frame *f, unsigned i)
+{
+    const ctx_var *v = f->undo[i].var;
+    memmove(&f->undo[i], &f->undo[i + 1], (f->nundo - i - 1) * sizeof f->undo[0]);
+    f->nundo--;
+    if (f->nundo == 0) {
+        f->nvars = 0; /* tracked again from scratch */
+    } else if (f->nvars <= VARS_TRACKED) {
+        unsigned k = var_slot(f, v);
+        if (--f->counts[k] == 0) {
+            f->nvars--;
+            f->vars[k] = f->vars[f->nvars];
+            f->counts[k] = f->counts[f->nvars];
+        }
+    }
+}
+
+/* The record a full list gives up: the oldest record of the variable with
+ * the most records (of those tied, the one whose oldest record is oldest),
+ * or the oldest record of all when no variable has more than one. */
+static unsigned undo_victim(const frame *f)
+{
+    if (f->nvars <= VARS_TRACKED) {
+        unsigned best = 1;
+        for (unsigned k = 0; k < f->nvars; k++)
+            if (f->counts[k] > best)
+                best = f->counts[k];
+        if (best == 1)
+            return 0;
+        /* The first record of a variable with that many is the one. */
+        for (unsigned i = 0;; i++)
+            if (f->counts[var_slot(f, f->undo[i].var)] == best)
+                return i;
+    }
+    /* Many variables: count them all (a linear table of them). */
+    const ctx_var *var[CTX_UNDO_DEPTH];
+    unsigned count[CTX_UNDO_DEPTH], first[CTX_UNDO_DEPTH], nvars = 0;
+    for (unsigned i = 0; i < f->nundo; i++) {
+        unsigned k = 0;
+        while (k < nvars && var[k] != f->undo[i].var)
+            k++;
+        if (k == nvars) {
+            var[k] = f->undo[i].var;
+            count[k] = 0;
+            first[k] = i;
+            nvars++;
+        }
+        count[k]++;
+    }
+    unsigned victim = 0, best = 1;
+    for (unsigned k = 0; k < nvars; k++) {
+        if (count[k] > best || (count[k] == best && best > 1 && first[k] < victim)) {
+            best = count[k];
+            victim = first[k];
+        }
+    }
+    return victim;
+}
+
+/* Remember how to undo a set. When the list is full one record must go
+ * (undo_victim): a loop that sets one variable and drops its tokens fills
+ * the list with that variable, and nested scopes of a variable keep working
+ * as long as older records of it can go first. */
 static void undo_push(frame *f, uint64_t serial, const ctx_var *v, ctx__val *old)
 {
     if (f->nundo == CTX_UNDO_DEPTH) {
-        /* The oldest record of the variable with the most records (of
-         * those tied, the one whose oldest record is oldest). Few distinct
-         * variables in practice: a linear table of them. */
-        const ctx_var *var[CTX_UNDO_DEPTH];
-        unsigned count[CTX_UNDO_DEPTH], first[CTX_UNDO_DEPTH], nvars = 0;
-        for (unsigned i = 0; i < f->nundo; i++) {
-            unsigned k = 0;
-            while (k < nvars && var[k] != f->undo[i].var)
-                k++;
-            if (k == nvars) {
-                var[k] = f->undo[i].var;
-                count[k] = 0;
-                first[k] = i;
-                nvars++;
-            }
-            count[k]++;
-        }
-        unsigned victim = 0, best = 1;
-        for (unsigned k = 0; k < nvars; k++) {
-            if (count[k] > best || (count[k] == best && best > 1 && first[k] < victim)) {
-                best = count[k];
-                victim = first[k];
-            }
-        }
+        unsigned victim = undo_victim(f);
         ctx__val_unref(f->undo[victim].old);
-        memmove(&f->undo[victim], &f->undo[victim + 1],
-                (f->nundo - victim - 1) * sizeof f->undo[0]);
-        f->nundo--;
+        undo_remove(f, victim);
     }
     ctx__val_ref(old);
     f->undo[f->nundo++] = (undo){.serial = serial, .var = v, .old = old};
+    var_added(f, v);
 }
 
 static ctx_token set_value(ctx_var *v, const ctx__newval *nv)
@@ -249,8 +319,7 @@ int ctx_reset(ctx_token tok)
         cur_changed(t);
     }
     ctx__val_unref(u->old);
-    memmove(u, u + 1, (f->nundo - i) * sizeof *u);
-    f->nundo--;
+    undo_remove(f, i - 1);
     return 0;
 }
 

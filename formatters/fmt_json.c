@@ -889,14 +889,9 @@ general:
     return 1;
 }
 
-int fmt_json_record_quick(const log_record *r, const log_json_options *opts, fmt_buf *b)
+int fmt_json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
 {
-    if (opts->callsite || opts->thread_id || opts->preset == LOG_JSON_OTEL || b->oom)
-        return 1;
-    int rc = fmt_json_line_put(r, opts->preset, b);
-    if (rc == 1)
-        rc = json_fast(r, opts->preset, b);
-    return rc == 0 ? 0 : 1;
+    return json_fast(r, preset, b);
 }
 
 int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b)

@@ -5,6 +5,7 @@
 #ifndef CTXLOG_FMT_JSON_H
 #define CTXLOG_FMT_JSON_H
 
+#include "formatters/fmt_json_line.h"
 #include "formatters/fmt_record.h"
 
 /*
@@ -21,6 +22,10 @@
  */
 int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b);
 
+/* The common path behind the line cache (fmt_json_line.h), which it fills:
+ * 0 written, 1 not taken (nothing written), CTXLOG_ENOMEM. */
+int fmt_json_fast(const log_record *r, log_json_preset preset, fmt_buf *b);
+
 /*
  * fmt_json_record's quick paths alone, for the usual record: the DEFAULT
  * or ECS preset without call site or thread id, a record the core vouches
@@ -29,7 +34,16 @@ int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *
  * fmt_json_record writes), 1 when the record needs the general path or b
  * has no room (b as it was then).
  */
-int fmt_json_record_quick(const log_record *r, const log_json_options *opts, fmt_buf *b);
+static inline int fmt_json_record_quick(const log_record *r, const log_json_options *opts,
+                                        fmt_buf *b)
+{
+    if (opts->callsite || opts->thread_id || opts->preset == LOG_JSON_OTEL || b->oom)
+        return 1;
+    int rc = fmt_json_line_put(r, opts->preset, b);
+    if (rc == 1)
+        rc = fmt_json_fast(r, opts->preset, b);
+    return rc == 0 ? 0 : 1;
+}
 
 /* Append one field's value as JSON, the way fmt_json_record writes it (for
  * the other formatters, which print non-string values naturally). */

@@ -682,6 +682,77 @@ static void test_ctx__undo_depth_overflow_oldest_estale(void **state)
     }
 }
 
+/* A full list of a few variables gives up the oldest record of the variable
+ * with the most records; of variables tied, the one whose oldest record is
+ * oldest; with one record each, the oldest of all. */
+/* Runs in a thread of its own (an empty undo list to start with) and
+ * counts what went wrong: cmocka asserts on the test's thread only. */
+#define VICTIM_CHECK(cond) (bad += !(cond))
+static void *full_undo_victims_thread(void *p)
+{
+    int bad = 0;
+    ctx_var *a = uvar(), *b = uvar(), *c = uvar(), *d = uvar();
+    ctx_token ta[11], tb[11], tc[10], td[3];
+    /* 10 of c, then a b a b ... (11 each): 32 records. */
+    for (int i = 0; i < 10; i++)
+        tc[i] = ctx_set(c, "c");
+    for (int i = 0; i < 11; i++) {
+        ta[i] = ctx_set(a, "a");
+        tb[i] = ctx_set(b, "b");
+    }
+    /* a and b have the most, 11; a's oldest is older than b's: it goes.
+     * Then b has the most (c 10, a 10, b 11): b's oldest goes. Then c, a
+     * and b tie at 10, and c's oldest is the oldest. */
+    const ctx_token *gone[3] = {&ta[0], &tb[0], &tc[0]};
+    for (int i = 0; i < 3; i++) {
+        td[i] = ctx_set(d, "d");
+        /* A stale token's reset changes nothing, so it can be tried now. */
+        VICTIM_CHECK(ctx_reset(*gone[i]) == CTXLOG_ESTALE);
+    }
+    /* Every other token still works, newest first. */
+    for (int i = 2; i >= 0; i--)
+        VICTIM_CHECK(ctx_reset(td[i]) == 0);
+    VICTIM_CHECK(ctx_get(d) == NULL);
+    for (int i = 10; i >= 1; i--) {
+        VICTIM_CHECK(ctx_reset(tb[i]) == 0);
+        VICTIM_CHECK(ctx_reset(ta[i]) == 0);
+    }
+    for (int i = 9; i >= 1; i--)
+        VICTIM_CHECK(ctx_reset(tc[i]) == 0);
+    /* The sets given up are not undone: their values stay. */
+    VICTIM_CHECK(ctx_get(a) && strcmp(ctx_get(a), "a") == 0);
+    VICTIM_CHECK(ctx_get(b) && strcmp(ctx_get(b), "b") == 0);
+    VICTIM_CHECK(ctx_get(c) && strcmp(ctx_get(c), "c") == 0);
+    (void)ctx_set(a, NULL);
+    (void)ctx_set(b, NULL);
+    (void)ctx_set(c, NULL);
+
+    /* One record each (distinct variables): the oldest of all goes. */
+    ctx_var *v[CTX_UNDO_DEPTH + 1];
+    ctx_token tv[CTX_UNDO_DEPTH + 1];
+    for (int i = 0; i <= CTX_UNDO_DEPTH; i++) {
+        v[i] = uvar();
+        tv[i] = ctx_set(v[i], "x");
+    }
+    VICTIM_CHECK(ctx_reset(tv[0]) == CTXLOG_ESTALE);
+    for (int i = CTX_UNDO_DEPTH; i >= 1; i--)
+        VICTIM_CHECK(ctx_reset(tv[i]) == 0);
+    (void)ctx_set(v[0], NULL);
+    *(int *)p = bad;
+    return NULL;
+}
+#undef VICTIM_CHECK
+
+static void test_ctx__full_undo_list_victims(void **state)
+{
+    (void)state;
+    pthread_t th;
+    int bad = -1;
+    assert_int_equal(pthread_create(&th, NULL, full_undo_victims_thread, &bad), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(bad, 0);
+}
+
 /* A thread whose undo list is full (>= CTX_UNDO_DEPTH sets never reset):
  * tokens of the most recent sets must still work, in particular nested sets
  * of one variable (nested CTX_SCOPEs). */
@@ -2553,6 +2624,7 @@ int main(void)
         cmocka_unit_test(test_ctx__reset_attach_token_einval),
         cmocka_unit_test(test_ctx__dropped_tokens_same_var_keep_other_var_token),
         cmocka_unit_test(test_ctx__undo_depth_overflow_oldest_estale),
+        cmocka_unit_test(test_ctx__full_undo_list_victims),
 
         cmocka_unit_test(test_ctx__undo_full_of_distinct_vars_nested_same_var_tokens_work),
         cmocka_unit_test(test_ctx__undo_full_of_one_var_nested_scopes_restore),
