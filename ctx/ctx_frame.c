@@ -48,10 +48,12 @@ typedef struct tstate {
 
 static __thread tstate *tls __attribute__((tls_model("initial-exec")));
 _Thread_local int ctx__level_floor = INT_MAX;
+_Thread_local const ctx_snapshot *ctx__cur __attribute__((tls_model("initial-exec")));
 
-/* The current snapshot changed: refresh what the logging macros read. */
+/* The current snapshot changed: refresh what the logging calls read. */
 static void cur_changed(const tstate *t)
 {
+    ctx__cur = t->top->cur;
     ctx__level_floor = t->top->cur->floor;
 }
 static pthread_key_t tls_key;
@@ -98,6 +100,7 @@ static void tstate_free(void *p)
     if (tls == t)
         tls = NULL;
     free(t);
+    ctx__cur = NULL;
     ctx__level_floor = INT_MAX;
 }
 
@@ -135,12 +138,6 @@ static tstate *tstate_get(void)
     }
     tls = t;
     return t;
-}
-
-const ctx_snapshot *ctx__current(void)
-{
-    tstate *t = tls;
-    return t ? t->top->cur : &ctx__empty;
 }
 
 /* Index of v in f->vars, or f->nvars. Tracked frames only. */

@@ -87,8 +87,15 @@ void ctx__val_ref(ctx__val *val);   /* NULL allowed */
 void ctx__val_unref(ctx__val *val); /* NULL allowed */
 
 /* ctx_frame.c: the calling thread's current snapshot, borrowed (no reference
- * taken): valid until this thread next changes its context. Never NULL. */
-const ctx_snapshot *ctx__current(void);
+ * taken): valid until this thread next changes its context. Never NULL.
+ * ctx_frame.c mirrors it in ctx__cur (NULL: the empty one) whenever it
+ * changes, so that reading it costs a record no call. */
+extern _Thread_local const ctx_snapshot *ctx__cur __attribute__((tls_model("initial-exec")));
+static inline const ctx_snapshot *ctx__current(void)
+{
+    const ctx_snapshot *s = ctx__cur;
+    return s ? s : &ctx__empty;
+}
 
 /* ctx_frame.c: make `c` the calling thread's base context (the reference
  * is taken over); used by a thread started with ctx_thread_create. */

@@ -7,6 +7,7 @@
  * allocates nothing. A call made while the same thread is already inside one
  * (a filter or a json_t dump that logs) gets fresh buffers of its own.
  */
+#include "log/filter_ctx.h"
 #include "log/log_internal.h"
 
 #include <stdarg.h>
@@ -140,7 +141,7 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
         r.fields = (log_field *)(uintptr_t)fields;
         r.n_fields = nfields;
         if (route->nfilters)
-            (void)log__filter_ctx(&r, NULL);
+            log__stamp_ctx(&r, sc); /* the context filter, inline */
     } else {
         /* The record's own copy of the fields, so filters may change them. */
         size_t n = lg->nbound + nfields;
