@@ -846,14 +846,11 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
     for (size_t i = 0; i < nf; i++) {
         const log_field *f = &r->fields[i];
         const char *key = f->key;
-        size_t kl = key ? strlen(key) : 0, sl = 0;
+        size_t kl = key ? strlen(key) : 0;
         if (!key || kl > 128 || !fmt_all_plain((const unsigned char *)key, kl))
             goto general;
-        size_t room = fmt_scalar_room(f, &sl);
-        if (!room)
-            goto general;
         b->len = (size_t)(o - b->data);
-        if (fmt_buf_reserve(b, kl + room + 8)) {
+        if (fmt_buf_reserve(b, kl + FMT_SCALAR_ROOM + 8)) {
             b->len = start;
             return CTXLOG_ENOMEM;
         }
@@ -871,7 +868,8 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
         prev[i] = (struct key_span){(size_t)(k - b->data), kl + 2};
         *o++ = ':';
         val_at[i] = (size_t)(o - b->data) - line;
-        o = fmt_scalar_put(o, f, sl);
+        if (!(o = fmt_scalar_write(o, f)))
+            goto general;
     }
     size_t end = (size_t)(o - b->data);
     o[0] = '}';

@@ -85,21 +85,9 @@ int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b)
         L->msg_len != r->msg_len || !same_bytes(L->bytes + L->msg_at, r->msg, r->msg_len))
         return 1;
 
-    size_t sl[FMT_LINE_FIELDS];
-    size_t need = 16 + FMT_RFC3339_LEN + 1 + L->len + 2;
-    for (size_t i = 0; i < nf; i++) {
-        const log_field *f = &r->fields[i];
-        if (f->key != L->key[i] || strlen(f->key) != L->key_len[i] ||
-            !same_bytes(L->bytes + L->key_at[i], f->key, L->key_len[i]))
-            return 1;
-        size_t room = fmt_scalar_room(f, &sl[i]);
-        if (!room)
-            return 1;
-        need += room;
-    }
-    if (fmt_buf_reserve(b, need))
+    /* One pass: the bytes past b->len do not count until the end. */
+    if (fmt_buf_reserve(b, 16 + FMT_RFC3339_LEN + 3 + L->len + nf * FMT_SCALAR_ROOM))
         return CTXLOG_ENOMEM;
-
     char *o = b->data + b->len;
     if (preset == LOG_JSON_ECS) {
         memcpy(o, "{\"@timestamp\":\"", 15);
@@ -112,10 +100,15 @@ int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b)
     *o++ = '"';
     size_t at = 0;
     for (size_t i = 0; i < nf; i++) {
+        const log_field *f = &r->fields[i];
+        if (f->key != L->key[i] || strlen(f->key) != L->key_len[i] ||
+            !same_bytes(L->bytes + L->key_at[i], f->key, L->key_len[i]))
+            return 1;
         memcpy(o, L->bytes + at, L->seg_end[i] - at);
         o += L->seg_end[i] - at;
         at = L->seg_end[i];
-        o = fmt_scalar_put(o, &r->fields[i], sl[i]);
+        if (!(o = fmt_scalar_write(o, f)))
+            return 1;
     }
     if (at < L->len) { /* no fields: all of it (nothing follows the last key) */
         memcpy(o, L->bytes + at, L->len - at);

@@ -13,31 +13,13 @@
 /* Longest string value the quick paths take. */
 #define FMT_SCALAR_STR_MAX 128
 
-/* The most bytes f's value takes, 0 when a quick path cannot write it. Sets
- * *sl to a string value's length. */
-static FMT_INLINE size_t fmt_scalar_room(const log_field *f, size_t *sl)
-{
-    switch (f->type) {
-    case LOG_FIELD_I64:
-    case LOG_FIELD_U64:
-        return 20;
-    case LOG_FIELD_BOOL:
-        return 5;
-    case LOG_FIELD_STR:
-        if (!f->v.s)
-            return 4;
-        *sl = strlen(f->v.s);
-        if (*sl > FMT_SCALAR_STR_MAX || !fmt_all_plain((const unsigned char *)f->v.s, *sl))
-            return 0;
-        return *sl + 2;
-    default:
-        return 0; /* reals, JSON values, unknown types */
-    }
-}
+/* The most bytes fmt_scalar_write writes. */
+#define FMT_SCALAR_ROOM (FMT_SCALAR_STR_MAX + 2)
 
-/* Write f's value at o (fmt_scalar_room said it fits; sl as it set it);
- * returns the end. */
-static FMT_INLINE char *fmt_scalar_put(char *o, const log_field *f, size_t sl)
+/* Write f's value at o, which has room for FMT_SCALAR_ROOM bytes; returns
+ * the end, or NULL when a quick path cannot write it (o's bytes are then
+ * undefined). */
+static FMT_INLINE char *fmt_scalar_write(char *o, const log_field *f)
 {
     switch (f->type) {
     case LOG_FIELD_I64:
@@ -51,16 +33,22 @@ static FMT_INLINE char *fmt_scalar_put(char *o, const log_field *f, size_t sl)
         }
         memcpy(o, "false", 5);
         return o + 5;
-    default: /* LOG_FIELD_STR */
+    case LOG_FIELD_STR: {
         if (!f->v.s) {
             memcpy(o, "null", 4);
             return o + 4;
         }
+        size_t sl = strlen(f->v.s);
+        if (sl > FMT_SCALAR_STR_MAX || !fmt_all_plain((const unsigned char *)f->v.s, sl))
+            return NULL;
         *o++ = '"';
         fmt_copy_short(o, (const unsigned char *)f->v.s, sl);
         o += sl;
         *o++ = '"';
         return o;
+    }
+    default:
+        return NULL; /* reals, JSON values, unknown types */
     }
 }
 
