@@ -801,16 +801,7 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
     if (fmt_buf_reserve(b, 64 + FMT_RFC3339_LEN + hd->len + 2 + (msg_plain ? ml : 0) +
                                c->bytes.len))
         return CTXLOG_ENOMEM;
-    char *o = b->data + b->len;
-    if (preset == LOG_JSON_ECS) {
-        memcpy(o, "{\"@timestamp\":\"", 15);
-        o += 15;
-    } else {
-        memcpy(o, "{\"ts\":\"", 7);
-        o += 7;
-    }
-    o = fmt_rfc3339_put(o, &r->time);
-    *o++ = '"';
+    char *o = fmt_json_open(b->data + b->len, preset, &r->time);
     size_t line = (size_t)(o - b->data); /* what the line cache keeps starts here */
     memcpy(o, hd->bytes, hd->len);
     o += hd->len;

@@ -88,16 +88,7 @@ int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b)
     /* One pass: the bytes past b->len do not count until the end. */
     if (fmt_buf_reserve(b, 16 + FMT_RFC3339_LEN + 3 + L->len + nf * FMT_SCALAR_ROOM))
         return CTXLOG_ENOMEM;
-    char *o = b->data + b->len;
-    if (preset == LOG_JSON_ECS) {
-        memcpy(o, "{\"@timestamp\":\"", 15);
-        o += 15;
-    } else {
-        memcpy(o, "{\"ts\":\"", 7);
-        o += 7;
-    }
-    o = fmt_rfc3339_put(o, &r->time);
-    *o++ = '"';
+    char *o = fmt_json_open(b->data + b->len, preset, &r->time);
     size_t at = 0;
     for (size_t i = 0; i < nf; i++) {
         const log_field *f = &r->fields[i];

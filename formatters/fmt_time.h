@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "formatters/fmt_json_plain.h"
+#include "formatters/fmt_record.h"
 
 #define FMT_RFC3339_LEN 27
 #define FMT_TS_PREFIX 20 /* "YYYY-MM-DDTHH:MM:SS." */
@@ -45,6 +46,23 @@ static FMT_INLINE char *fmt_rfc3339_put(char *out, const struct timespec *t)
     memcpy(out + FMT_TS_PREFIX + 4, fmt_digit_pairs + 2 * lo, 2);
     out[FMT_RFC3339_LEN - 1] = 'Z';
     return out + FMT_RFC3339_LEN;
+}
+
+/* The opening of a DEFAULT or ECS JSON record up to the timestamp's closing
+ * quote, `{"ts":"…"` or `{"@timestamp":"…"`: at most 16 + FMT_RFC3339_LEN
+ * bytes at out; returns the end. */
+static FMT_INLINE char *fmt_json_open(char *out, log_json_preset preset, const struct timespec *t)
+{
+    if (preset == LOG_JSON_ECS) {
+        memcpy(out, "{\"@timestamp\":\"", 15);
+        out += 15;
+    } else {
+        memcpy(out, "{\"ts\":\"", 7);
+        out += 7;
+    }
+    out = fmt_rfc3339_put(out, t);
+    *out++ = '"';
+    return out;
 }
 
 #endif /* CTXLOG_FMT_TIME_H */
