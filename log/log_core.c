@@ -248,8 +248,8 @@ void log__printf(log_logger *lg, log_level level, const char *file, int line, co
     scratch_put(sc, temporary);
 }
 
-void log__kv(log_logger *lg, log_level level, const char *file, int line, const char *func,
-             const char *msg, const log_field *fields, size_t nfields)
+void log__kv_n(log_logger *lg, log_level level, const char *file, int line, const char *func,
+               const char *msg, size_t msg_len, const log_field *fields, size_t nfields)
 {
     int temporary;
     log__scratch *sc = record_begin(&lg, level, &temporary);
@@ -257,7 +257,12 @@ void log__kv(log_logger *lg, log_level level, const char *file, int line, const 
         return;
     if (!fields)
         nfields = 0;
-    emit(lg, sc, level, file, line, func, msg ? msg : "", msg ? strlen(msg) : 0, fields,
-         nfields);
+    emit(lg, sc, level, file, line, func, msg ? msg : "", msg ? msg_len : 0, fields, nfields);
     scratch_put(sc, temporary);
+}
+
+void log__kv(log_logger *lg, log_level level, const char *file, int line, const char *func,
+             const char *msg, const log_field *fields, size_t nfields)
+{
+    log__kv_n(lg, level, file, line, func, msg, msg ? strlen(msg) : 0, fields, nfields);
 }

@@ -252,6 +252,11 @@ CTXLOG_API void log__printf(log_logger *lg, log_level level, const char *file, i
 CTXLOG_API void log__kv(log_logger *lg, log_level level, const char *file, int line,
                         const char *func, const char *msg, const log_field *fields,
                         size_t nfields);
+/* The same with msg's length (strlen) given: the macros pass it, so that
+ * the compiler counts a literal message's bytes once, at compile time. */
+CTXLOG_API void log__kv_n(log_logger *lg, log_level level, const char *file, int line,
+                          const char *func, const char *msg, size_t msg_len,
+                          const log_field *fields, size_t nfields);
 
 /**
  * @brief Log a printf-formatted message at @p lvl to logger @p lg (NULL: the
@@ -274,9 +279,11 @@ CTXLOG_API void log__kv(log_logger *lg, log_level level, const char *file, int l
     do {                                                                          \
         log_logger *log__lg_ = (lg);                                              \
         if (log__enabled(log__lg_, (lvl))) {                                      \
+            const char *log__msg_ = (msg);                                        \
             const log_field log__fields_[] = {__VA_ARGS__};                       \
-            log__kv(log__lg_, (lvl), __FILE__, __LINE__, __func__, (msg), log__fields_, \
-                    sizeof log__fields_ / sizeof log__fields_[0]);                \
+            log__kv_n(log__lg_, (lvl), __FILE__, __LINE__, __func__, log__msg_,   \
+                      log__msg_ ? __builtin_strlen(log__msg_) : 0, log__fields_,  \
+                      sizeof log__fields_ / sizeof log__fields_[0]);              \
         }                                                                         \
     } while (0)
 
