@@ -753,19 +753,75 @@ static void put_head(fmt_buf *b, log_json_preset preset, const log_record *r)
 #define FAST_FIELDS 8
 
 /* Whether the plain key k[0, len) (quotes included) is taken, for
- * json_fast: a preset's core key, a context key, or an earlier field's. */
+ * json_fast: a preset's core key, a context key (c: NULL for none), or an
+ * earlier field's (prev: spans in b). */
 static int fast_key_taken(const char *k, size_t len, const struct preset *p,
                           const struct ctx_cache *c, const fmt_buf *b,
                           const struct key_span *prev, size_t nprev)
 {
     if (in_lits(p->core, p->ncore, k, len))
         return 1;
-    for (size_t i = 0; i < c->nspans; i++)
+    for (size_t i = 0; c && i < c->nspans; i++)
         if (c->spans[i].len == len && memcmp(c->bytes.data + c->spans[i].off, k, len) == 0)
             return 1;
     for (size_t i = 0; i < nprev; i++)
         if (prev[i].len == len && memcmp(b->data + prev[i].off, k, len) == 0)
             return 1;
+    return 0;
+}
+
+/*
+ * Fill the context cache for r's context fields (serial: their snapshot)
+ * without the general machinery, as put_ctx would have filled it for the
+ * DEFAULT or ECS preset without call site or thread id: plain keys that
+ * collide with nothing and values fmt_scalar_write takes. Returns 0 when
+ * filled, 1 when the fields need the general path (the cache is empty then).
+ */
+static int ctx_fill_fast(const log_record *r, log_json_preset preset, uint64_t serial)
+{
+    struct ctx_cache *c = &tl_ctx;
+    const struct preset *p = &presets[preset];
+    size_t n = r->ctx_fields ? r->n_ctx_fields : 0;
+
+    c->serial = 0;
+    c->fast = 0;
+    if (n > CTX_CACHE_KEYS)
+        return 1;
+    fmt_buf_clear(&c->bytes);
+    uint64_t mask = lits_mask(p->core, p->ncore);
+    for (size_t i = 0; i < n; i++) {
+        const log_field *f = &r->ctx_fields[i];
+        size_t kl = f->key ? strlen(f->key) : 0;
+        if (!f->key || kl > 128 || !fmt_all_plain((const unsigned char *)f->key, kl) ||
+            fmt_buf_reserve(&c->bytes, kl + FMT_SCALAR_ROOM + 8))
+            return 1;
+        char *o = c->bytes.data + c->bytes.len;
+        *o++ = ',';
+        char *k = o;
+        *o++ = '"';
+        fmt_copy_short(o, (const unsigned char *)f->key, kl);
+        o += kl;
+        *o++ = '"';
+        uint64_t bit = key_bit(k, kl + 2);
+        if ((mask & bit) && fast_key_taken(k, kl + 2, p, NULL, &c->bytes, c->spans, i))
+            return 1; /* renamed: the general path knows how */
+        mask |= bit;
+        c->spans[i] = (struct key_span){(size_t)(k - c->bytes.data), kl + 2};
+        *o++ = ':';
+        if (!(o = fmt_scalar_write(o, f)))
+            return 1;
+        c->bytes.len = (size_t)(o - c->bytes.data);
+    }
+    c->nspans = n;
+    c->have_mask = 1;
+    c->mask = mask;
+    c->preset = (int)preset;
+    c->callsite = 0;
+    c->thread = 0;
+    c->comma_in = 1;
+    c->comma_out = 1;
+    c->fast = 1;
+    c->serial = serial;
     return 0;
 }
 
@@ -786,12 +842,14 @@ static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
     size_t nctx = r->ctx_fields ? r->n_ctx_fields : 0;
     size_t nf = r->fields ? r->n_fields : 0;
 
-    /* The context and head this thread wrote last, for the same preset. */
-    if (!h || !h->serial || c->serial != h->serial || !c->fast || c->preset != (int)preset ||
-        !r->logger ||
-        h->fields != r->ctx_fields || h->n != nctx || hd->logger != r->logger ||
-        h->logger != r->logger || hd->level != (int)r->level || hd->preset != (int)preset ||
-        nf > FAST_FIELDS)
+    /* The head this thread wrote last, for the same preset, and the
+     * context: the cached one, or one this path can cache now. */
+    if (!h || !h->serial || !r->logger || h->fields != r->ctx_fields || h->n != nctx ||
+        hd->logger != r->logger || h->logger != r->logger || hd->level != (int)r->level ||
+        hd->preset != (int)preset || nf > FAST_FIELDS)
+        return 1;
+    if ((c->serial != h->serial || !c->fast || c->preset != (int)preset) &&
+        ctx_fill_fast(r, preset, h->serial))
         return 1;
 
     size_t start = b->len;
