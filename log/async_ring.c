@@ -64,12 +64,15 @@ static log__ring *ring_get(void)
     if (!r) {
         r = calloc(1, sizeof *r);
         char *data = r ? malloc(cap) : NULL;
-        if (!data) {
+        char *stage = data ? malloc(log__ring_stage_cap(cap)) : NULL;
+        if (!stage) {
+            free(data);
             free(r);
             return NULL;
         }
         r->data = data;
         r->cap = cap;
+        r->stage = stage;
         log__ring *first = log__rings_first();
         do
             atomic_store_explicit(&r->next, first, memory_order_relaxed);
@@ -118,35 +121,130 @@ static void wait_for_tail(log__ring *r, uint64_t tail)
     }
 }
 
-void log__async_put(log_sink *s, const char *text, size_t len, int urgent)
+/* ---- the stage ---------------------------------------------------------- */
+
+static void stage_lock(log__ring *r)
 {
-    log__ring *r = ring_get();
-    size_t need = log__ring_entry_size(len);
-    if (!r || need > r->cap / 2 || len > UINT32_MAX) {
-        /* Out of memory, or too big for the ring: written from here, after
-         * what this thread queued before, to keep its order. */
-        if (r)
-            wait_for_tail(r, atomic_load_explicit(&r->head, memory_order_relaxed));
-        log__sink_put(s, text, len, urgent ? LOG__PUT_URGENT : LOG__PUT_SYNC);
-        return;
+    unsigned spins = 0;
+    while (atomic_exchange_explicit(&r->stage_lock, 1, memory_order_acquire)) {
+        /* The writer copies the stage out (a few hundred ns), or it waits
+         * for room as the thread would. */
+        if (++spins > 64)
+            sched_yield();
     }
-    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-    size_t off = (size_t)head & (r->cap - 1);
-    size_t contig = r->cap - off;
-    size_t total = contig < need ? contig + need : need;
+}
+
+static void stage_unlock(log__ring *r)
+{
+    atomic_store_explicit(&r->stage_lock, 0, memory_order_release);
+}
+
+/* Count the staged entries of stage[0, n) as dropped, per sink. */
+static void stage_drop(const char *stage, size_t n)
+{
+    for (size_t at = 0; at < n;) {
+        log__ring_hdr h;
+        memcpy(&h, stage + at, RING_HDR);
+        atomic_fetch_add_explicit(&h.sink->dropped, 1, memory_order_relaxed);
+        log__count_dropped(1);
+        at += log__ring_entry_size(h.len);
+    }
+}
+
+/* Make room for `total` more bytes after `head`, stage lock held: 0 when
+ * there is room (waited for when `wait`), 1 when there is none and not
+ * `wait`, -1 when there is none and full queues drop. */
+static int ring_room(log__ring *r, uint64_t head, size_t total, int wait)
+{
     /* The tail is read again only when the room last seen is not enough:
      * its cache line is the writer's, and stays there. */
     if (head + total - r->tail_seen > r->cap)
         r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
-    if (head + total - r->tail_seen > r->cap) {
-        if (atomic_load_explicit(&drop_when_full, memory_order_relaxed)) {
-            atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
-            log__count_dropped(1);
-            if (atomic_load_explicit(&log__writer_idle, memory_order_relaxed))
-                log__writer_wake();
-            return;
+    if (head + total - r->tail_seen <= r->cap)
+        return 0;
+    if (atomic_load_explicit(&drop_when_full, memory_order_relaxed)) {
+        if (atomic_load_explicit(&log__writer_idle, memory_order_relaxed))
+            log__writer_wake();
+        return -1;
+    }
+    if (!wait)
+        return 1;
+    wait_for_tail(r, head + total - r->cap);
+    return 0;
+}
+
+/* Publish the ring's new head (stage lock held). */
+static void ring_publish(log__ring *r, uint64_t head)
+{
+    atomic_store_explicit(&r->head, head, memory_order_release);
+    /* No fence: a writer that went to sleep just as this was queued wakes
+     * by itself within LOG__FLUSH_INTERVAL_NS. */
+    if (atomic_load_explicit(&log__writer_idle, memory_order_relaxed))
+        log__writer_wake();
+}
+
+/*
+ * Copy the staged entries into the ring in one piece (or two, around its
+ * end), stage lock held. Without room: with `drop` configured the entries
+ * are dropped and counted; else with `wait` set this waits for the writer,
+ * and without it returns 1 (nothing done). Returns 0 when the stage is
+ * empty.
+ */
+static int stage_publish_locked(log__ring *r, int wait)
+{
+    size_t n = atomic_load_explicit(&r->stage_len, memory_order_relaxed);
+    if (!n)
+        return 0;
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    size_t off = (size_t)head & (r->cap - 1);
+    size_t contig = r->cap - off, first = n;
+    if (contig < n) {
+        /* The whole entries that fit before the end; a WRAP header fills
+         * the rest (entries are multiples of 16 bytes, so is contig). */
+        first = 0;
+        for (;;) {
+            log__ring_hdr h;
+            memcpy(&h, r->stage + first, RING_HDR);
+            size_t e = log__ring_entry_size(h.len);
+            if (first + e > contig)
+                break;
+            first += e;
         }
-        wait_for_tail(r, head + total - r->cap);
+    }
+    size_t total = first == n ? n : contig + (n - first);
+    int room = ring_room(r, head, total, wait);
+    if (room > 0)
+        return 1;
+    if (room < 0) {
+        stage_drop(r->stage, n);
+    } else {
+        memcpy(r->data + off, r->stage, first);
+        if (first < n) {
+            if (first < contig) {
+                log__ring_hdr wrap = {.sink = NULL, .len = 0, .flags = RING_WRAP};
+                memcpy(r->data + off + first, &wrap, RING_HDR);
+            }
+            memcpy(r->data, r->stage + first, n - first);
+        }
+        ring_publish(r, head + total);
+    }
+    atomic_store_explicit(&r->stage_len, 0, memory_order_relaxed);
+    return 0;
+}
+
+/* One entry straight into the ring (one bigger than a stage), after what
+ * is staged; stage lock held. */
+static void ring_put_locked(log__ring *r, log_sink *s, const char *text, size_t len)
+{
+    (void)stage_publish_locked(r, 1);
+    size_t need = log__ring_entry_size(len);
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    size_t off = (size_t)head & (r->cap - 1);
+    size_t contig = r->cap - off;
+    if (ring_room(r, head, contig < need ? contig + need : need, 1) < 0) {
+        atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+        log__count_dropped(1);
+        return;
     }
     if (contig < need) {
         log__ring_hdr wrap = {.sink = NULL, .len = 0, .flags = RING_WRAP};
@@ -157,11 +255,61 @@ void log__async_put(log_sink *s, const char *text, size_t len, int urgent)
     log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = 0};
     memcpy(r->data + off, &h, RING_HDR);
     memcpy(r->data + off + RING_HDR, text, len);
-    atomic_store_explicit(&r->head, head + need, memory_order_release);
-    /* No fence: a writer that went to sleep just as this was queued wakes
-     * by itself within LOG__FLUSH_INTERVAL_NS. */
-    if (atomic_load_explicit(&log__writer_idle, memory_order_relaxed))
-        log__writer_wake();
+    ring_publish(r, head + need);
+}
+
+int log__ring_stage_publish(log__ring *r, uint64_t older_than_ns)
+{
+    if (!atomic_load_explicit(&r->stage_len, memory_order_relaxed))
+        return 0;
+    if (atomic_exchange_explicit(&r->stage_lock, 1, memory_order_acquire))
+        return 1; /* its thread is at it */
+    int rc = 0;
+    if (!older_than_ns || r->stage_since <= older_than_ns)
+        rc = stage_publish_locked(r, 0);
+    stage_unlock(r);
+    return rc;
+}
+
+void log__async_put(log_sink *s, const char *text, size_t len, int urgent)
+{
+    log__ring *r = ring_get();
+    size_t need = log__ring_entry_size(len);
+    if (!r || need > r->cap / 2 || len > UINT32_MAX) {
+        /* Out of memory, or too big for the ring: written from here, after
+         * what this thread queued before, to keep its order. */
+        if (r) {
+            stage_lock(r);
+            (void)stage_publish_locked(r, 1);
+            stage_unlock(r);
+            wait_for_tail(r, atomic_load_explicit(&r->head, memory_order_relaxed));
+        }
+        log__sink_put(s, text, len, urgent ? LOG__PUT_URGENT : LOG__PUT_SYNC);
+        return;
+    }
+    size_t cap = log__ring_stage_cap(r->cap);
+    uint64_t since = 0;
+    stage_lock(r);
+    size_t have = atomic_load_explicit(&r->stage_len, memory_order_relaxed);
+    if (need > cap - have) {
+        (void)stage_publish_locked(r, 1);
+        have = 0;
+    }
+    if (need <= cap) {
+        log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = 0};
+        memcpy(r->stage + have, &h, RING_HDR);
+        memcpy(r->stage + have + RING_HDR, text, len);
+        if (!have)
+            since = r->stage_since = log__now_ns();
+        atomic_store_explicit(&r->stage_len, have + need, memory_order_relaxed);
+    } else {
+        ring_put_locked(r, s, text, len); /* bigger than a stage */
+    }
+    if (urgent)
+        (void)stage_publish_locked(r, 1);
+    stage_unlock(r);
+    if (since)
+        log__writer_due(since); /* so that the writer takes it within the interval */
 }
 
 void log__async_configure(size_t bytes, bool drop)
@@ -181,6 +329,15 @@ void log__rings_crash_write(void)
             if (text && h.sink)
                 (void)log__write_all(h.sink->fd, text, h.len);
         }
+        /* Then what is staged, newer. */
+        size_t n = atomic_load(&r->stage_len);
+        for (size_t at = 0; at < n;) {
+            log__ring_hdr h;
+            memcpy(&h, r->stage + at, RING_HDR);
+            if (h.sink)
+                (void)log__write_all(h.sink->fd, r->stage + at + RING_HDR, h.len);
+            at += log__ring_entry_size(h.len);
+        }
     }
 }
 
@@ -199,6 +356,8 @@ void log__rings_fork(int phase)
      * do not exist here. */
     for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next)) {
         atomic_store(&r->tail, atomic_load(&r->head));
+        atomic_store(&r->stage_len, 0);
+        atomic_store(&r->stage_lock, 0); /* a thread that held it is not here */
         atomic_store(&r->waiting, 0);
         if (r != my_ring)
             atomic_store(&r->state, RING_FREE);

@@ -6,6 +6,16 @@
  * formatted record, padded to 16 bytes. An entry never wraps: when the end
  * of the ring is too short for it, a WRAP header fills the rest.
  *
+ * A producer does not write its entries into the ring one by one: the
+ * ring's lines are the writer's too (it reads them from the other core),
+ * and every store to one of them would wait for it to come back. Entries
+ * are staged first, in the same format, in a small buffer of the thread's
+ * own (log__ring_stage_cap bytes), and copied into the ring in one piece
+ * when it fills up, for a record at error or above, and by the writer: for
+ * log_flush, for a thread gone, and for a stage older than
+ * LOG__FLUSH_INTERVAL_NS. A lock per ring (one exchange, uncontended but
+ * for those) serializes the thread and the writer as producers.
+ *
  * Rings are never freed: when its thread exits a ring is orphaned, drained,
  * then given to the next thread that needs one. So the list of rings can be
  * walked without a lock (by the writer, and by the crash handler).
@@ -24,7 +34,11 @@ enum { RING_OWNED = 0, RING_ORPHAN = 1, RING_FREE = 2 };
 typedef struct log__ring {
     _Atomic uint64_t head; /* bytes ever written (producer) */
     uint64_t tail_seen;    /* the producer's last read of tail: room it knows of */
-    char pad_head[48];
+    atomic_int stage_lock; /* 1: held (by the thread or the writer) */
+    _Atomic size_t stage_len; /* bytes staged; read without the lock as a hint */
+    uint64_t stage_since;  /* CLOCK_MONOTONIC of the first staged entry */
+    char *stage;           /* log__ring_stage_cap(cap) bytes */
+    char pad_head[16];
     _Atomic uint64_t tail; /* bytes ever consumed (writer) */
     char pad_tail[56];
     char *data;
@@ -67,8 +81,20 @@ static inline const char *log__ring_next(const log__ring *r, uint64_t *tail, uin
     return r->data + off + RING_HDR;
 }
 
+/* Bytes a ring of `cap` bytes stages: small enough that a whole stage
+ * always finds room in the ring, even across its end. */
+static inline size_t log__ring_stage_cap(size_t cap)
+{
+    return cap / 4 < 4096 ? cap / 4 : 4096;
+}
+
 /* The first ring of the list (newest first). */
 log__ring *log__rings_first(void);
+/* For the writer: copy r's staged entries into it when there are any (and,
+ * with older_than_ns, only when staged before that). Returns 0 when nothing
+ * is left staged, 1 when the stage is in use by its thread or the ring has
+ * no room for it (drain the ring and try again). */
+int log__ring_stage_publish(log__ring *r, uint64_t older_than_ns);
 /* Wake a producer waiting for room in `r`. */
 void log__ring_wake_producer(log__ring *r);
 

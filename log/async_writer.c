@@ -13,6 +13,7 @@
  */
 #include "log/async_ring.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -83,10 +84,31 @@ static size_t drain_all(void)
         uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
         if (head != atomic_load_explicit(&r->tail, memory_order_relaxed))
             n += drain_ring(r, head);
-        else if (atomic_load(&r->state) == RING_ORPHAN)
+        else if (atomic_load(&r->state) == RING_ORPHAN && !atomic_load(&r->stage_len))
             atomic_store(&r->state, RING_FREE); /* drained: reusable */
     }
     return n;
+}
+
+/* Queue what threads left staged (see async_ring.h): the stages of
+ * threads gone, and those older than LOG__FLUSH_INTERVAL_NS. A stage in use
+ * or without room waits for the next pass. */
+static void publish_old_stages(void)
+{
+    uint64_t now = log__now_ns();
+    uint64_t old = now > LOG__FLUSH_INTERVAL_NS ? now - LOG__FLUSH_INTERVAL_NS : 1;
+    for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next))
+        (void)log__ring_stage_publish(r, atomic_load(&r->state) == RING_ORPHAN ? 0 : old);
+}
+
+/* Queue every stage, for a flush: each is taken once it is free and has
+ * room (draining makes room, and frees a thread that waits for it). */
+static void publish_all_stages(void)
+{
+    for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next))
+        while (log__ring_stage_publish(r, 0))
+            if (!drain_all())
+                sched_yield();
 }
 
 /* Everything queued so far: the heads now, drained to. */
@@ -103,6 +125,15 @@ static int rings_empty(void)
     for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next))
         if (atomic_load_explicit(&r->head, memory_order_acquire) !=
             atomic_load_explicit(&r->tail, memory_order_acquire))
+            return 0;
+    return 1;
+}
+
+/* Nothing staged either. */
+static int stages_empty(void)
+{
+    for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next))
+        if (atomic_load_explicit(&r->stage_len, memory_order_relaxed))
             return 0;
     return 1;
 }
@@ -141,6 +172,7 @@ static void *writer_main(void *arg)
         uint64_t req = flush_req;
         pthread_mutex_unlock(&w_lock);
         if (req != flush_done) {
+            publish_all_stages();
             drain_to_now();
             log__sinks_report_drops();
             (void)log__sinks_flush(0, 0);
@@ -151,6 +183,7 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w_lock);
             continue;
         }
+        publish_old_stages();
         if (drain_all()) {
             batch = 1;
             polls = 0;
@@ -180,9 +213,11 @@ static void *writer_main(void *arg)
         atomic_store(&log__writer_idle, 1);
         if (!kicked && flush_req == flush_done && rings_empty()) {
             /* In async mode, wake up now and then even with no buffer
-             * waiting: a record queued just as this went to sleep. */
+             * waiting: a record queued just as this went to sleep; and
+             * while records are staged, to queue them in time. */
             uint64_t until = due;
-            if (atomic_load(&log__async_on) && until > now + LOG__FLUSH_INTERVAL_NS)
+            if ((atomic_load(&log__async_on) || !stages_empty()) &&
+                until > now + LOG__FLUSH_INTERVAL_NS)
                 until = now + LOG__FLUSH_INTERVAL_NS;
             atomic_store(&flush_deadline, until);
             if (until == UINT64_MAX) {
@@ -262,7 +297,7 @@ void log__async_drain(void)
     /* In sync mode with nothing left queued there is nothing to wait for.
      * In async mode the writer goes through a flush all the same: it may
      * still owe a record about drops. */
-    if (!atomic_load(&log__async_on) && rings_empty())
+    if (!atomic_load(&log__async_on) && rings_empty() && stages_empty())
         return;
     pthread_mutex_lock(&w_lock);
     if (running) {

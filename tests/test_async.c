@@ -484,6 +484,59 @@ static void test_async__write_through_is_written_at_once(void **state)
     log_sink_release(s);
 }
 
+/* In async mode a thread's records are staged before they are queued (see
+ * log/async_ring.h). Those of a thread that logs no more, or is gone,
+ * still reach the file without a log_flush(): the writer queues a stage
+ * older than the flush interval, and a gone thread's at once. */
+static size_t lines_within_5s(size_t want)
+{
+    for (int i = 0; i < 500 && lines_now() < want; i++) {
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return lines_now();
+}
+
+static void test_async__staged_records_reach_the_file_unflushed(void **state)
+{
+    (void)state;
+    log_sink *s = file_sink(NULL);
+    assert_int_equal(log__async_set(true, 0, false), 0);
+    log_info("staged");
+    log_info("then idle");
+    assert_int_equal(lines_within_5s(2), 2);
+    log_sink_release(s);
+}
+
+static void *log_three_and_exit(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        log_info_kv("from a thread", LOG_I64("i", i));
+    return NULL;
+}
+
+static void order_of_i(json_t *rec, void *arg)
+{
+    long *next = arg;
+    assert_int_equal(json_integer_value(json_object_get(rec, "i")), *next);
+    (*next)++;
+}
+
+static void test_async__records_of_a_thread_gone_reach_the_file(void **state)
+{
+    (void)state;
+    log_sink *s = file_sink(NULL);
+    assert_int_equal(log__async_set(true, 0, false), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, log_three_and_exit, NULL), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(lines_within_5s(3), 3);
+    long next = 0;
+    assert_int_equal(each_record(order_of_i, &next), 3);
+    log_sink_release(s);
+}
+
 int main(void)
 {
     unsetenv("CTXLOG_ASYNC");
@@ -507,6 +560,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_async__buffered_info_is_written_by_the_flusher, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_async__staged_records_reach_the_file_unflushed,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async__records_of_a_thread_gone_reach_the_file,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_async__write_through_is_written_at_once, setup,
                                         teardown),
     };
