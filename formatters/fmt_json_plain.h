@@ -152,7 +152,7 @@ static FMT_INLINE unsigned fmt_digits10(uint64_t v)
 }
 
 /* Write v in decimal at out; returns the end (at most 20 bytes). */
-static inline char *fmt_u64_put(char *out, uint64_t v)
+static FMT_INLINE char *fmt_u64_put(char *out, uint64_t v)
 {
     char *end = out + fmt_digits10(v), *p = end;
     while (v > UINT32_MAX) {
@@ -184,7 +184,7 @@ static inline char *fmt_u64_put(char *out, uint64_t v)
 }
 
 /* Write v in decimal at out; returns the end (at most 20 bytes). */
-static inline char *fmt_i64_put(char *out, int64_t v)
+static FMT_INLINE char *fmt_i64_put(char *out, int64_t v)
 {
     if (v < 0) {
         *out++ = '-';
