@@ -827,12 +827,13 @@ static int ctx_fill_fast(const log_record *r, log_json_preset preset, uint64_t s
 
 /*
  * The usual record, written without the general machinery: DEFAULT or ECS
- * preset, no call site, no thread id, a logger and context whose bytes this
- * thread wrote for an earlier record (the head and context caches), and
- * field keys that need no escaping and collide with nothing. The bytes are
- * those the general path writes (tests compare the two). Returns 0 when
- * written, 1 when the record needs the general path (nothing written then),
- * CTXLOG_ENOMEM.
+ * preset, no call site, no thread id, a logger whose head this thread wrote
+ * for an earlier record (the head cache), a context it wrote before or can
+ * cache now (ctx_fill_fast), and field keys that need no escaping and
+ * collide with nothing. The bytes are those the general path writes (tests
+ * compare the two); a record of at most FMT_LINE_FIELDS fields with a plain
+ * message is then kept in the line cache. Returns 0 when written, 1 when the
+ * record needs the general path (nothing written then), CTXLOG_ENOMEM.
  */
 static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
 {

@@ -29,8 +29,8 @@ int fmt_json_fast(const log_record *r, log_json_preset preset, fmt_buf *b);
 /*
  * fmt_json_record's quick paths alone, for the usual record: the DEFAULT
  * or ECS preset without call site or thread id, a record the core vouches
- * for (see fmt_ctx_hint) whose context and head this thread has written
- * before, and simple fields. Returns 0 when written (the same bytes
+ * for (see fmt_ctx_hint) whose head this thread has written before, plain
+ * keys and simple values. Returns 0 when written (the same bytes
  * fmt_json_record writes), 1 when the record needs the general path or b
  * has no room (b as it was then).
  */
