@@ -72,26 +72,23 @@ static FMT_INLINE int same_bytes(const char *a, const char *b, size_t n)
     return n == 0 || memcmp(a, b, n) == 0;
 }
 
-int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b)
+int fmt_json_line_write(const fmt_line_key *k, log_json_preset preset, fmt_buf *b)
 {
     const struct line *L = tl_line;
-    const fmt_ctx_hint *h = r->priv_;
-    size_t nf = r->fields ? r->n_fields : 0;
-    size_t nctx = r->ctx_fields ? r->n_ctx_fields : 0;
+    size_t nf = k->fields ? k->nfields : 0;
 
-    if (!L || !h || L->serial != h->serial || h->fields != r->ctx_fields || h->n != nctx ||
-        L->logger != r->logger || h->logger != r->logger || L->level != (int)r->level ||
-        L->preset != (int)preset || L->nf != nf || L->msg != r->msg ||
-        L->msg_len != r->msg_len || !same_bytes(L->bytes + L->msg_at, r->msg, r->msg_len))
+    if (!L || L->serial != k->serial || L->logger != k->logger || L->level != k->level ||
+        L->preset != (int)preset || L->nf != nf || L->msg != k->msg ||
+        L->msg_len != k->msg_len || !same_bytes(L->bytes + L->msg_at, k->msg, k->msg_len))
         return 1;
 
     /* One pass: the bytes past b->len do not count until the end. */
     if (fmt_buf_reserve(b, 16 + FMT_RFC3339_LEN + 3 + L->len + nf * FMT_SCALAR_ROOM))
         return CTXLOG_ENOMEM;
-    char *o = fmt_json_open(b->data + b->len, preset, &r->time);
+    char *o = fmt_json_open(b->data + b->len, preset, k->time);
     size_t at = 0;
     for (size_t i = 0; i < nf; i++) {
-        const log_field *f = &r->fields[i];
+        const log_field *f = &k->fields[i];
         if (f->key != L->key[i] || strlen(f->key) != L->key_len[i] ||
             !same_bytes(L->bytes + L->key_at[i], f->key, L->key_len[i]))
             return 1;
@@ -109,6 +106,26 @@ int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b)
     o[1] = '\n';
     b->len = (size_t)(o + 2 - b->data);
     return 0;
+}
+
+int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b)
+{
+    const fmt_ctx_hint *h = r->priv_;
+    size_t nctx = r->ctx_fields ? r->n_ctx_fields : 0;
+    /* The hint speaks for these context fields only. */
+    if (!h || !h->serial || h->fields != r->ctx_fields || h->n != nctx || h->logger != r->logger)
+        return 1;
+    fmt_line_key k = {
+        .serial = h->serial,
+        .logger = r->logger,
+        .level = (int)r->level,
+        .msg = r->msg,
+        .msg_len = r->msg_len,
+        .fields = r->fields,
+        .nfields = r->n_fields,
+        .time = &r->time,
+    };
+    return fmt_json_line_write(&k, preset, b);
 }
 
 void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char *line,

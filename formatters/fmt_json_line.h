@@ -17,13 +17,29 @@
 /* Fields a cached line may have. */
 #define FMT_LINE_FIELDS 4
 
+/* What the cache compares, and the time: a record's shape without the
+ * record (the core's quickest path has none). `serial` is the context
+ * snapshot's (nonzero), `logger` a name the core vouches for. */
+typedef struct fmt_line_key {
+    uint64_t serial;
+    const char *logger;
+    int level;
+    const char *msg;
+    size_t msg_len;
+    const log_field *fields;
+    size_t nfields;
+    const struct timespec *time;
+} fmt_line_key;
+
 /*
- * Write r as the cached line of this thread when it has the same shape, for
- * a record the core vouches for (r->priv_, see fmt_ctx_hint) and a DEFAULT
- * or ECS preset without call site or thread id. Returns 0 when written, 1
- * when the cache does not apply (nothing written), CTXLOG_ENOMEM when b
- * cannot grow (b as it was).
+ * Write the record k describes as the cached line of this thread when it
+ * has the same shape, for a DEFAULT or ECS preset without call site or
+ * thread id. Returns 0 when written, 1 when the cache does not apply
+ * (nothing written), CTXLOG_ENOMEM when b cannot grow (b as it was).
  */
+int fmt_json_line_write(const fmt_line_key *k, log_json_preset preset, fmt_buf *b);
+
+/* The same for a record the core vouches for (r->priv_, see fmt_ctx_hint). */
 int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b);
 
 /*

@@ -151,9 +151,33 @@ static FMT_INLINE unsigned fmt_digits10(uint64_t v)
     return t + (v >= above[t]);
 }
 
-/* Write v in decimal at out; returns the end (at most 20 bytes). */
+/* The 8 decimal digits of v < 10^8, leading zeros included, as ASCII in
+ * one little-endian word (the first digit in the lowest byte): the two
+ * halves of four digits, then their four pairs, then eight digits, each
+ * step lane by lane (checked against printf for every v < 10^8). */
+static FMT_INLINE uint64_t fmt_digits8(uint32_t v)
+{
+    uint64_t x = v / 10000 | (uint64_t)(v % 10000) << 32;
+    uint64_t q = (x * 10486) >> 20 & UINT64_C(0x0000007F0000007F); /* lane / 100 */
+    uint64_t y = q | (x - q * 100) << 16;
+    uint64_t t = (y * 103) >> 10 & UINT64_C(0x000F000F000F000F); /* lane / 10 */
+    return (t | (y - t * 10) << 8) + UINT64_C(0x3030303030303030);
+}
+
+/* Write v in decimal at out; returns the end. Stores up to 20 bytes at out
+ * (8 for v < 10^8, some of them past the digits). */
 static FMT_INLINE char *fmt_u64_put(char *out, uint64_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (v < 100000000) {
+        uint64_t d = fmt_digits8((uint32_t)v);
+        /* Leading zeros are the low bytes that are '0'; 0 keeps one. */
+        unsigned lead = v ? (unsigned)__builtin_ctzll(d ^ UINT64_C(0x3030303030303030)) / 8 : 7;
+        d >>= 8 * lead;
+        memcpy(out, &d, 8);
+        return out + 8 - lead;
+    }
+#endif
     char *end = out + fmt_digits10(v), *p = end;
     while (v > UINT32_MAX) {
         unsigned d = (unsigned)(v % 100) * 2;

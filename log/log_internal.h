@@ -21,6 +21,7 @@
 #include <ctxlog/sink.h>
 
 #include "formatters/fmt_record.h"
+#include "formatters/fmt_json_line.h"
 
 /* ---- sinks (sink.c, sink_file.c, sink_fd.c) ---- */
 
@@ -127,6 +128,9 @@ void log__tbuf_put(log_sink *s, const char *text, size_t len, int urgent);
  * the calling thread's buffer for `s`, when that buffer already holds
  * records and has room. Returns 0 when written, 1 otherwise (nothing done). */
 int log__tbuf_format(log_sink *s, const log_record *r);
+/* The same for the record k describes, from the JSON line cache alone
+ * (fmt_json_line_write; s's formatter is quick: see log_route.quick). */
+int log__tbuf_line(log_sink *s, const fmt_line_key *k);
 /* The calling thread may have buffered bytes (set by it alone). */
 extern __thread int log__tbuf_dirty __attribute__((tls_model("initial-exec")));
 /* Write out the calling thread's buffers (before an async record). */
@@ -229,6 +233,10 @@ typedef struct log_route {
     unsigned nsinks;
     bool ctx_only;        /* no filter but the context filter (first, if on):
                            * nothing can change a record's fields */
+    log_sink *quick;      /* the one sink, when the route is the context
+                           * filter and one buffered sink whose JSON records
+                           * the line cache can write: records may take
+                           * log__tbuf_line without being made (log_core.c) */
     log__filter *filters; /* root's first, then each ancestor's, then the logger's */
     log_sink **sinks;     /* one reference each */
 } log_route;
@@ -251,7 +259,12 @@ struct log_logger {
     log_logger *next;    /* registry, in creation order (parents first) */
 };
 
-log_logger *log__root(void);
+/* The root logger (log_logger.c). */
+extern log_logger *const log__root_logger;
+static inline log_logger *log__root(void)
+{
+    return log__root_logger;
+}
 /* Back to the defaults: every logger inherits, has no sinks, is additive;
  * the root at info. Filters (and the context filter's switch) stay. */
 void log__loggers_reset(void);

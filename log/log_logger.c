@@ -31,10 +31,7 @@ static log_logger root = {
 static int ctx_filter_on = 1;
 static log_logger *last = &root; /* tail of the registry list */
 
-log_logger *log__root(void)
-{
-    return &root;
-}
+log_logger *const log__root_logger = &root;
 
 static int *gate_of(log_logger *lg)
 {
@@ -80,6 +77,15 @@ static log_route *route_build(log_logger *lg)
     for (log_logger *p = lg; p; p = p->additive ? p->parent : NULL)
         for (unsigned i = 0; i < p->nsinks; i++)
             r->sinks[s++] = log__sink_ref(p->sinks[i]);
+    r->quick = NULL;
+    if (ctx_filter_on && nf == 1 && ns == 1) {
+        /* Fixed once attached: kind, buffering and formatter. */
+        log_sink *k = r->sinks[0];
+        const log_json_options *jo = k->json;
+        if (k->kind != LOG__SINK_CALLBACK && k->buffered && jo && !jo->callsite &&
+            !jo->thread_id && (jo->preset == LOG_JSON_DEFAULT || jo->preset == LOG_JSON_ECS))
+            r->quick = k;
+    }
     return r;
 }
 

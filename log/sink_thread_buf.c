@@ -337,30 +337,53 @@ void log__tbuf_put(log_sink *s, const char *text, size_t len, int urgent)
     put_slow(s, text, len, urgent);
 }
 
-int log__tbuf_format(log_sink *s, const log_record *r)
+/* log__tbuf_put's steady state, for a formatter writing in place: the
+ * calling thread's buffer for `s`, locked, when it already holds records of
+ * the current reopen generation; NULL otherwise. */
+static inline __attribute__((always_inline)) tbuf *tb_mine_locked(log_sink *s)
 {
-    /* log__tbuf_put's steady state, with the formatter writing in place. */
     tset *t = my_tset;
     if (!t)
-        return 1;
+        return NULL;
     for (int k = 0; k < SLOTS; k++) {
         tbuf *b = &t->slot[k];
         if (atomic_load_explicit(&b->sink, memory_order_relaxed) != s)
             continue;
         if (atomic_exchange_explicit(&b->lock, 1, memory_order_acquire))
-            return 1; /* being written out by another thread */
-        int rc = 1;
+            return NULL; /* being written out by another thread */
         if (b->len &&
-            b->gen == atomic_load_explicit(&log__reopen_generation, memory_order_relaxed)) {
-            fmt_buf out = {.data = b->data, .len = b->len, .cap = LOG__SINK_BUF, .fixed = 1};
-            rc = fmt_json_record_quick(r, s->json, &out);
-            if (rc == 0)
-                b->len = out.len;
-        }
+            b->gen == atomic_load_explicit(&log__reopen_generation, memory_order_relaxed))
+            return b;
         tb_unlock(b);
-        return rc;
+        return NULL;
     }
-    return 1;
+    return NULL;
+}
+
+int log__tbuf_format(log_sink *s, const log_record *r)
+{
+    tbuf *b = tb_mine_locked(s);
+    if (!b)
+        return 1;
+    fmt_buf out = {.data = b->data, .len = b->len, .cap = LOG__SINK_BUF, .fixed = 1};
+    int rc = fmt_json_record_quick(r, s->json, &out);
+    if (rc == 0)
+        b->len = out.len;
+    tb_unlock(b);
+    return rc;
+}
+
+int log__tbuf_line(log_sink *s, const fmt_line_key *k)
+{
+    tbuf *b = tb_mine_locked(s);
+    if (!b)
+        return 1;
+    fmt_buf out = {.data = b->data, .len = b->len, .cap = LOG__SINK_BUF, .fixed = 1};
+    int rc = fmt_json_line_write(k, s->json->preset, &out);
+    if (rc == 0)
+        b->len = out.len;
+    tb_unlock(b);
+    return rc == 0 ? 0 : 1;
 }
 
 void log__tbufs_write_mine(void)
