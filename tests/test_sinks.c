@@ -283,6 +283,72 @@ static void test_sinks__rotation_keeps_n_backups(void **state)
     free(path);
 }
 
+/* A route of the context filter and one buffered JSON file sink writes
+ * records of a shape the thread wrote just before without making a record
+ * (log_core.c, quick_record). Everything that changes what a record
+ * becomes must still apply to those: the sink's level, a filter added to
+ * the route, a child logger's bound fields. */
+static log_filter_result drop_marked(log_record *rec, void *payload)
+{
+    (void)payload;
+    for (size_t i = 0; i < rec->n_fields; i++)
+        if (strcmp(rec->fields[i].key, "n") == 0 && rec->fields[i].v.i64 % 2)
+            return LOG_FILTER_DROP; /* odd n */
+    return LOG_FILTER_KEEP;
+}
+
+static void test_sinks__quick_route_follows_changes(void **state)
+{
+    (void)state;
+    char *path = ts_temp_path("quick.log");
+    log_sink *s = file_sink(path, NULL);
+    log_logger_add_sink(NULL, s);
+    log_level_set(LOG_LEVEL_INFO);
+    (void)ctx_set(CTX_REQUEST_ID, "q-1");
+    long n = 0;
+    for (int i = 0; i < 5; i++) /* the shape, learned */
+        log_info_kv("same shape", LOG_I64("n", n++));
+    assert_int_equal(log_sink_set_level(s, LOG_LEVEL_WARN), 0);
+    for (int i = 0; i < 5; i++)
+        log_info_kv("same shape", LOG_I64("n", 1000 + i)); /* below the sink: none */
+    assert_int_equal(log_sink_set_level(s, LOG_LEVEL_TRACE), 0);
+    for (int i = 0; i < 5; i++)
+        log_info_kv("same shape", LOG_I64("n", n++));
+    assert_int_equal(log_logger_add_filter(NULL, drop_marked, NULL), 0);
+    for (int i = 0; i < 6; i++, n++)
+        log_info_kv("same shape", LOG_I64("n", n)); /* the odd ones dropped */
+    assert_int_equal(log_logger_clear_filters(NULL), 0);
+    const log_field binds[] = {LOG_STR("bound", "yes")};
+    log_logger *child = log_logger_child(log_get("root"), binds, 1);
+    assert_non_null(child);
+    for (int i = 0; i < 3; i++)
+        log_info_kv_to(child, "same shape", LOG_I64("n", n++));
+    for (int i = 0; i < 3; i++)
+        log_info_kv("same shape", LOG_I64("n", n++));
+    log_logger_free(child);
+    log_sink_release(s);
+    (void)ctx_set(CTX_REQUEST_ID, NULL);
+    log_shutdown();
+
+    json_t *recs = ts_read_records(path);
+    long want = 0;
+    size_t k = 0;
+    for (; k < json_array_size(recs); k++) {
+        json_t *r = json_array_get(recs, k);
+        while (want >= 10 && want < 16 && want % 2) /* dropped by the filter */
+            want++;
+        assert_int_equal(json_integer_value(json_object_get(r, "n")), want);
+        assert_string_equal(json_string_value(json_object_get(r, "request_id")), "q-1");
+        int bound = want >= 16 && want < 19;
+        assert_int_equal(json_object_get(r, "bound") != NULL, bound);
+        want++;
+    }
+    assert_int_equal(k, 5 + 5 + 3 + 3 + 3);
+    json_decref(recs);
+    ts_unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +358,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sinks__bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__rotation_under_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__rotation_keeps_n_backups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__quick_route_follows_changes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
