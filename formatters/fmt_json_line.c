@@ -72,31 +72,42 @@ static FMT_INLINE int same_bytes(const char *a, const char *b, size_t n)
     return n == 0 || memcmp(a, b, n) == 0;
 }
 
-int fmt_json_line_write(const fmt_line_key *k, log_json_preset preset, fmt_buf *b)
+/* This thread's line when k has its shape (message and all but the keys). */
+static FMT_INLINE const struct line *line_match(const fmt_line_key *k, log_json_preset preset)
 {
     const struct line *L = tl_line;
     size_t nf = k->fields ? k->nfields : 0;
-
     if (!L || L->serial != k->serial || L->logger != k->logger || L->level != k->level ||
         L->preset != (int)preset || L->nf != nf || L->msg != k->msg ||
         L->msg_len != k->msg_len || !same_bytes(L->bytes + L->msg_at, k->msg, k->msg_len))
-        return 1;
+        return NULL;
+    return L;
+}
 
-    /* One pass: the bytes past b->len do not count until the end. */
-    if (fmt_buf_reserve(b, 16 + FMT_RFC3339_LEN + 3 + L->len + nf * FMT_SCALAR_ROOM))
-        return CTXLOG_ENOMEM;
-    char *o = fmt_json_open(b->data + b->len, preset, k->time);
+/* The most bytes line_emit writes for L. */
+static FMT_INLINE size_t line_need(const struct line *L)
+{
+    return 16 + FMT_RFC3339_LEN + 3 + L->len + L->nf * FMT_SCALAR_ROOM;
+}
+
+/* Write k's record at o (line_need(L) bytes of room) in one pass, checking
+ * each key as it goes; returns the end, or NULL when a key or value does
+ * not fit the line (the bytes at o are then undefined). */
+static FMT_INLINE char *line_emit(const struct line *L, const fmt_line_key *k,
+                                  log_json_preset preset, char *o)
+{
+    o = fmt_json_open(o, preset, k->time);
     size_t at = 0;
-    for (size_t i = 0; i < nf; i++) {
+    for (size_t i = 0; i < L->nf; i++) {
         const log_field *f = &k->fields[i];
         if (f->key != L->key[i] || strlen(f->key) != L->key_len[i] ||
             !same_bytes(L->bytes + L->key_at[i], f->key, L->key_len[i]))
-            return 1;
+            return NULL;
         memcpy(o, L->bytes + at, L->seg_end[i] - at);
         o += L->seg_end[i] - at;
         at = L->seg_end[i];
         if (!(o = fmt_scalar_write(o, f)))
-            return 1;
+            return NULL;
     }
     if (at < L->len) { /* no fields: all of it (nothing follows the last key) */
         memcpy(o, L->bytes + at, L->len - at);
@@ -104,8 +115,31 @@ int fmt_json_line_write(const fmt_line_key *k, log_json_preset preset, fmt_buf *
     }
     o[0] = '}';
     o[1] = '\n';
-    b->len = (size_t)(o + 2 - b->data);
+    return o + 2;
+}
+
+static int line_write(const fmt_line_key *k, log_json_preset preset, fmt_buf *b)
+{
+    const struct line *L = line_match(k, preset);
+    if (!L)
+        return 1;
+    if (fmt_buf_reserve(b, line_need(L)))
+        return CTXLOG_ENOMEM;
+    char *e = line_emit(L, k, preset, b->data + b->len);
+    if (!e)
+        return 1; /* the bytes past b->len do not count */
+    b->len = (size_t)(e - b->data);
     return 0;
+}
+
+size_t fmt_json_line_write_to(const fmt_line_key *k, log_json_preset preset, char *out,
+                              size_t room)
+{
+    const struct line *L = line_match(k, preset);
+    if (!L || room < line_need(L))
+        return 0;
+    char *e = line_emit(L, k, preset, out);
+    return e ? (size_t)(e - out) : 0;
 }
 
 int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b)
@@ -125,7 +159,7 @@ int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b)
         .nfields = r->n_fields,
         .time = &r->time,
     };
-    return fmt_json_line_write(&k, preset, b);
+    return line_write(&k, preset, b);
 }
 
 void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char *line,

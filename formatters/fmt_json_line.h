@@ -32,14 +32,19 @@ typedef struct fmt_line_key {
 } fmt_line_key;
 
 /*
- * Write the record k describes as the cached line of this thread when it
- * has the same shape, for a DEFAULT or ECS preset without call site or
- * thread id. Returns 0 when written, 1 when the cache does not apply
- * (nothing written), CTXLOG_ENOMEM when b cannot grow (b as it was).
+ * Write the record k describes at out[0, room) as the cached line of this
+ * thread when it has the same shape, for a DEFAULT or ECS preset without
+ * call site or thread id. Returns the bytes written; 0 when the cache does
+ * not apply or room is short (out's bytes are then undefined).
  */
-int fmt_json_line_write(const fmt_line_key *k, log_json_preset preset, fmt_buf *b);
+size_t fmt_json_line_write_to(const fmt_line_key *k, log_json_preset preset, char *out,
+                              size_t room);
 
-/* The same for a record the core vouches for (r->priv_, see fmt_ctx_hint). */
+/*
+ * The same, appended to b, for a record the core vouches for (r->priv_,
+ * see fmt_ctx_hint). Returns 0 when written, 1 when the cache does not
+ * apply (nothing written), CTXLOG_ENOMEM when b cannot grow (b as it was).
+ */
 int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b);
 
 /*

@@ -171,8 +171,10 @@ static FMT_INLINE char *fmt_u64_put(char *out, uint64_t v)
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (v < 100000000) {
         uint64_t d = fmt_digits8((uint32_t)v);
-        /* Leading zeros are the low bytes that are '0'; 0 keeps one. */
-        unsigned lead = v ? (unsigned)__builtin_ctzll(d ^ UINT64_C(0x3030303030303030)) / 8 : 7;
+        /* Leading zeros are the low bytes that are '0'; the last digit
+         * (bit 56 set) stays even when it is one. */
+        unsigned lead =
+            (unsigned)__builtin_ctzll((d ^ UINT64_C(0x3030303030303030)) | UINT64_C(1) << 56) / 8;
         d >>= 8 * lead;
         memcpy(out, &d, 8);
         return out + 8 - lead;

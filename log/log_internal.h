@@ -129,7 +129,7 @@ void log__tbuf_put(log_sink *s, const char *text, size_t len, int urgent);
  * records and has room. Returns 0 when written, 1 otherwise (nothing done). */
 int log__tbuf_format(log_sink *s, const log_record *r);
 /* The same for the record k describes, from the JSON line cache alone
- * (fmt_json_line_write; s's formatter is quick: see log_route.quick). */
+ * (fmt_json_line_write_to; s's formatter is quick: see log_route.quick). */
 int log__tbuf_line(log_sink *s, const fmt_line_key *k);
 /* The calling thread may have buffered bytes (set by it alone). */
 extern __thread int log__tbuf_dirty __attribute__((tls_model("initial-exec")));

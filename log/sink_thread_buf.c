@@ -378,12 +378,11 @@ int log__tbuf_line(log_sink *s, const fmt_line_key *k)
     tbuf *b = tb_mine_locked(s);
     if (!b)
         return 1;
-    fmt_buf out = {.data = b->data, .len = b->len, .cap = LOG__SINK_BUF, .fixed = 1};
-    int rc = fmt_json_line_write(k, s->json->preset, &out);
-    if (rc == 0)
-        b->len = out.len;
+    size_t n = fmt_json_line_write_to(k, s->json->preset, b->data + b->len,
+                                      LOG__SINK_BUF - b->len);
+    b->len += n;
     tb_unlock(b);
-    return rc == 0 ? 0 : 1;
+    return n ? 0 : 1;
 }
 
 void log__tbufs_write_mine(void)
