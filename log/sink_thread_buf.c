@@ -111,6 +111,31 @@ static void tb_write(tbuf *b, log_sink *s)
     atomic_store_explicit(&b->pending, 0, memory_order_relaxed);
 }
 
+/* Write out every thread's pending buffer that `due` says is due (each
+ * asked with its lock held, and only when it holds bytes for a sink).
+ * tset_lock held. */
+static void write_due_locked(int (*due)(const tbuf *b, void *arg), void *arg)
+{
+    for (tset *t = tsets; t; t = t->next) {
+        for (int k = 0; k < SLOTS; k++) {
+            tbuf *b = &t->slot[k];
+            if (!atomic_load(&b->pending))
+                continue;
+            tb_lock(b);
+            log_sink *s = atomic_load_explicit(&b->sink, memory_order_relaxed);
+            if (s && b->len && due(b, arg))
+                tb_write(b, s);
+            tb_unlock(b);
+        }
+    }
+}
+
+/* Bytes of an older reopen generation than *arg. */
+static int older_gen(const tbuf *b, void *arg)
+{
+    return b->gen != *(const unsigned *)arg;
+}
+
 /* A reopen was requested (log_reopen_request): before any thread's newer
  * bytes reopen a file, every buffer of older bytes goes to the file it was
  * meant for. tset_lock held. */
@@ -119,18 +144,7 @@ static void catch_up_locked(void)
     unsigned cur = atomic_load(&log__reopen_generation);
     if (atomic_load_explicit(&tsets_gen, memory_order_relaxed) == cur)
         return;
-    for (tset *t = tsets; t; t = t->next) {
-        for (int k = 0; k < SLOTS; k++) {
-            tbuf *b = &t->slot[k];
-            if (!atomic_load(&b->pending))
-                continue;
-            tb_lock(b);
-            log_sink *s = atomic_load_explicit(&b->sink, memory_order_relaxed);
-            if (s && b->len && b->gen != cur)
-                tb_write(b, s);
-            tb_unlock(b);
-        }
-    }
+    write_due_locked(older_gen, &cur);
     atomic_store_explicit(&tsets_gen, cur, memory_order_release);
 }
 
@@ -405,28 +419,32 @@ void log__tbufs_write_mine(void)
 
 /* ---- other threads: log_flush, the flusher, a sink that goes ----------------------- */
 
+/* For log__tbufs_flush: every buffer, or (due_only) those whose first byte
+ * is LOG__FLUSH_INTERVAL_NS old at now_ns; `next` gets the earliest time
+ * another one falls due. */
+struct flush_due {
+    int due_only;
+    uint64_t now_ns, next;
+};
+
+static int flush_is_due(const tbuf *b, void *arg)
+{
+    struct flush_due *f = arg;
+    uint64_t due = b->since_ns + LOG__FLUSH_INTERVAL_NS;
+    if (!f->due_only || due <= f->now_ns)
+        return 1;
+    if (due < f->next)
+        f->next = due;
+    return 0;
+}
+
 uint64_t log__tbufs_flush(int due_only, uint64_t now_ns)
 {
-    uint64_t next = UINT64_MAX;
+    struct flush_due f = {.due_only = due_only, .now_ns = now_ns, .next = UINT64_MAX};
     pthread_mutex_lock(&tset_lock);
     catch_up_locked();
-    for (tset *t = tsets; t; t = t->next) {
-        for (int k = 0; k < SLOTS; k++) {
-            tbuf *b = &t->slot[k];
-            if (!atomic_load(&b->pending))
-                continue;
-            tb_lock(b);
-            log_sink *s = atomic_load_explicit(&b->sink, memory_order_relaxed);
-            if (s && b->len) {
-                uint64_t due = b->since_ns + LOG__FLUSH_INTERVAL_NS;
-                if (!due_only || due <= now_ns)
-                    tb_write(b, s);
-                else if (due < next)
-                    next = due;
-            }
-            tb_unlock(b);
-        }
-    }
+    write_due_locked(flush_is_due, &f);
+    uint64_t next = f.next;
     pthread_mutex_unlock(&tset_lock);
     return next;
 }
