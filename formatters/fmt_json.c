@@ -952,10 +952,8 @@ int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *
         return CTXLOG_EINVAL;
     if (b->oom)
         return CTXLOG_ENOMEM;
-    if (!opts->callsite && !opts->thread_id && opts->preset != LOG_JSON_OTEL) {
-        int rc = fmt_json_line_put(r, opts->preset, b);
-        if (rc == 1)
-            rc = json_fast(r, opts->preset, b);
+    if (fmt_json_quick_opts(opts)) {
+        int rc = fmt_json_quick(r, opts->preset, b);
         if (rc <= 0)
             return rc;
     }

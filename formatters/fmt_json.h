@@ -26,23 +26,27 @@ int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *
  * 0 written, 1 not taken (nothing written), CTXLOG_ENOMEM. */
 int fmt_json_fast(const log_record *r, log_json_preset preset, fmt_buf *b);
 
-/*
- * fmt_json_record's quick paths alone, for the usual record: the DEFAULT
- * or ECS preset without call site or thread id, a record the core vouches
- * for (see fmt_ctx_hint) whose head this thread has written before, plain
- * keys and simple values. Returns 0 when written (the same bytes
- * fmt_json_record writes), 1 when the record needs the general path or b
- * has no room (b as it was then).
- */
-static inline int fmt_json_record_quick(const log_record *r, const log_json_options *opts,
-                                        fmt_buf *b)
+/* Whether records under opts may take fmt_json_record's quick paths: the
+ * DEFAULT or ECS preset, without call site or thread id. */
+static inline int fmt_json_quick_opts(const log_json_options *opts)
 {
-    if (opts->callsite || opts->thread_id || opts->preset == LOG_JSON_OTEL || b->oom)
-        return 1;
-    int rc = fmt_json_line_put(r, opts->preset, b);
-    if (rc == 1)
-        rc = fmt_json_fast(r, opts->preset, b);
-    return rc == 0 ? 0 : 1;
+    return !opts->callsite && !opts->thread_id &&
+           (opts->preset == LOG_JSON_DEFAULT || opts->preset == LOG_JSON_ECS);
+}
+
+/*
+ * fmt_json_record's quick paths alone (options fmt_json_quick_opts allows),
+ * for the usual record: one the core vouches for (see fmt_ctx_hint) whose
+ * head this thread has written before, plain keys and simple values: the
+ * line cache, else the common path that fills it. Returns 0 when written
+ * (the same bytes fmt_json_record writes), 1 when the record needs the
+ * general path (nothing written), CTXLOG_ENOMEM when b cannot grow (b as
+ * it was).
+ */
+static inline int fmt_json_quick(const log_record *r, log_json_preset preset, fmt_buf *b)
+{
+    int rc = fmt_json_line_put(r, preset, b);
+    return rc == 1 ? fmt_json_fast(r, preset, b) : rc;
 }
 
 /* Append one field's value as JSON, the way fmt_json_record writes it (for

@@ -21,7 +21,7 @@
 #include <ctxlog/sink.h>
 
 #include "formatters/fmt_record.h"
-#include "formatters/fmt_json_line.h"
+#include "formatters/fmt_json.h"
 
 /* ---- sinks (sink.c, sink_file.c, sink_fd.c) ---- */
 
@@ -65,9 +65,17 @@ struct log_sink {
 log_sink *log__sink_ref(log_sink *s);
 /* Write one record: its formatted text (may be NULL for callback sinks). */
 void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len);
+/* Whether s's records may be written by the JSON formatter's quick paths
+ * straight into thread buffers: a buffered fd or file sink whose JSON
+ * options allow them. Fixed once the sink is attached. */
+static inline bool log__sink_quick(const log_sink *s)
+{
+    return s->kind != LOG__SINK_CALLBACK && s->buffered && s->json &&
+           fmt_json_quick_opts(s->json);
+}
 /* Write one record formatted in place where log__sink_write would put its
- * text, when s has a JSON formatter and the record takes its quick path
- * (fmt_json_record_quick). Returns 0 when written, 1 when the caller is to
+ * text, when s is quick (log__sink_quick) and the record takes the quick
+ * paths (fmt_json_quick). Returns 0 when written, 1 when the caller is to
  * format it and call log__sink_write. Defined below. */
 static inline int log__sink_write_quick(log_sink *s, const log_record *r);
 
@@ -174,8 +182,8 @@ extern atomic_int log__async_on;
 static inline int log__sink_write_quick(log_sink *s, const log_record *r)
 {
     /* The cases of log__sink_write that end in log__tbuf_put, not urgent. */
-    if (s->kind == LOG__SINK_CALLBACK || !s->json || !s->buffered ||
-        r->level >= LOG_LEVEL_ERROR || atomic_load_explicit(&log__async_on, memory_order_relaxed))
+    if (!log__sink_quick(s) || r->level >= LOG_LEVEL_ERROR ||
+        atomic_load_explicit(&log__async_on, memory_order_relaxed))
         return 1;
     return log__tbuf_format(s, r);
 }

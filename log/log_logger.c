@@ -77,15 +77,9 @@ static log_route *route_build(log_logger *lg)
     for (log_logger *p = lg; p; p = p->additive ? p->parent : NULL)
         for (unsigned i = 0; i < p->nsinks; i++)
             r->sinks[s++] = log__sink_ref(p->sinks[i]);
-    r->quick = NULL;
-    if (ctx_filter_on && nf == 1 && ns == 1) {
-        /* Fixed once attached: kind, buffering and formatter. */
-        log_sink *k = r->sinks[0];
-        const log_json_options *jo = k->json;
-        if (k->kind != LOG__SINK_CALLBACK && k->buffered && jo && !jo->callsite &&
-            !jo->thread_id && (jo->preset == LOG_JSON_DEFAULT || jo->preset == LOG_JSON_ECS))
-            r->quick = k;
-    }
+    r->quick = ctx_filter_on && nf == 1 && ns == 1 && log__sink_quick(r->sinks[0])
+                   ? r->sinks[0]
+                   : NULL;
     return r;
 }
 

@@ -380,11 +380,11 @@ int log__tbuf_format(log_sink *s, const log_record *r)
     if (!b)
         return 1;
     fmt_buf out = {.data = b->data, .len = b->len, .cap = LOG__SINK_BUF, .fixed = 1};
-    int rc = fmt_json_record_quick(r, s->json, &out);
+    int rc = fmt_json_quick(r, s->json->preset, &out);
     if (rc == 0)
         b->len = out.len;
     tb_unlock(b);
-    return rc;
+    return rc == 0 ? 0 : 1; /* out of room (ENOMEM): the usual way */
 }
 
 int log__tbuf_line(log_sink *s, const fmt_line_key *k)
