@@ -22,6 +22,8 @@
 
 #include <ctxlog/ctx.h>
 
+#include "ctx/ctx_utf8.h"
+
 struct ctx_var {
     const char *name;
     size_t name_len;
@@ -101,8 +103,5 @@ static inline const ctx_snapshot *ctx__current(void)
  * is taken over); used by a thread started with ctx_thread_create. */
 void ctx__thread_adopt(ctx_snapshot *c);
 
-/* ctx_utf8.c: whether s[0..len) is well-formed UTF-8 without C0/C1 control
- * characters or DEL. */
-int ctx__text_clean(const char *s, size_t len);
 
 #endif /* CTXLOG_CTX_INTERNAL_H */

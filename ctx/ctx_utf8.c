@@ -1,6 +1,38 @@
-/* Validation of ids: well-formed UTF-8 (Unicode Table 3-7) and no control
- * characters (C0, DEL, C1). */
-#include "ctx/ctx_internal.h"
+/* The UTF-8 decoder (ctx_utf8.h), and the validation of ids built on it. */
+#include "ctx/ctx_utf8.h"
+
+size_t ctx__utf8_item(const unsigned char *p, size_t n, int *ok)
+{
+    unsigned c = p[0];
+    unsigned lo = 0x80, hi = 0xBF; /* Table 3-7 range of the second byte */
+    size_t need;
+
+    *ok = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* below: overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* above: surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        if (c == 0xF0)
+            lo = 0x90; /* below: overlong */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above: > U+10FFFF */
+    } else {
+        return 1; /* stray continuation, C0, C1, F5..FF */
+    }
+    if (n < 2 || p[1] < lo || p[1] > hi)
+        return 1;
+    size_t k = 2;
+    while (k < need && k < n && (p[k] & 0xC0) == 0x80)
+        k++;
+    *ok = k == need;
+    return k;
+}
 
 int ctx__text_clean(const char *str, size_t len)
 {
@@ -14,35 +46,12 @@ int ctx__text_clean(const char *str, size_t len)
             i++;
             continue;
         }
-        unsigned need, lo = 0x80, hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
-            /* C1 controls U+0080..U+009F are C2 80..C2 9F. */
-            if (c == 0xc2)
-                lo = 0xa0;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            if (c == 0xe0)
-                lo = 0xa0; /* no overlong forms */
-            else if (c == 0xed)
-                hi = 0x9f; /* no surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            if (c == 0xf0)
-                lo = 0x90;
-            else if (c == 0xf4)
-                hi = 0x8f; /* nothing above U+10FFFF */
-        } else {
+        int ok;
+        size_t k = ctx__utf8_item(s + i, len - i, &ok);
+        /* C1 controls U+0080..U+009F are C2 80..C2 9F. */
+        if (!ok || (c == 0xc2 && s[i + 1] < 0xa0))
             return 0;
-        }
-        if (len - i <= need)
-            return 0;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (unsigned k = 2; k <= need; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-                return 0;
-        i += need + 1;
+        i += k;
     }
     return 1;
 }

@@ -17,6 +17,8 @@
 
 #include "formatters/fmt_json.h"
 
+#include "ctx/ctx_utf8.h"
+
 #define PUT_LIT(b, lit) fmt_buf_append((b), lit, sizeof lit - 1)
 
 /* ---- text safe for a terminal --------------------------------------------- */
@@ -78,7 +80,7 @@ static void put_safe(fmt_buf *b, const char *str, size_t len, int quoted)
             continue;
         }
         int ok = 0;
-        size_t k = c < 0x80 ? 1 : fmt_utf8_item(s + i, len - i, &ok);
+        size_t k = c < 0x80 ? 1 : ctx__utf8_item(s + i, len - i, &ok);
         unsigned cp = ok ? hidden_cp(s + i, k) : 0;
         if (ok && !cp) {
             i += k;
@@ -118,7 +120,7 @@ static int needs_quotes(const char *str, size_t len)
             continue;
         }
         int ok;
-        size_t k = fmt_utf8_item(s + i, len - i, &ok);
+        size_t k = ctx__utf8_item(s + i, len - i, &ok);
         if (ok && hidden_cp(s + i, k))
             return 1;
         i += k;
@@ -137,7 +139,7 @@ static int has_hidden(const char *str, size_t len)
             continue;
         }
         int ok;
-        size_t k = fmt_utf8_item(s + i, len - i, &ok);
+        size_t k = ctx__utf8_item(s + i, len - i, &ok);
         if (ok && hidden_cp(s + i, k))
             return 1;
         i += k;
@@ -154,7 +156,7 @@ static size_t prefix_chars(const char *str, size_t len, size_t n)
 
     for (; n > 0 && i < len; n--) {
         int ok;
-        i += s[i] < 0x80 ? 1 : fmt_utf8_item(s + i, len - i, &ok);
+        i += s[i] < 0x80 ? 1 : ctx__utf8_item(s + i, len - i, &ok);
     }
     return i;
 }

@@ -44,6 +44,8 @@
 #include "formatters/fmt_json_scalar.h"
 #include "formatters/fmt_time.h"
 
+#include "ctx/ctx_utf8.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -79,20 +81,27 @@ struct ctx_cache {
     size_t nspans;
     int have_mask;
     uint64_t mask; /* the keyset's mask after the context fields */
-    int fast;      /* json_fast may use it: DEFAULT or ECS, no call site or
-                    * thread id, fields after the core members, mask known */
 };
 TLS struct ctx_cache tl_ctx;
+#ifndef NDEBUG
+TLS fmt_buf tl_check; /* fmt_json_check's fresh encoding */
+#endif
 
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 static pthread_key_t keys_key;
 static int keys_key_ok;
 
+/* Thread exit: the thread's buffers go (the key's value only marks that
+ * there are some). */
 static void keys_release(void *p)
 {
-    free(p);
+    (void)p;
+    free(tl_keys);
     fmt_buf_free(&tl_ctx.bytes);
     tl_ctx.serial = 0;
+#ifndef NDEBUG
+    fmt_buf_free(&tl_check);
+#endif
     /* Another key's destructor may still log from this thread. */
     tl_keys = NULL;
     tl_keys_cap = 0;
@@ -101,6 +110,14 @@ static void keys_release(void *p)
 static void keys_key_create(void)
 {
     keys_key_ok = pthread_key_create(&keys_key, keys_release) == 0;
+}
+
+/* Have the thread's buffers freed when it exits. */
+static void tls_release_at_exit(void)
+{
+    pthread_once(&keys_once, keys_key_create);
+    if (keys_key_ok && !pthread_getspecific(keys_key))
+        pthread_setspecific(keys_key, &keys_key);
 }
 
 static int keys_reserve(size_t n)
@@ -118,9 +135,7 @@ static int keys_reserve(size_t n)
         return -1;
     tl_keys = p;
     tl_keys_cap = cap;
-    pthread_once(&keys_once, keys_key_create);
-    if (keys_key_ok)
-        pthread_setspecific(keys_key, p);
+    tls_release_at_exit();
     return 0;
 }
 
@@ -242,13 +257,6 @@ const char fmt_digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-static void put_u64(fmt_buf *b, uint64_t v)
-{
-    if (fmt_buf_reserve(b, 20))
-        return;
-    b->len = (size_t)(fmt_u64_put(b->data + b->len, v) - b->data);
-}
-
 static void put_i64(fmt_buf *b, int64_t v)
 {
     if (fmt_buf_reserve(b, 20))
@@ -334,29 +342,13 @@ static int scan_utf8(const unsigned char *p, size_t n, size_t *dels, size_t *sep
             i++;
             continue;
         }
-        size_t need;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 3;
-            lo = c == 0xE0 ? 0xA0 : 0x80;
-            hi = c == 0xED ? 0x9F : 0xBF;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 4;
-            lo = c == 0xF0 ? 0x90 : 0x80;
-            hi = c == 0xF4 ? 0x8F : 0xBF;
-        } else {
+        int ok;
+        size_t k = ctx__utf8_item(p + i, n - i, &ok);
+        if (!ok)
             return -1;
-        }
-        if (n - i < need || p[i + 1] < lo || p[i + 1] > hi)
-            return -1;
-        for (size_t k = 2; k < need; k++)
-            if ((p[i + k] & 0xC0) != 0x80)
-                return -1;
-        if (need == 3 && c == 0xE2 && p[i + 1] == 0x80 && (p[i + 2] & 0xFE) == 0xA8)
+        if (k == 3 && c == 0xE2 && p[i + 1] == 0x80 && (p[i + 2] & 0xFE) == 0xA8)
             (*seps)++;
-        i += need;
+        i += k;
     }
     return 0;
 }
@@ -505,29 +497,23 @@ static int put_key(struct keyset *ks, fmt_buf *b, const char *key, const char *p
     return 0;
 }
 
-void fmt_json_value(fmt_buf *b, const log_field *f)
+/* Append f's value. Returns 1 when the scalar writer wrote it (then the
+ * line cache may replay it with that writer), else 0. */
+static int put_value(fmt_buf *b, const log_field *f)
 {
+    if (fmt_buf_reserve(b, FMT_SCALAR_ROOM))
+        return 0;
+    char *e = fmt_scalar_write(b->data + b->len, f);
+    if (e) {
+        b->len = (size_t)(e - b->data);
+        return 1;
+    }
     switch (f->type) {
-    case LOG_FIELD_STR:
-        if (f->v.s)
-            fmt_json_string(b, f->v.s, strlen(f->v.s));
-        else
-            fmt_buf_append(b, "null", 4);
-        break;
-    case LOG_FIELD_I64:
-        put_i64(b, f->v.i64);
-        break;
-    case LOG_FIELD_U64:
-        put_u64(b, f->v.u64);
+    case LOG_FIELD_STR: /* not NULL: the scalar writer takes that */
+        fmt_json_string(b, f->v.s, strlen(f->v.s));
         break;
     case LOG_FIELD_F64:
         put_f64(b, f->v.f64);
-        break;
-    case LOG_FIELD_BOOL:
-        if (f->v.b)
-            fmt_buf_append(b, "true", 4);
-        else
-            fmt_buf_append(b, "false", 5);
         break;
     case LOG_FIELD_JSON:
         put_json(b, (const json_t *)f->v.json);
@@ -536,18 +522,34 @@ void fmt_json_value(fmt_buf *b, const log_field *f)
         fmt_buf_append(b, "null", 4); /* an unknown type must not break the line */
         break;
     }
+    return 0;
 }
 
+void fmt_json_value(fmt_buf *b, const log_field *f)
+{
+    (void)put_value(b, f);
+}
+
+/* The fields f[0, n); with m, where each one's comma and value went. */
 static int put_fields(struct keyset *ks, fmt_buf *b, const log_field *f, size_t n,
-                      const char *prefix)
+                      const char *prefix, fmt_line_marks *m)
 {
     if (!f)
         n = 0;
     for (size_t i = 0; i < n; i++) {
+        if (m)
+            m->comma[i] = b->len;
         if (put_key(ks, b, f[i].key, prefix))
             return -1;
-        fmt_json_value(b, &f[i]);
+        if (m) {
+            m->val[i] = b->len;
+            m->scalar[i] = put_value(b, &f[i]);
+        } else {
+            (void)put_value(b, &f[i]);
+        }
     }
+    if (m)
+        m->nf = n;
     return 0;
 }
 
@@ -555,12 +557,14 @@ static int put_fields(struct keyset *ks, fmt_buf *b, const log_field *f, size_t 
  * options), so for a record whose context the core identified, the bytes
  * and keys written for the previous record of the same context are copied
  * instead of escaped and checked again. */
-static int put_ctx(struct keyset *ks, fmt_buf *b, const log_record *r, log_json_preset preset)
+static int put_ctx(struct keyset *ks, fmt_buf *b, const log_record *r, log_json_preset preset,
+                   int cached)
 {
     const fmt_ctx_hint *h = r->priv_;
     size_t n = r->ctx_fields ? r->n_ctx_fields : 0;
-    if (!h || !h->serial || h->fields != r->ctx_fields || h->n != n || n > CTX_CACHE_KEYS)
-        return put_fields(ks, b, r->ctx_fields, n, "ctx.");
+    if (!cached || !h || !h->serial || h->fields != r->ctx_fields || h->n != n ||
+        n > CTX_CACHE_KEYS)
+        return put_fields(ks, b, r->ctx_fields, n, "ctx.", NULL);
     struct ctx_cache *c = &tl_ctx;
     if (c->serial == h->serial && c->preset == (int)preset && c->callsite == ks->callsite &&
         c->thread == ks->thread && c->comma_in == ks->comma && ks->n == 0) {
@@ -580,10 +584,9 @@ static int put_ctx(struct keyset *ks, fmt_buf *b, const log_record *r, log_json_
     }
     size_t at = b->len, k0 = ks->n;
     int comma_in = ks->comma;
-    if (put_fields(ks, b, r->ctx_fields, n, "ctx."))
+    if (put_fields(ks, b, r->ctx_fields, n, "ctx.", NULL))
         return -1;
     c->serial = 0;
-    c->fast = 0;
     if (k0 != 0)
         return 0; /* only the first keys of a record are cached */
     fmt_buf_clear(&c->bytes);
@@ -605,8 +608,6 @@ static int put_ctx(struct keyset *ks, fmt_buf *b, const log_record *r, log_json_
         mask_fill(ks, b);
     c->have_mask = ks->have_mask;
     c->mask = ks->mask;
-    c->fast = preset != LOG_JSON_OTEL && !ks->callsite && !ks->thread && comma_in &&
-              ks->have_mask;
     return 0;
 }
 
@@ -642,12 +643,6 @@ static void put_level_lower(fmt_buf *b, log_level level)
     fmt_buf_putc(b, '"');
 }
 
-static void put_ts(fmt_buf *b, const struct timespec *t)
-{
-    fmt_buf_putc(b, '"');
-    fmt_rfc3339_utc(b, t);
-    fmt_buf_putc(b, '"');
-}
 
 static void put_logger(fmt_buf *b, const log_record *r)
 {
@@ -676,11 +671,11 @@ struct head_cache {
 };
 TLS struct head_cache tl_head;
 
-static void put_level_logger(fmt_buf *b, log_json_preset preset, const log_record *r)
+static void put_level_logger(fmt_buf *b, log_json_preset preset, const log_record *r, int cached)
 {
     const fmt_ctx_hint *h = r->priv_;
     struct head_cache *c = &tl_head;
-    int trusted = h && r->logger && h->logger == r->logger;
+    int trusted = cached && h && r->logger && h->logger == r->logger;
     if (trusted && c->logger == r->logger && c->level == (int)r->level &&
         c->preset == (int)preset) {
         fmt_buf_append(b, c->bytes, c->len);
@@ -711,29 +706,16 @@ static void put_level_logger(fmt_buf *b, log_json_preset preset, const log_recor
 }
 
 /* The members before the fields, and the opening of the object that holds
- * the fields. */
-static void put_head(fmt_buf *b, log_json_preset preset, const log_record *r)
+ * the fields; with m, where the line cache's part and the message start. */
+static void put_head(fmt_buf *b, log_json_preset preset, const log_record *r, int cached,
+                     fmt_line_marks *m)
 {
-    switch (preset) {
-    case LOG_JSON_DEFAULT:
-        PUT_LIT(b, "{\"ts\":");
-        put_ts(b, &r->time);
-        put_level_logger(b, preset, r);
-        put_msg(b, r);
-        break;
-    case LOG_JSON_ECS:
-        PUT_LIT(b, "{\"@timestamp\":");
-        put_ts(b, &r->time);
-        put_level_logger(b, preset, r);
-        put_msg(b, r);
-        PUT_LIT(b, ",\"ecs.version\":\"8.11.0\"");
-        break;
-    case LOG_JSON_OTEL: {
+    if (preset == LOG_JSON_OTEL) {
         int known = (unsigned)r->level < N_LEVELS;
         const char *name = known ? otel_names[r->level] : "UNKNOWN";
-        PUT_LIT(b, "{\"timestamp\":");
-        put_ts(b, &r->time);
-        PUT_LIT(b, ",\"severity_text\":\"");
+        PUT_LIT(b, "{\"timestamp\":\"");
+        fmt_rfc3339_utc(b, &r->time);
+        PUT_LIT(b, "\",\"severity_text\":\"");
         fmt_buf_append(b, name, strlen(name));
         PUT_LIT(b, "\",\"severity_number\":");
         put_i64(b, known ? otel_numbers[r->level] : 0);
@@ -742,222 +724,28 @@ static void put_head(fmt_buf *b, log_json_preset preset, const log_record *r)
         PUT_LIT(b, ",\"instrumentation_scope\":{\"name\":");
         put_logger(b, r);
         PUT_LIT(b, "},\"attributes\":{");
-        break;
+        return;
     }
-    }
-}
-
-/* ---- the common case ------------------------------------------------------ */
-
-/* Records with more fields than this take the general path. */
-#define FAST_FIELDS 8
-
-/* Whether the plain key k[0, len) (quotes included) is taken, for
- * json_fast: a preset's core key, a context key (c: NULL for none), or an
- * earlier field's (prev: spans in b). */
-static int fast_key_taken(const char *k, size_t len, const struct preset *p,
-                          const struct ctx_cache *c, const fmt_buf *b,
-                          const struct key_span *prev, size_t nprev)
-{
-    if (in_lits(p->core, p->ncore, k, len))
-        return 1;
-    for (size_t i = 0; c && i < c->nspans; i++)
-        if (c->spans[i].len == len && memcmp(c->bytes.data + c->spans[i].off, k, len) == 0)
-            return 1;
-    for (size_t i = 0; i < nprev; i++)
-        if (prev[i].len == len && memcmp(b->data + prev[i].off, k, len) == 0)
-            return 1;
-    return 0;
+    if (fmt_buf_reserve(b, 16 + FMT_RFC3339_LEN))
+        return;
+    b->len = (size_t)(fmt_json_open(b->data + b->len, preset, &r->time) - b->data);
+    if (m)
+        m->line = b->len;
+    put_level_logger(b, preset, r, cached);
+    if (m)
+        m->msg = b->len;
+    put_msg(b, r);
+    if (preset == LOG_JSON_ECS)
+        PUT_LIT(b, ",\"ecs.version\":\"8.11.0\"");
 }
 
 /*
- * Fill the context cache for r's context fields (serial: their snapshot)
- * without the general machinery, as put_ctx would have filled it for the
- * DEFAULT or ECS preset without call site or thread id: plain keys that
- * collide with nothing and values fmt_scalar_write takes. Returns 0 when
- * filled, 1 when the fields need the general path (the cache is empty then).
+ * The encoder. `cached`: read and fill the thread's caches (the level and
+ * logger, the context's members, the line cache), as records do; 0 for the
+ * fresh encoding that fmt_json_check compares them with.
  */
-static int ctx_fill_fast(const log_record *r, log_json_preset preset, uint64_t serial)
+static int encode(const log_record *r, const log_json_options *opts, fmt_buf *b, int cached)
 {
-    struct ctx_cache *c = &tl_ctx;
-    const struct preset *p = &presets[preset];
-    size_t n = r->ctx_fields ? r->n_ctx_fields : 0;
-
-    c->serial = 0;
-    c->fast = 0;
-    if (n > CTX_CACHE_KEYS)
-        return 1;
-    fmt_buf_clear(&c->bytes);
-    uint64_t mask = lits_mask(p->core, p->ncore);
-    for (size_t i = 0; i < n; i++) {
-        const log_field *f = &r->ctx_fields[i];
-        size_t kl = f->key ? strlen(f->key) : 0;
-        if (!f->key || kl > 128 || !fmt_all_plain((const unsigned char *)f->key, kl) ||
-            fmt_buf_reserve(&c->bytes, kl + FMT_SCALAR_ROOM + 8))
-            return 1;
-        char *o = c->bytes.data + c->bytes.len;
-        *o++ = ',';
-        char *k = o;
-        *o++ = '"';
-        fmt_copy_short(o, (const unsigned char *)f->key, kl);
-        o += kl;
-        *o++ = '"';
-        uint64_t bit = key_bit(k, kl + 2);
-        if ((mask & bit) && fast_key_taken(k, kl + 2, p, NULL, &c->bytes, c->spans, i))
-            return 1; /* renamed: the general path knows how */
-        mask |= bit;
-        c->spans[i] = (struct key_span){(size_t)(k - c->bytes.data), kl + 2};
-        *o++ = ':';
-        if (!(o = fmt_scalar_write(o, f)))
-            return 1;
-        c->bytes.len = (size_t)(o - c->bytes.data);
-    }
-    c->nspans = n;
-    c->have_mask = 1;
-    c->mask = mask;
-    c->preset = (int)preset;
-    c->callsite = 0;
-    c->thread = 0;
-    c->comma_in = 1;
-    c->comma_out = 1;
-    c->fast = 1;
-    c->serial = serial;
-    return 0;
-}
-
-/*
- * The usual record, written without the general machinery: DEFAULT or ECS
- * preset, no call site, no thread id, a logger whose head this thread wrote
- * for an earlier record (the head cache), a context it wrote before or can
- * cache now (ctx_fill_fast), and field keys that need no escaping and
- * collide with nothing. The bytes are those the general path writes (tests
- * compare the two); a record of at most FMT_LINE_FIELDS fields with a plain
- * message is then kept in the line cache. Returns 0 when written, 1 when the
- * record needs the general path (nothing written then), CTXLOG_ENOMEM.
- */
-static int json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
-{
-    const fmt_ctx_hint *h = r->priv_;
-    const struct ctx_cache *c = &tl_ctx;
-    const struct head_cache *hd = &tl_head;
-    size_t nctx = r->ctx_fields ? r->n_ctx_fields : 0;
-    size_t nf = r->fields ? r->n_fields : 0;
-
-    /* The head this thread wrote last, for the same preset, and the
-     * context: the cached one, or one this path can cache now. */
-    if (!h || !h->serial || !r->logger || h->fields != r->ctx_fields || h->n != nctx ||
-        hd->logger != r->logger || h->logger != r->logger || hd->level != (int)r->level ||
-        hd->preset != (int)preset || nf > FAST_FIELDS)
-        return 1;
-    if ((c->serial != h->serial || !c->fast || c->preset != (int)preset) &&
-        ctx_fill_fast(r, preset, h->serial))
-        return 1;
-
-    size_t start = b->len;
-    const char *msg = r->msg ? r->msg : "";
-    size_t ml = r->msg ? r->msg_len : 0;
-    int msg_plain = ml <= 128 && fmt_all_plain((const unsigned char *)msg, ml);
-    if (fmt_buf_reserve(b, 64 + FMT_RFC3339_LEN + hd->len + 2 + (msg_plain ? ml : 0) +
-                               c->bytes.len))
-        return CTXLOG_ENOMEM;
-    char *o = fmt_json_open(b->data + b->len, preset, &r->time);
-    size_t line = (size_t)(o - b->data); /* what the line cache keeps starts here */
-    memcpy(o, hd->bytes, hd->len);
-    o += hd->len;
-    if (msg_plain) {
-        *o++ = '"';
-        fmt_copy_short(o, (const unsigned char *)msg, ml);
-        o += ml;
-        *o++ = '"';
-    } else {
-        b->len = (size_t)(o - b->data);
-        put_msg(b, r); /* the general escaping */
-        if (fmt_buf_reserve(b, 32 + c->bytes.len)) {
-            b->len = start;
-            return CTXLOG_ENOMEM;
-        }
-        o = b->data + b->len;
-    }
-    if (preset == LOG_JSON_ECS) {
-        memcpy(o, ",\"ecs.version\":\"8.11.0\"", 23);
-        o += 23;
-    }
-    if (c->bytes.len) { /* data may be NULL when there is no context */
-        memcpy(o, c->bytes.data, c->bytes.len);
-        o += c->bytes.len;
-    }
-
-    /* Each field: a plain key that collides with nothing, and a value the
-     * quick writer takes; anything else goes the general way. */
-    const struct preset *p = &presets[preset];
-    uint64_t mask = c->mask;
-    struct key_span prev[FAST_FIELDS];
-    size_t val_at[FAST_FIELDS];
-    for (size_t i = 0; i < nf; i++) {
-        const log_field *f = &r->fields[i];
-        const char *key = f->key;
-        size_t kl = key ? strlen(key) : 0;
-        if (!key || kl > 128 || !fmt_all_plain((const unsigned char *)key, kl))
-            goto general;
-        b->len = (size_t)(o - b->data);
-        if (fmt_buf_reserve(b, kl + FMT_SCALAR_ROOM + 8)) {
-            b->len = start;
-            return CTXLOG_ENOMEM;
-        }
-        o = b->data + b->len;
-        *o++ = ',';
-        char *k = o;
-        *o++ = '"';
-        fmt_copy_short(o, (const unsigned char *)key, kl);
-        o += kl;
-        *o++ = '"';
-        uint64_t bit = key_bit(k, kl + 2);
-        if ((mask & bit) && fast_key_taken(k, kl + 2, p, c, b, prev, i))
-            goto general; /* renamed: the general path knows how */
-        mask |= bit;
-        prev[i] = (struct key_span){(size_t)(k - b->data), kl + 2};
-        *o++ = ':';
-        val_at[i] = (size_t)(o - b->data) - line;
-        if (!(o = fmt_scalar_write(o, f)))
-            goto general;
-    }
-    size_t end = (size_t)(o - b->data);
-    o[0] = '}';
-    o[1] = '\n';
-    b->len = end + 2;
-    if (msg_plain && nf <= FMT_LINE_FIELDS) {
-        size_t key_at[FMT_LINE_FIELDS];
-        for (size_t i = 0; i < nf; i++)
-            key_at[i] = prev[i].off - line;
-        fmt_json_line_learn(r, preset, b->data + line, hd->len + 1, key_at, val_at, end - line);
-    }
-    return 0;
-general:
-    b->len = start;
-    return 1;
-}
-
-int fmt_json_fast(const log_record *r, log_json_preset preset, fmt_buf *b)
-{
-    return json_fast(r, preset, b);
-}
-
-int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b)
-{
-    static const log_json_options defaults = {.preset = LOG_JSON_DEFAULT};
-
-    if (!opts)
-        opts = &defaults;
-    if (!r || !b || (unsigned)opts->preset >= sizeof presets / sizeof presets[0])
-        return CTXLOG_EINVAL;
-    if (b->oom)
-        return CTXLOG_ENOMEM;
-    if (fmt_json_quick_opts(opts)) {
-        int rc = fmt_json_quick(r, opts->preset, b);
-        if (rc <= 0)
-            return rc;
-    }
-
     size_t start = b->len;
     struct keyset ks = {
         .n = 0,
@@ -967,10 +755,15 @@ int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *
         /* OTel's fields open a new object; the others follow the core members. */
         .comma = opts->preset != LOG_JSON_OTEL,
     };
+    /* Where the line cache's bytes are, for a record it may keep. */
+    fmt_line_marks marks, *m = NULL;
+    if (cached && fmt_json_line_opts(opts) && r->priv_ &&
+        (r->fields ? r->n_fields : 0) <= FMT_LINE_FIELDS)
+        m = &marks;
 
-    put_head(b, opts->preset, r);
-    if (put_ctx(&ks, b, r, opts->preset) ||
-        put_fields(&ks, b, r->fields, r->n_fields, "fields.")) {
+    put_head(b, opts->preset, r, cached, m);
+    if (put_ctx(&ks, b, r, opts->preset, cached) ||
+        put_fields(&ks, b, r->fields, r->n_fields, "fields.", m)) {
         b->oom = 1;
         goto fail;
     }
@@ -988,11 +781,57 @@ int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *
     }
     if (opts->preset == LOG_JSON_OTEL)
         fmt_buf_putc(b, '}'); /* attributes */
+    size_t end = b->len;
     fmt_buf_append(b, "}\n", 2);
-    if (!b->oom)
-        return 0;
+    if (b->oom)
+        goto fail;
+    if (m) {
+        m->end = end;
+        fmt_json_line_learn(r, opts->preset, b->data, m);
+    }
+    return 0;
 fail:
     /* Never leave half a record behind for a caller that ignores the code. */
     b->len = start;
     return CTXLOG_ENOMEM;
+}
+
+#ifndef NDEBUG
+void fmt_json_check(const log_record *r, const log_json_options *opts, const char *got,
+                    size_t len)
+{
+    static const log_json_options defaults = {.preset = LOG_JSON_DEFAULT};
+    fmt_buf *fresh = &tl_check;
+
+    fmt_buf_clear(fresh);
+    tls_release_at_exit();
+    if (encode(r, opts ? opts : &defaults, fresh, 0) != 0)
+        return; /* out of memory: nothing to compare with */
+    if (fresh->len != len || memcmp(fresh->data, got, len) != 0) {
+        fprintf(stderr,
+                "ctxlog: a JSON record written from a cache differs from a fresh encoding\n"
+                "  cached: %.*s  fresh:  %.*s",
+                (int)len, got, (int)fresh->len, fresh->data);
+        abort();
+    }
+}
+#endif
+
+int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b)
+{
+    static const log_json_options defaults = {.preset = LOG_JSON_DEFAULT};
+
+    if (!opts)
+        opts = &defaults;
+    if (!r || !b || (unsigned)opts->preset >= sizeof presets / sizeof presets[0])
+        return CTXLOG_EINVAL;
+    if (b->oom)
+        return CTXLOG_ENOMEM;
+    size_t start = b->len;
+    int rc = fmt_json_line_opts(opts) ? fmt_json_line_put(r, opts->preset, b) : 1;
+    if (rc == 1)
+        rc = encode(r, opts, b, 1);
+    if (rc == 0)
+        fmt_json_check(r, opts, b->data + start, b->len - start);
+    return rc;
 }

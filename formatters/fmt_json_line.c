@@ -1,8 +1,9 @@
 /*
  * The JSON formatter's line cache: see fmt_json_line.h.
  *
- * A cached line is the record's bytes from after the timestamp to just
- * before the first field's value, then each further field's `,"key":`:
+ * A cached line is the record's bytes, as the encoder wrote them, from after
+ * the timestamp to just before the first field's value, then each further
+ * field's `,"key":`:
  *
  *   seg[0]: ,"level":"info","logger":"root","msg":"user logged in",
  *           "request_id":"...","user_id":"...","tenant_id":"...","attempt":
@@ -19,6 +20,7 @@
 #include "formatters/fmt_json_scalar.h"
 #include "formatters/fmt_time.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -100,8 +102,9 @@ static FMT_INLINE char *line_emit(const struct line *L, const fmt_line_key *k,
     size_t at = 0;
     for (size_t i = 0; i < L->nf; i++) {
         const log_field *f = &k->fields[i];
-        if (f->key != L->key[i] || strlen(f->key) != L->key_len[i] ||
-            !same_bytes(L->bytes + L->key_at[i], f->key, L->key_len[i]))
+        /* The same bytes, then the end of the key: no strlen. */
+        if (f->key != L->key[i] || !same_bytes(L->bytes + L->key_at[i], f->key, L->key_len[i]) ||
+            f->key[L->key_len[i]] != '\0')
             return NULL;
         memcpy(o, L->bytes + at, L->seg_end[i] - at);
         o += L->seg_end[i] - at;
@@ -162,24 +165,44 @@ int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b)
     return line_write(&k, preset, b);
 }
 
-void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char *line,
-                         size_t msg_at, const size_t *key_at, const size_t *val_at, size_t end)
+/* Whether out[at] holds `"s"` followed by `tail` (0: nothing), s[0, n)
+ * as it is: what the line cache compares raw text with. */
+static int raw_at(const char *out, size_t at, const char *s, size_t n, char tail)
+{
+    return out[at] == '"' && (n == 0 || memcmp(out + at + 1, s, n) == 0) &&
+           out[at + 1 + n] == '"' && (!tail || out[at + 2 + n] == tail);
+}
+
+void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char *out,
+                         const fmt_line_marks *m)
 {
     const fmt_ctx_hint *h = r->priv_;
     size_t nf = r->fields ? r->n_fields : 0;
+    size_t nctx = r->ctx_fields ? r->n_ctx_fields : 0;
 
+    if (!h || !h->serial || h->fields != r->ctx_fields || h->n != nctx ||
+        h->logger != r->logger || !r->logger || nf > FMT_LINE_FIELDS || m->nf != nf ||
+        (!r->msg && r->msg_len) || !raw_at(out, m->msg, r->msg, r->msg_len, 0))
+        return;
     /* The segments' total: everything but the values. */
-    size_t len = nf ? val_at[0] : end;
-    for (size_t i = 1; i < nf; i++)
-        len += val_at[i] - (key_at[i] - 1);
-    if (!h || !h->serial || nf > FMT_LINE_FIELDS || len > LINE_BYTES || (!r->msg && r->msg_len))
+    size_t len = nf ? m->val[0] - m->line : m->end - m->line;
+    for (size_t i = 0; i < nf; i++) {
+        const char *key = r->fields[i].key;
+        size_t kl = key ? strlen(key) : 0;
+        if (!key || !m->scalar[i] || out[m->comma[i]] != ',' ||
+            !raw_at(out, m->comma[i] + 1, key, kl, ':') || m->val[i] != m->comma[i] + kl + 4)
+            return; /* escaped or renamed: replay could not compare it */
+        if (i > 0)
+            len += m->val[i] - m->comma[i];
+    }
+    if (len > LINE_BYTES)
         return;
 
     struct line *L = tl_line;
     if (!L) {
         L = malloc(sizeof *L);
         if (!L)
-            return; /* no cache: records take the common path */
+            return; /* no cache: records take the encoder */
         pthread_once(&line_once, line_key_create);
         if (!line_key_ok || pthread_setspecific(line_key, L) != 0) {
             free(L);
@@ -187,23 +210,24 @@ void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char
         }
         tl_line = L;
     }
-    size_t at = nf ? val_at[0] : end;
-    memcpy(L->bytes, line, at);
+    size_t at = nf ? m->val[0] - m->line : len;
+    memcpy(L->bytes, out + m->line, at);
     for (size_t i = 0; i < nf; i++) {
         if (i > 0) {
-            size_t from = key_at[i] - 1; /* the comma */
-            memcpy(L->bytes + at, line + from, val_at[i] - from);
-            L->key_at[i] = at + 1 + (key_at[i] - from);
-            at += val_at[i] - from;
+            size_t seg = m->val[i] - m->comma[i];
+            memcpy(L->bytes + at, out + m->comma[i], seg);
+            L->key_at[i] = at + 2;
+            at += seg;
         } else {
-            L->key_at[0] = key_at[0] + 1;
+            L->key_at[0] = m->comma[0] + 2 - m->line;
         }
         L->seg_end[i] = at;
         L->key[i] = r->fields[i].key;
         L->key_len[i] = strlen(r->fields[i].key);
     }
-    L->len = at;
-    L->msg_at = msg_at;
+    assert(at == len);
+    L->len = len;
+    L->msg_at = m->msg + 1 - m->line;
     L->msg = r->msg;
     L->msg_len = r->msg_len;
     L->nf = nf;

@@ -4,9 +4,11 @@
  * Most records of a thread repeat the shape of the one before: the same
  * logger, level, context snapshot, message and field keys, with only the
  * time and the field values new. Each thread keeps the bytes of the last
- * such record around its values, as the common path (json_fast in
- * fmt_json.c) wrote them, so that the next one is the timestamp, one copy
- * and its values. What is cached is compared by content, not only by
+ * such record around its values, cut from what the JSON encoder
+ * (fmt_json.c) wrote for it, so that the next one is the timestamp, one
+ * copy and its values, each written by the encoder's own scalar writer
+ * (fmt_json_scalar.h). Debug builds check every replayed line against a
+ * fresh encoding (fmt_json_check). What is cached is compared by content, not only by
  * pointer: a message or key buffer that was rewritten in place is a miss.
  */
 #ifndef CTXLOG_FMT_JSON_LINE_H
@@ -47,15 +49,26 @@ size_t fmt_json_line_write_to(const fmt_line_key *k, log_json_preset preset, cha
  */
 int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b);
 
+/* Where the encoder wrote the parts of a record that the line cache keeps:
+ * offsets into its output, filled while it writes. */
+typedef struct fmt_line_marks {
+    size_t line;                    /* just after the timestamp's closing quote */
+    size_t msg;                     /* the message's opening quote */
+    size_t nf;                      /* record fields written */
+    size_t comma[FMT_LINE_FIELDS];  /* field i's ',' before its key */
+    size_t val[FMT_LINE_FIELDS];    /* field i's value */
+    int scalar[FMT_LINE_FIELDS];    /* field i's value came from fmt_scalar_write */
+    size_t end;                     /* where the closing "}\n" starts */
+} fmt_line_marks;
+
 /*
- * Remember the record json_fast just wrote for the next one. `line` is the
- * record's bytes from just after the timestamp's closing quote; the message
- * sits unescaped at line[msg_at, msg_at + r->msg_len); field i's key
- * (quotes included) starts at line[key_at[i]] and its value at
- * line[val_at[i]]; the record ends at line[end] (before "}\n"). Does
- * nothing for a record the cache cannot hold.
+ * Remember the record the encoder just wrote at out (marks m) for the next
+ * one of its shape. Does nothing unless the record can be replayed to the
+ * same bytes: a context the core vouches for, the message and every key
+ * written as they are (not escaped, not renamed), every value from the
+ * scalar writer, and a line that fits the cache.
  */
-void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char *line,
-                         size_t msg_at, const size_t *key_at, const size_t *val_at, size_t end);
+void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char *out,
+                         const fmt_line_marks *m);
 
 #endif /* CTXLOG_FMT_JSON_LINE_H */

@@ -13,6 +13,8 @@
 #include "formatters/fmt_json.h"
 #include "formatters/fmt_json_plain.h"
 
+#include "ctx/ctx_utf8.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -20,39 +22,6 @@
  * output bytes (a control byte becomes \u00XX), so reserving per chunk bounds
  * the slack to ~6 x CHUNK instead of 6 x the whole (maybe 1 MiB) string. */
 #define CHUNK 65536
-
-size_t fmt_utf8_item(const unsigned char *p, size_t n, int *ok)
-{
-    unsigned c = p[0];
-    unsigned lo = 0x80, hi = 0xBF; /* Table 3-7 range of the second byte */
-    size_t need;
-
-    *ok = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* below: overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* above: surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0)
-            lo = 0x90; /* below: overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above: > U+10FFFF */
-    } else {
-        return 1; /* stray continuation, C0, C1, F5..FF */
-    }
-    if (n < 2 || p[1] < lo || p[1] > hi)
-        return 1;
-    size_t k = 2;
-    while (k < need && k < n && (p[k] & 0xC0) == 0x80)
-        k++;
-    *ok = k == need;
-    return k;
-}
 
 /* Escape one ASCII byte that is not plain. Returns the new end. */
 static char *escape_ascii(char *out, unsigned char c)
@@ -134,7 +103,7 @@ static void json_string_escaped(fmt_buf *b, const unsigned char *s, size_t len)
                 continue;
             }
             int ok;
-            size_t k = fmt_utf8_item(s + i, len - i, &ok);
+            size_t k = ctx__utf8_item(s + i, len - i, &ok);
             /* JSON allows raw U+2028/U+2029, JavaScript string literals did
              * not; escaping them keeps the line safe to embed anywhere. */
             int line_sep = ok && k == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] & 0xFE) == 0xA8;

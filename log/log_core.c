@@ -106,6 +106,27 @@ static int level_enabled(const log_logger *owner, log_level level)
 
 /* Inlined into both entry points: one call frame per record, not three. */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* A record as the logging call made it, before any filter. Member by
+ * member: an initializer would clear the whole struct first. */
+static ALWAYS_INLINE void record_init(log_record *r, log__scratch *sc, const log_logger *owner,
+                                      log_level level, const char *file, int line,
+                                      const char *func, const char *msg, size_t msg_len)
+{
+    r->level = level;
+    r->logger = owner->name;
+    r->msg = msg;
+    r->msg_len = msg_len;
+    r->ctx_fields = NULL;
+    r->n_ctx_fields = 0;
+    r->file = file;
+    r->line = line;
+    r->func = func;
+    r->thread_id = sc->tid;
+    r->priv_ = sc;
+    sc->hint.serial = 0; /* until the context filter stamps the record */
+    sc->hint.logger = owner->name;
+}
 static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level, const char *file,
                                int line, const char *func, const char *msg, size_t msg_len,
                                const log_field *fields, size_t nfields)
@@ -119,22 +140,9 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
     if (route->nsinks == 0)
         goto out;
 
-    /* Member by member: an initializer would clear the whole struct first. */
     log_record r;
-    r.level = level;
-    r.logger = owner->name;
-    r.msg = msg;
-    r.msg_len = msg_len;
-    r.ctx_fields = NULL;
-    r.n_ctx_fields = 0;
-    r.file = file;
-    r.line = line;
-    r.func = func;
-    r.thread_id = sc->tid;
-    r.priv_ = sc;
+    record_init(&r, sc, owner, level, file, line, func, msg, msg_len);
     clock_gettime(CLOCK_REALTIME, &r.time);
-    sc->hint.serial = 0; /* until the context filter stamps the record */
-    sc->hint.logger = owner->name;
     if (route->ctx_only && lg->nbound == 0) {
         /* Nothing may change the fields: the call's own array will do. The
          * record is const for sinks and formatters. */
@@ -176,8 +184,6 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
             continue;
         }
         if (f != done || done_tty != s->tty) {
-            if (log__sink_write_quick(s, &r) == 0)
-                continue; /* formatted in place */
             fmt_buf_clear(&sc->out);
             /* Fixed with the formatter: JSON needs no dispatch. */
             const log_json_options *jo = s->json;
@@ -252,7 +258,23 @@ static ALWAYS_INLINE int quick_record(log_logger *lg, log_level level, const cha
             .nfields = nfields,
             .time = &now,
         };
-        done = log__tbuf_line(s, &k) == 0;
+#ifdef NDEBUG
+        done = log__tbuf_line(s, &k, NULL) == 0;
+#else
+        /* The record the usual way makes, for fmt_json_check. */
+        int temporary;
+        log__scratch *sc = scratch_get(&temporary);
+        if (sc) {
+            log_record r;
+            record_init(&r, sc, owner, level, NULL, 0, NULL, msg, msg_len);
+            r.time = now;
+            r.fields = (log_field *)(uintptr_t)fields;
+            r.n_fields = nfields;
+            log__stamp_ctx(&r, sc);
+            done = log__tbuf_line(s, &k, &r) == 0;
+            scratch_put(sc, temporary);
+        }
+#endif
     }
     log__route_unpin();
     return done;

@@ -65,19 +65,14 @@ struct log_sink {
 log_sink *log__sink_ref(log_sink *s);
 /* Write one record: its formatted text (may be NULL for callback sinks). */
 void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len);
-/* Whether s's records may be written by the JSON formatter's quick paths
- * straight into thread buffers: a buffered fd or file sink whose JSON
- * options allow them. Fixed once the sink is attached. */
+/* Whether s's records may be replayed from the JSON line cache straight
+ * into thread buffers: a buffered fd or file sink whose JSON options allow
+ * it (fmt_json_line_opts). Fixed once the sink is attached. */
 static inline bool log__sink_quick(const log_sink *s)
 {
     return s->kind != LOG__SINK_CALLBACK && s->buffered && s->json &&
-           fmt_json_quick_opts(s->json);
+           fmt_json_line_opts(s->json);
 }
-/* Write one record formatted in place where log__sink_write would put its
- * text, when s is quick (log__sink_quick) and the record takes the quick
- * paths (fmt_json_quick). Returns 0 when written, 1 when the caller is to
- * format it and call log__sink_write. Defined below. */
-static inline int log__sink_write_quick(log_sink *s, const log_record *r);
 
 /* ---- output buffers of fd and file sinks (sink_buffer.c) ---- */
 
@@ -132,13 +127,13 @@ void log__sink_write_lines_unlock(log_sink *s, const char *p, size_t len, unsign
  * thread puts it in the sink's shared buffer (log__sink_put), after writing
  * out what it buffered for `s` itself, so that its order holds. */
 void log__tbuf_put(log_sink *s, const char *text, size_t len, int urgent);
-/* Format r (not urgent) with the JSON formatter's quick path straight into
- * the calling thread's buffer for `s`, when that buffer already holds
- * records and has room. Returns 0 when written, 1 otherwise (nothing done). */
-int log__tbuf_format(log_sink *s, const log_record *r);
-/* The same for the record k describes, from the JSON line cache alone
- * (fmt_json_line_write_to; s's formatter is quick: see log_route.quick). */
-int log__tbuf_line(log_sink *s, const fmt_line_key *k);
+/* Replay the record k describes from the JSON line cache (not urgent;
+ * fmt_json_line_write_to; s's formatter allows it: see log_route.quick)
+ * straight into the calling thread's buffer for `s`, when that buffer
+ * already holds records and has room. Returns 0 when written, 1 otherwise
+ * (nothing done). `check` (Debug builds only, else NULL) is the record the
+ * line stands for, checked with fmt_json_check. */
+int log__tbuf_line(log_sink *s, const fmt_line_key *k, const log_record *check);
 /* The calling thread may have buffered bytes (set by it alone). */
 extern __thread int log__tbuf_dirty __attribute__((tls_model("initial-exec")));
 /* Write out the calling thread's buffers (before an async record). */
@@ -179,14 +174,6 @@ void log__rings_crash_write(void);
 /* 0: records are written on the logging thread; 1: handed to the writer. */
 extern atomic_int log__async_on;
 
-static inline int log__sink_write_quick(log_sink *s, const log_record *r)
-{
-    /* The cases of log__sink_write that end in log__tbuf_put, not urgent. */
-    if (!log__sink_quick(s) || r->level >= LOG_LEVEL_ERROR ||
-        atomic_load_explicit(&log__async_on, memory_order_relaxed))
-        return 1;
-    return log__tbuf_format(s, r);
-}
 /* Hand a formatted record for `s` to the writer through the calling
  * thread's queue (overflow as configured). */
 void log__async_put(log_sink *s, const char *text, size_t len, int urgent);

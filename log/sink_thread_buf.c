@@ -351,7 +351,7 @@ void log__tbuf_put(log_sink *s, const char *text, size_t len, int urgent)
     put_slow(s, text, len, urgent);
 }
 
-/* log__tbuf_put's steady state, for a formatter writing in place: the
+/* log__tbuf_put's steady state, for a line replayed in place: the
  * calling thread's buffer for `s`, locked, when it already holds records of
  * the current reopen generation; NULL otherwise. */
 static inline __attribute__((always_inline)) tbuf *tb_mine_locked(log_sink *s)
@@ -374,26 +374,15 @@ static inline __attribute__((always_inline)) tbuf *tb_mine_locked(log_sink *s)
     return NULL;
 }
 
-int log__tbuf_format(log_sink *s, const log_record *r)
-{
-    tbuf *b = tb_mine_locked(s);
-    if (!b)
-        return 1;
-    fmt_buf out = {.data = b->data, .len = b->len, .cap = LOG__SINK_BUF, .fixed = 1};
-    int rc = fmt_json_quick(r, s->json->preset, &out);
-    if (rc == 0)
-        b->len = out.len;
-    tb_unlock(b);
-    return rc == 0 ? 0 : 1; /* out of room (ENOMEM): the usual way */
-}
-
-int log__tbuf_line(log_sink *s, const fmt_line_key *k)
+int log__tbuf_line(log_sink *s, const fmt_line_key *k, const log_record *check)
 {
     tbuf *b = tb_mine_locked(s);
     if (!b)
         return 1;
     size_t n = fmt_json_line_write_to(k, s->json->preset, b->data + b->len,
                                       LOG__SINK_BUF - b->len);
+    if (n && check)
+        fmt_json_check(check, s->json, b->data + b->len, n);
     b->len += n;
     tb_unlock(b);
     return n ? 0 : 1;
