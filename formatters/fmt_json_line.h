@@ -20,7 +20,7 @@
 #define FMT_LINE_FIELDS 4
 
 /* What the cache compares, and the time: a record's shape without the
- * record (the core's quickest path has none). `serial` is the context
+ * record (the core's replay route has none). `serial` is the context
  * snapshot's (nonzero), `logger` a name the core vouches for. */
 typedef struct fmt_line_key {
     uint64_t serial;

@@ -2,7 +2,7 @@
  * Which bytes a JSON string copies as they are (private, inline): printable
  * ASCII except '"' and '\\'. Tested a word at a time, so that the usual
  * string, short and plain, costs a few instructions to check and copy.
- * Shared by the string encoder and the formatter's common-case path.
+ * Shared by the string encoder and the scalar writer (fmt_json_scalar.h).
  */
 #ifndef CTXLOG_FMT_JSON_PLAIN_H
 #define CTXLOG_FMT_JSON_PLAIN_H
@@ -128,6 +128,18 @@ static FMT_INLINE void fmt_copy_short(char *out, const unsigned char *s, size_t 
     } else if (len) { /* s may be NULL when len is 0 */
         memcpy(out, s, len);
     }
+}
+
+/* Write s[0, len), all plain (fmt_all_plain), as a JSON string literal at
+ * out (len + 2 bytes); returns the end. The one writer of such strings:
+ * fmt_json_string and the scalar writer both use it. */
+static FMT_INLINE char *fmt_plain_string_put(char *out, const unsigned char *s, size_t len)
+{
+    *out++ = '"';
+    fmt_copy_short(out, s, len);
+    out += len;
+    *out++ = '"';
+    return out;
 }
 
 /* A decimal number's digits in pairs. */

@@ -1,8 +1,9 @@
 /*
- * A field value the JSON formatter's quick paths write themselves (private,
- * inline): an integer, a boolean, NULL, or a short string with nothing to
- * escape. Any other value is left to the general writer (fmt_json_value),
- * which writes these the same way.
+ * The JSON encoder's scalar writer (private, inline): an integer, a
+ * boolean, NULL, or a short string with nothing to escape. The encoder
+ * (fmt_json.c put_value) writes every such value with it, and the line
+ * cache (fmt_json_line.c) replays values with it, so both write the same
+ * bytes. Any other value is the encoder's general case.
  */
 #ifndef CTXLOG_FMT_JSON_SCALAR_H
 #define CTXLOG_FMT_JSON_SCALAR_H
@@ -10,15 +11,15 @@
 #include "formatters/fmt_json_plain.h"
 #include "formatters/fmt_record.h"
 
-/* Longest string value the quick paths take. */
+/* Longest string value the scalar writer takes. */
 #define FMT_SCALAR_STR_MAX 128
 
 /* The most bytes fmt_scalar_write writes. */
 #define FMT_SCALAR_ROOM (FMT_SCALAR_STR_MAX + 2)
 
 /* Write f's value at o, which has room for FMT_SCALAR_ROOM bytes; returns
- * the end, or NULL when a quick path cannot write it (o's bytes are then
- * undefined). */
+ * the end, or NULL when it is not a value for the scalar writer (o's bytes
+ * are then undefined). */
 static FMT_INLINE char *fmt_scalar_write(char *o, const log_field *f)
 {
     switch (f->type) {
@@ -41,11 +42,7 @@ static FMT_INLINE char *fmt_scalar_write(char *o, const log_field *f)
         size_t sl = strlen(f->v.s);
         if (sl > FMT_SCALAR_STR_MAX || !fmt_all_plain((const unsigned char *)f->v.s, sl))
             return NULL;
-        *o++ = '"';
-        fmt_copy_short(o, (const unsigned char *)f->v.s, sl);
-        o += sl;
-        *o++ = '"';
-        return o;
+        return fmt_plain_string_put(o, (const unsigned char *)f->v.s, sl);
     }
     default:
         return NULL; /* reals, JSON values, unknown types */

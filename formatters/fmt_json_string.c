@@ -62,11 +62,7 @@ void fmt_json_string(fmt_buf *b, const char *str, size_t len)
     if (len <= 256 && fmt_all_plain(s, len)) {
         if (fmt_buf_reserve(b, len + 2))
             return;
-        char *out = b->data + b->len;
-        out[0] = '"';
-        fmt_copy_short(out + 1, s, len);
-        out[len + 1] = '"';
-        b->len += len + 2;
+        b->len = (size_t)(fmt_plain_string_put(b->data + b->len, s, len) - b->data);
         return;
     }
     json_string_escaped(b, s, len);
