@@ -10,6 +10,7 @@ static const char *const messages[] = {
     "object in the wrong state",
     "input/output error",
     "invalid configuration",
+    "not allowed from a filter or a callback sink",
 };
 
 const char *ctxlog_strerror(int err)

@@ -110,7 +110,7 @@ static int configure_env_locked(int implicit)
     }
     log_formatter_release(f);
     if (!implicit || !log__level_chosen())
-        log__level_apply(level, 0);
+        (void)log__level_apply(level, 0);
     int arc = async_from_env();
     return rc ? rc : arc;
 }
@@ -125,6 +125,11 @@ void log__config_fork(int phase)
 
 void log__init_slow(void)
 {
+    /* A record logged by a filter or a callback sink after another thread's
+     * log_shutdown: its outputs cannot be set up from here (the routes are
+     * in use by this thread). The next record logged outside one does it. */
+    if (log__in_record())
+        return;
     log__fork_handlers_install();
     pthread_mutex_lock(&init_lock);
     if (!atomic_load(&log__initialized)) {
@@ -136,6 +141,9 @@ void log__init_slow(void)
 
 int log_configure_env(void)
 {
+    /* Its changes would be refused one by one (and fall back to defaults). */
+    if (log__in_record())
+        return CTXLOG_EBUSY;
     pthread_mutex_lock(&init_lock);
     int rc = configure_env_locked(0);
     atomic_store_explicit(&log__initialized, 1, memory_order_release);
@@ -147,6 +155,9 @@ int log_output_set(const char *where)
 {
     if (!where || !*where)
         return CTXLOG_EINVAL;
+    /* Before the file is opened (created): the switch would be refused. */
+    if (log__in_record())
+        return CTXLOG_EBUSY;
     log__ensure_init();
     log_sink *s = NULL;
     int rc = sink_for(where, 0, &s);
@@ -161,11 +172,19 @@ int log_flush(void)
 {
     log__async_drain();
     (void)log__sinks_flush(0, 0);
-    return 0;
+    /* Asked after the writes: a sink whose last write failed, in this
+     * flush or before it (the background thread may have written a buffer
+     * just before), has lost records that were accepted. Its flag stays
+     * until a write to it succeeds again. */
+    return log__sinks_failing() ? CTXLOG_EIO : 0;
 }
 
 void log_shutdown(void)
 {
+    /* From a filter or a callback sink the sinks cannot go (their routes
+     * are in use by this very thread): do nothing rather than half of it. */
+    if (log__in_record())
+        return;
     pthread_mutex_lock(&init_lock);
     /* Levels and filters stay; the sinks go, and are closed once no thread
      * uses the old routes. The next record sets outputs up afresh. */

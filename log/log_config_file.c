@@ -732,29 +732,57 @@ static int apply(plan *p)
     if (!root)
         return reject(p, CTXLOG_ENOMEM, TOP, NULL, "out of memory");
     log_level root_level = p->has_level ? p->level : LOG_LEVEL_INFO;
-    for (size_t i = 0; i < p->nloggers; i++)
+    size_t total = 0;
+    for (size_t i = 0; i < p->nloggers; i++) {
         if (p->loggers[i].is_root && p->loggers[i].has_level)
             root_level = p->loggers[i].level;
-    log__loggers_reset();
+        total += p->loggers[i].nsinks;
+    }
+    /* The whole configuration is handed over at once and published as one
+     * switch (log__loggers_replace): applied call by call, every record
+     * logged between a reset and the sinks' addition would find a root
+     * without sinks and be lost, uncounted. The fallback is one more entry
+     * for the root. */
+    log__logger_conf *confs = calloc(p->nloggers + 1, sizeof *confs);
+    log_sink **sinks = calloc(total + 1, sizeof *sinks);
+    if (!confs || !sinks) {
+        free(confs);
+        free(sinks);
+        return reject(p, CTXLOG_ENOMEM, TOP, NULL, "out of memory");
+    }
+    size_t n = 0, used = 0;
+    for (size_t i = 0; i < p->nloggers; i++) {
+        const logger_plan *lp = &p->loggers[i];
+        log__logger_conf *c = &confs[n++];
+        c->lg = lp->lg;
+        c->has_level = lp->has_level && !lp->is_root; /* the root's is root_level */
+        c->level = lp->level;
+        c->has_additive = lp->has_additive;
+        c->additive = lp->additive;
+        c->sinks = sinks + used;
+        c->nsinks = lp->nsinks;
+        for (size_t k = 0; k < lp->nsinks; k++)
+            sinks[used++] = p->sinks[lp->sinks[k]].sink;
+    }
+    if (p->fallback) {
+        sinks[used] = p->fallback;
+        confs[n++] = (log__logger_conf){.lg = root, .sinks = sinks + used, .nsinks = 1};
+    }
+    struct log__replace conf = {.root_level = root_level, .confs = confs, .n = n};
+    int rc = log__loggers_replace(&conf);
+    free(confs);
+    free(sinks);
+    if (rc)
+        /* Out of memory, or called from inside a record (CTXLOG_EBUSY):
+         * the records keep the previous configuration. */
+        return reject(p, rc, TOP, NULL, "the configuration was not applied: %s",
+                      ctxlog_strerror(rc));
     /* As chosen by the application: the implicit read of the environment
      * before the first record must not override the file's level. */
-    log__level_apply(root_level, 1);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < p->nloggers; i++) {
-        const logger_plan *lp = &p->loggers[i];
-        if (lp->has_level && !lp->is_root)
-            rc = log_logger_set_level(lp->lg, lp->level);
-        for (size_t k = 0; rc == 0 && k < lp->nsinks; k++)
-            rc = log_logger_add_sink(lp->lg, p->sinks[lp->sinks[k]].sink);
-        if (rc == 0 && lp->has_additive)
-            rc = log_logger_set_additive(lp->lg, lp->additive);
-    }
-    if (rc == 0 && p->fallback)
-        rc = log_logger_add_sink(root, p->fallback);
-    if (rc == 0)
-        rc = log__async_set(p->async, p->queue_bytes, p->drop);
+    log__level_choose();
+    rc = log__async_set(p->async, p->queue_bytes, p->drop);
     if (rc)
-        /* Only memory can run out here; what was applied stays. */
+        /* Only the writer thread can fail to start; the loggers are set. */
         return reject(p, rc, TOP, NULL, "the configuration was applied only in part: %s",
                       ctxlog_strerror(rc));
     return 0;
@@ -810,6 +838,10 @@ int log_config_load(const char *path, log_config_error *err)
         return CTXLOG_EINVAL;
     }
     plan p = {.file = path, .err = err};
+    /* Before anything is opened or created: the switch would be refused. */
+    if (log__in_record())
+        return report(&p, CTXLOG_EBUSY, 0, 0, "",
+                      "cannot load a configuration from a filter or a callback sink");
     pthread_mutex_lock(&load_lock);
     json_error_t jerr;
     json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);

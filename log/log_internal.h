@@ -103,6 +103,8 @@ void log__sink_unregister(log_sink *s);
  * LOG__FLUSH_INTERVAL_NS at `now_ns`. Returns the monotonic time at which
  * the next buffer falls due (UINT64_MAX: none is waiting). */
 uint64_t log__sinks_flush(int due_only, uint64_t now_ns);
+/* Whether some registered sink's last write failed (its `failing` flag). */
+int log__sinks_failing(void);
 /* For every registered sink whose async queue dropped records since the
  * last call, write a record saying how many (writer thread only). */
 void log__sinks_report_drops(void);
@@ -260,9 +262,29 @@ static inline log_logger *log__root(void)
 {
     return log__root_logger;
 }
-/* Back to the defaults: every logger inherits, has no sinks, is additive;
- * the root at info. Filters (and the context filter's switch) stay. */
-void log__loggers_reset(void);
+/* One logger's part of a whole configuration (log__loggers_replace). */
+typedef struct log__logger_conf {
+    log_logger *lg;
+    bool has_level;       /* else it inherits */
+    log_level level;      /* not LOG_LEVEL_INHERIT for the root */
+    bool has_additive;    /* else it is additive */
+    bool additive;
+    log_sink *const *sinks; /* added to what earlier entries of lg gave */
+    size_t nsinks;
+} log__logger_conf;
+
+struct log__replace {
+    log_level root_level; /* unless an entry of the root gives one */
+    const log__logger_conf *confs;
+    size_t n;
+};
+
+/* Replace the configuration of every logger at once: each back to the
+ * defaults (inherits, is additive, has no sinks; the root at root_level),
+ * then the entries applied; filters (and the context filter's switch)
+ * stay. The levels and routes are published in one step. Returns 0,
+ * CTXLOG_ENOMEM (nothing changed) or CTXLOG_EBUSY (from inside a record). */
+int log__loggers_replace(const struct log__replace *conf);
 /* Detach every sink of every logger (log_shutdown). */
 void log__sinks_clear_all(void);
 /* Replace the root's sinks by `s` (a reference is taken). */
@@ -317,6 +339,14 @@ static inline void log__route_unpin(void)
     if (h && h->depth > 0)
         atomic_store_explicit(&h->slot[--h->depth], NULL, memory_order_release);
 }
+/* Whether the calling thread is inside a logging call (running a filter or
+ * a callback sink): it pins a route, which a configuration change made now
+ * would wait for forever. */
+static inline bool log__in_record(void)
+{
+    const log__hazard *h = log__my_hazard;
+    return h && h->depth > 0;
+}
 /* Wait until no thread pins any of the `n` routes. */
 void log__wait_unpinned(log_route *const *routes, size_t n);
 
@@ -334,7 +364,11 @@ static inline void log__ensure_init(void)
 /* ---- levels (log_level.c) ---- */
 
 int log__level_chosen(void);
-void log__level_apply(log_level level, int chosen);
+/* Set the root's level (log_logger_set_level's result), and whether the
+ * application chose it. */
+int log__level_apply(log_level level, int chosen);
+/* The application chose the root level (a configuration file set it). */
+void log__level_choose(void);
 
 /* ---- reporting (log_report.c): one line on stderr about the library itself
  * (never a record), and the count of records lost ---- */

@@ -35,10 +35,15 @@ int log_level_parse(const char *name, log_level *out)
     return CTXLOG_EINVAL;
 }
 
-void log__level_apply(log_level level, int chosen)
+int log__level_apply(log_level level, int chosen)
 {
     atomic_store_explicit(&level_chosen, chosen, memory_order_relaxed);
-    (void)log_logger_set_level(log__root(), level);
+    return log_logger_set_level(log__root(), level);
+}
+
+void log__level_choose(void)
+{
+    atomic_store_explicit(&level_chosen, 1, memory_order_relaxed);
 }
 
 int log__level_chosen(void)
@@ -50,8 +55,7 @@ int log_level_set(log_level level)
 {
     if ((int)level < LOG_LEVEL_TRACE || level > LOG_LEVEL_OFF)
         return CTXLOG_EINVAL;
-    log__level_apply(level, 1);
-    return 0;
+    return log__level_apply(level, 1);
 }
 
 log_level log_level_get(void)

@@ -83,6 +83,18 @@ static log_route *route_build(log_logger *lg)
     return r;
 }
 
+/* Recompute every logger's effective level; caller holds the registry lock.
+ * Levels live outside the routes (the gates the macros read), so this
+ * allocates nothing and waits for no thread. */
+static void levels_update(void)
+{
+    /* Parents come before children in the list: inherit top-down. */
+    for (log_logger *p = &root; p; p = p->next) {
+        int eff = p->level != LOG_LEVEL_INHERIT ? p->level : *gate_of(p->parent);
+        __atomic_store_n(gate_of(p), eff, __ATOMIC_RELAXED);
+    }
+}
+
 /* Recompute levels and routes of every logger; caller holds the registry
  * lock and passes back the old routes to release with routes_retire(). */
 static int rebuild(log_route ***old_out, size_t *nold)
@@ -108,13 +120,10 @@ static int rebuild(log_route ***old_out, size_t *nold)
             return CTXLOG_ENOMEM;
         }
     }
-    /* Parents come before children in the list: inherit top-down. */
+    levels_update();
     i = 0;
-    for (log_logger *p = &root; p; p = p->next, i++) {
-        int eff = p->level != LOG_LEVEL_INHERIT ? p->level : *gate_of(p->parent);
-        __atomic_store_n(gate_of(p), eff, __ATOMIC_RELAXED);
+    for (log_logger *p = &root; p; p = p->next, i++)
         old[i] = atomic_exchange(&p->route, fresh[i]);
-    }
     free(fresh);
     *old_out = old;
     *nold = n;
@@ -130,9 +139,18 @@ static void routes_retire(log_route **old, size_t n)
     free(old);
 }
 
-/* Run `change` under the registry lock, then rebuild and retire. */
+/* Run `change` under the registry lock, then rebuild and retire.
+ * From inside a record (a filter or a callback sink of this thread) it
+ * changes nothing and returns CTXLOG_EBUSY: the thread pins the route it is
+ * running, so retiring that route would wait for the thread itself forever,
+ * and freeing it without waiting would pull the route from under the
+ * record. Deferring the release to the record's end would cost every
+ * record's unpin a check; configuring from a filter is rare enough to say
+ * no instead. */
 static int reconfigure(int (*change)(void *arg), void *arg)
 {
+    if (log__in_record())
+        return CTXLOG_EBUSY;
     log_route **old = NULL;
     size_t nold = 0;
     pthread_mutex_lock(&registry_lock);
@@ -226,26 +244,20 @@ log_level log_logger_level(const log_logger *lg)
     return (log_level)__atomic_load_n(o->head.gate, __ATOMIC_RELAXED);
 }
 
-struct set_level_arg {
-    log_logger *lg;
-    int level;
-};
-
-static int do_set_level(void *p)
-{
-    struct set_level_arg *a = p;
-    a->lg->level = a->level;
-    return 0;
-}
-
 int log_logger_set_level(log_logger *lg, log_level level)
 {
     lg = lg ? lg->owner : &root;
     if ((int)level < LOG_LEVEL_INHERIT || level > LOG_LEVEL_OFF ||
         (lg == &root && level == LOG_LEVEL_INHERIT))
         return CTXLOG_EINVAL;
-    struct set_level_arg a = {lg, (int)level};
-    return reconfigure(do_set_level, &a);
+    /* Levels are not part of the routes: no route is rebuilt, so this
+     * cannot run out of memory and works from a filter or a callback sink
+     * too (no wait for the routes in use). */
+    pthread_mutex_lock(&registry_lock);
+    lg->level = (int)level;
+    levels_update();
+    pthread_mutex_unlock(&registry_lock);
+    return 0;
 }
 
 /* ---- sinks and filters ------------------------------------------------------- */
@@ -383,22 +395,69 @@ void log_context_filter_enable(bool on)
     (void)reconfigure(do_ctx_filter, &on);
 }
 
-static int do_reset(void *p)
+/* Room for every sink `a` gives, on each logger it names, without changing
+ * what any logger holds (so that a failure leaves everything as it was). */
+static int replace_reserve(const struct log__replace *a)
 {
-    (void)p;
-    /* Filters stay: a configuration file cannot describe them, and a
-     * redaction filter added in code must survive a file loaded later. */
-    for (log_logger *lg = &root; lg; lg = lg->next) {
-        lg->level = lg == &root ? LOG_LEVEL_INFO : LOG_LEVEL_INHERIT;
-        lg->additive = true;
-        clear_sinks(lg);
+    for (size_t i = 0; i < a->n; i++) {
+        log_logger *lg = a->confs[i].lg->owner;
+        size_t need = 0;
+        for (size_t j = 0; j < a->n; j++) {
+            if (a->confs[j].lg->owner != lg)
+                continue;
+            if (j < i)
+                break; /* reserved with the first entry of this logger */
+            need += a->confs[j].nsinks;
+        }
+        if (need == 0)
+            continue;
+        log_sink **grown = realloc(lg->sinks, (lg->nsinks + need) * sizeof *grown);
+        if (!grown)
+            return CTXLOG_ENOMEM;
+        lg->sinks = grown;
     }
     return 0;
 }
 
-void log__loggers_reset(void)
+static int do_replace(void *p)
 {
-    (void)reconfigure(do_reset, NULL);
+    const struct log__replace *a = p;
+    int rc = replace_reserve(a);
+    if (rc)
+        return rc;
+    /* Back to the defaults; the sink arrays stay allocated (they have the
+     * room reserved). Filters stay: a configuration file cannot describe
+     * them, and a redaction filter added in code must survive a file
+     * loaded later. */
+    for (log_logger *lg = &root; lg; lg = lg->next) {
+        lg->level = lg == &root ? (int)a->root_level : LOG_LEVEL_INHERIT;
+        lg->additive = true;
+        for (unsigned i = 0; i < lg->nsinks; i++)
+            log_sink_release(lg->sinks[i]);
+        lg->nsinks = 0;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        const log__logger_conf *c = &a->confs[i];
+        log_logger *lg = c->lg->owner;
+        if (c->has_level)
+            lg->level = (int)c->level;
+        if (c->has_additive)
+            lg->additive = c->additive;
+        for (size_t k = 0; k < c->nsinks; k++) {
+            lg->sinks[lg->nsinks++] = log__sink_ref(c->sinks[k]);
+            atomic_store(&c->sinks[k]->attached, true);
+        }
+    }
+    return 0;
+}
+
+int log__loggers_replace(const struct log__replace *conf)
+{
+    /* One reconfiguration: the levels and routes of every logger are
+     * published together, so each record takes either the old routes or
+     * the new ones, never a state in between (such as a root without
+     * sinks, whose records would be lost). */
+    return reconfigure(do_replace, (void *)conf);
 }
 
 static int do_clear_all_sinks(void *p)

@@ -197,6 +197,16 @@ uint64_t log__sinks_flush(int due_only, uint64_t now_ns)
     return tnext < next ? tnext : next;
 }
 
+int log__sinks_failing(void)
+{
+    int any = 0;
+    pthread_mutex_lock(&reg_lock);
+    for (log_sink *s = reg_head; s && !any; s = s->reg_next)
+        any = atomic_load(&s->failing) != 0;
+    pthread_mutex_unlock(&reg_lock);
+    return any;
+}
+
 /* The record that says how many records the async queue dropped for `s`. */
 static void report_drops(log_sink *s, uint64_t n, fmt_buf *b)
 {

@@ -873,6 +873,102 @@ static void test_config_file__reload_while_logging(void **state)
     free(b);
 }
 
+/* Four threads log numbered records while a fifth loads the same file (a
+ * file sink for the root) again and again: each load must switch over in
+ * one step, so that every record is written, once, by the old sink or the
+ * new one. */
+#define STORM_THREADS 4
+#define STORM_LOADS 200
+#define STORM_MAX 50000 /* records per thread at most: the file stays small */
+
+static atomic_int storm_stop;
+static atomic_int storm_ready;
+static long storm_logged[STORM_THREADS];
+
+static void *storm_log(void *arg)
+{
+    long t = (long)(intptr_t)arg;
+    long n = 0;
+    atomic_fetch_add(&storm_ready, 1);
+    while (!atomic_load(&storm_stop) && n < STORM_MAX) {
+        log_info_kv("storm", LOG_I64("t", t), LOG_I64("n", n));
+        n++;
+        if (n % 16 == 0)
+            sched_yield(); /* the loads get their turn on a busy machine */
+    }
+    storm_logged[t] = n;
+    return NULL;
+}
+
+static void *storm_load(void *arg)
+{
+    const char *cfg = arg;
+    /* Only once every logging thread runs, so the loads meet records. */
+    while (atomic_load(&storm_ready) < STORM_THREADS)
+        sched_yield();
+    for (int i = 0; i < STORM_LOADS; i++) {
+        log_config_error err;
+        int rc = log_config_load(cfg, &err);
+        if (rc != 0) {
+            fprintf(stderr, "load %d: %d %s: %s\n", i, rc, err.key, err.text);
+            break;
+        }
+    }
+    atomic_store(&storm_stop, 1);
+    return NULL;
+}
+
+static void test_config_file__reload_loses_no_record(void **state)
+{
+    (void)state;
+    char *out = fresh("storm.log");
+    char *cfg = write_config("storm.json",
+                             "{\"level\": \"info\","
+                             " \"sinks\": {\"f\": {\"type\": \"file\", \"path\": \"@DIR@/storm.log\"}},"
+                             " \"loggers\": {\"root\": {\"sinks\": [\"f\"]}}}");
+    assert_int_equal(log_config_load(cfg, NULL), 0);
+    uint64_t dropped = log_dropped_count();
+    atomic_store(&storm_stop, 0);
+    atomic_store(&storm_ready, 0);
+    pthread_t t[STORM_THREADS], loader;
+    for (long i = 0; i < STORM_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, storm_log, (void *)(intptr_t)i), 0);
+    assert_int_equal(pthread_create(&loader, NULL, storm_load, cfg), 0);
+    assert_int_equal(pthread_join(loader, NULL), 0);
+    atomic_store(&storm_stop, 1); /* also when a load failed */
+    for (int i = 0; i < STORM_THREADS; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+
+    json_t *recs = records_of(out);
+    long total = 0;
+    unsigned char *seen[STORM_THREADS];
+    for (int i = 0; i < STORM_THREADS; i++) {
+        total += storm_logged[i];
+        seen[i] = calloc((size_t)storm_logged[i] + 1, 1);
+        assert_non_null(seen[i]);
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r) {
+        assert_string_equal(str_of(r, "msg"), "storm");
+        json_t *jt = json_object_get(r, "t"), *jn = json_object_get(r, "n");
+        assert_true(json_is_integer(jt) && json_is_integer(jn));
+        json_int_t th = json_integer_value(jt), n = json_integer_value(jn);
+        assert_true(th >= 0 && th < STORM_THREADS);
+        assert_true(n >= 0 && n < storm_logged[th]);
+        assert_int_equal(seen[th][n], 0); /* never twice */
+        seen[th][n] = 1;
+    }
+    /* Every record logged is there (each at most once, above). */
+    assert_int_equal((long)json_array_size(recs), total);
+    assert_int_equal(log_dropped_count(), dropped);
+    for (int k = 0; k < STORM_THREADS; k++)
+        free(seen[k]);
+    json_decref(recs);
+    free(cfg);
+    free(out);
+}
+
 int main(void)
 {
     unsetenv("CTXLOG_CONFIG");
@@ -905,6 +1001,7 @@ int main(void)
         cmocka_unit_test(test_config_file__names_are_quoted_in_key_paths),
         cmocka_unit_test(test_config_file__error_struct_is_optional),
         cmocka_unit_test(test_config_file__reload_while_logging),
+        cmocka_unit_test(test_config_file__reload_loses_no_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

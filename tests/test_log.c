@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,17 @@
 #include <ctxlog/ctxlog.h>
 
 #include "support.h"
+
+/* Linked with --wrap=malloc (see tests/CMakeLists.txt): 1 makes every
+ * malloc of this program and of the static library fail. */
+void *__real_malloc(size_t n);
+void *__wrap_malloc(size_t n);
+static atomic_int malloc_fails;
+
+void *__wrap_malloc(size_t n)
+{
+    return atomic_load(&malloc_fails) ? NULL : __real_malloc(n);
+}
 
 static void env_clear(void)
 {
@@ -475,6 +487,56 @@ static void test_log__shutdown_then_log_again(void **state)
     env_clear();
 }
 
+static void test_log__flush_reports_write_failure(void **state)
+{
+    (void)state;
+    if (access("/dev/full", W_OK) != 0)
+        skip();
+    char *err = ts_temp_path("flush-full.err");
+    ts_capture cap = ts_capture_begin(2, err);
+    assert_int_equal(log_output_set("/dev/full"), 0); /* opens; every write fails */
+    log_info("lost");
+    int rc = log_flush();
+    ts_capture_end(&cap);
+    assert_int_equal(rc, CTXLOG_EIO);
+    ts_unlink(err);
+    free(err);
+
+    /* A file that takes the records: 0, and they are there. */
+    char *path = ts_temp_path("flush-ok.log");
+    ts_unlink(path);
+    assert_int_equal(log_output_set(path), 0);
+    log_info("kept");
+    assert_int_equal(log_flush(), 0);
+    json_t *recs = finish(path);
+    assert_int_equal(json_array_size(recs), 1);
+    assert_string_equal(str_of(json_array_get(recs, 0), "msg"), "kept");
+    json_decref(recs);
+}
+
+static void test_log__level_set_needs_no_allocation(void **state)
+{
+    (void)state;
+    char *path = use_file("level-nomem.log");
+    log_info("before");
+    /* The level is the gate the macros read, not part of a route: changing
+     * it must neither fail for memory nor report success without effect. */
+    atomic_store(&malloc_fails, 1);
+    int rc = log_level_set(LOG_LEVEL_WARN);
+    atomic_store(&malloc_fails, 0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(log_level_get(), LOG_LEVEL_WARN);
+    log_info("filtered out");
+    log_warn("after");
+    assert_int_equal(log_level_set(LOG_LEVEL_INFO), 0);
+    json_t *recs = finish(path);
+    assert_int_equal(json_array_size(recs), 2);
+    assert_string_equal(str_of(json_array_get(recs, 0), "msg"), "before");
+    assert_string_equal(str_of(json_array_get(recs, 1), "msg"), "after");
+    json_decref(recs);
+    env_clear();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +556,8 @@ int main(void)
         cmocka_unit_test(test_log__output_set),
         cmocka_unit_test(test_log__write_failure_counted_and_reported_once),
         cmocka_unit_test(test_log__shutdown_then_log_again),
+        cmocka_unit_test(test_log__flush_reports_write_failure),
+        cmocka_unit_test(test_log__level_set_needs_no_allocation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -349,6 +349,186 @@ static void test_sinks__quick_route_follows_changes(void **state)
     free(path);
 }
 
+/* ---- configuration calls from inside a record ---------------------------------- */
+
+/* What the calls made from a filter or a callback sink returned. Before
+ * CTXLOG_EBUSY the first call that changes a route waited forever for the
+ * calling thread's own pin: these tests hung (run under `timeout`). */
+static struct {
+    int done;
+    int rc[16];
+    int n;
+    const char *cfg;   /* a valid configuration file */
+    const char *other; /* a path log_output_set must not create */
+    log_sink *extra;
+    int calls;         /* of the callback sink */
+    int texts_ok;      /* its texts that parsed as the record's JSON */
+} inner;
+
+/* The documented answers, in the order inner_calls() makes the calls:
+ * levels, flushing and reopening work; what replaces sinks, filters or the
+ * configuration is refused. */
+static const int inner_want[] = {
+    0,            /* log_level_set */
+    0,            /* log_logger_set_level */
+    0,            /* log_flush */
+    0,            /* log_reopen */
+    CTXLOG_EBUSY, /* log_logger_add_sink */
+    CTXLOG_EBUSY, /* log_logger_clear_sinks */
+    CTXLOG_EBUSY, /* log_logger_set_additive */
+    CTXLOG_EBUSY, /* log_logger_add_filter */
+    CTXLOG_EBUSY, /* log_logger_clear_filters */
+    CTXLOG_EBUSY, /* log_config_load */
+    CTXLOG_EBUSY, /* log_output_set */
+    CTXLOG_EBUSY, /* log_configure_env */
+};
+
+static log_filter_result keep_all(log_record *rec, void *payload)
+{
+    (void)rec;
+    (void)payload;
+    return LOG_FILTER_KEEP;
+}
+
+/* Every configuration call, once (on the first record). No cmocka assert
+ * here: a jump out of a record would leave its route pinned. */
+static void inner_calls(void)
+{
+    if (inner.done)
+        return;
+    inner.done = 1;
+    int k = 0;
+    inner.rc[k++] = log_level_set(LOG_LEVEL_DEBUG);
+    inner.rc[k++] = log_logger_set_level(log_get("app.inner"), LOG_LEVEL_WARN);
+    inner.rc[k++] = log_flush();
+    inner.rc[k++] = log_reopen();
+    inner.rc[k++] = log_logger_add_sink(NULL, inner.extra);
+    inner.rc[k++] = log_logger_clear_sinks(NULL);
+    inner.rc[k++] = log_logger_set_additive(log_get("app.inner"), false);
+    inner.rc[k++] = log_logger_add_filter(NULL, keep_all, NULL);
+    inner.rc[k++] = log_logger_clear_filters(NULL);
+    log_config_error err;
+    inner.rc[k++] = log_config_load(inner.cfg, &err);
+    inner.rc[k++] = log_output_set(inner.other);
+    inner.rc[k++] = log_configure_env();
+    inner.n = k;
+    /* No result to check: they must return, and change nothing. */
+    log_context_filter_enable(true);
+    log_shutdown();
+}
+
+static log_filter_result calling_filter(log_record *rec, void *payload)
+{
+    (void)rec;
+    (void)payload;
+    inner_calls();
+    return LOG_FILTER_KEEP;
+}
+
+static void calling_sink(const log_record *rec, const char *text, size_t len, void *payload)
+{
+    (void)payload;
+    inner_calls();
+    inner.calls++;
+    json_t *j = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    const char *msg = json_string_value(json_object_get(j, "msg"));
+    if (msg && strlen(msg) == rec->msg_len && memcmp(msg, rec->msg, rec->msg_len) == 0)
+        inner.texts_ok++;
+    json_decref(j);
+}
+
+/* Run inner_calls() from the first record, through a filter (use_filter) or
+ * a callback sink, with a file sink on the root; then check the answers and
+ * that the configuration is the one from before (plus the levels). */
+static void check_calls_from_inside(int use_filter)
+{
+    char *out = ts_temp_path("inner.log"), *extra = ts_temp_path("inner-extra.log"),
+         *other = ts_temp_path("inner-other.log"), *cfg = ts_temp_path("inner.json");
+    ts_unlink(other);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"level\": \"error\", \"loggers\": {\"root\": {\"sinks\": []}}}");
+    assert_int_equal(fclose(f), 0);
+    memset(&inner, 0, sizeof inner);
+    inner.cfg = cfg;
+    inner.other = other;
+    inner.extra = file_sink(extra, NULL);
+    log_sink *s_out = file_sink(out, NULL);
+    assert_int_equal(log_logger_add_sink(NULL, s_out), 0);
+    log_sink_release(s_out);
+    log_sink *cb = NULL;
+    if (use_filter) {
+        assert_int_equal(log_logger_add_filter(NULL, calling_filter, NULL), 0);
+    } else {
+        cb = log_sink_callback(calling_sink, NULL);
+        assert_non_null(cb);
+        log_formatter *json = log_formatter_json(NULL);
+        assert_int_equal(log_sink_set_formatter(cb, json), 0);
+        log_formatter_release(json);
+        assert_int_equal(log_logger_add_sink(NULL, cb), 0);
+        log_sink_release(cb);
+    }
+    uint64_t dropped = log_dropped_count();
+
+    log_info("first");
+    log_info("second");
+
+    assert_int_equal(inner.n, (int)(sizeof inner_want / sizeof inner_want[0]));
+    for (int k = 0; k < inner.n; k++) {
+        if (inner.rc[k] != inner_want[k])
+            fail_msg("call %d from a %s returned %d (%s), not %d", k,
+                     use_filter ? "filter" : "callback sink", inner.rc[k],
+                     ctxlog_strerror(inner.rc[k]), inner_want[k]);
+    }
+    assert_string_equal(ctxlog_strerror(CTXLOG_EBUSY),
+                        "not allowed from a filter or a callback sink");
+    /* The levels changed; nothing else did. */
+    assert_int_equal(log_level_get(), LOG_LEVEL_DEBUG);
+    assert_int_equal(log_logger_level(log_get("app.inner")), LOG_LEVEL_WARN);
+    log_debug("third"); /* at the new root level */
+    assert_int_equal(log_flush(), 0);
+    json_t *recs = ts_read_records(out);
+    assert_int_equal(json_array_size(recs), 3);
+    const char *want[] = {"first", "second", "third"};
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(recs, i), "msg")),
+                            want[i]);
+    json_decref(recs);
+    if (!use_filter) {
+        assert_int_equal(inner.calls, 3);
+        assert_int_equal(inner.texts_ok, 3);
+    }
+    assert_int_equal(log_dropped_count(), dropped);
+    size_t len = 1;
+    char *text = ts_read_file(extra, &len);
+    assert_int_equal(len, 0); /* the extra sink was never added */
+    free(text);
+    assert_int_not_equal(access(other, F_OK), 0); /* log_output_set opened nothing */
+
+    log_sink_release(inner.extra);
+    assert_int_equal(log_logger_clear_filters(NULL), 0);
+    assert_int_equal(log_logger_set_level(log_get("app.inner"), LOG_LEVEL_INHERIT), 0);
+    ts_unlink(out);
+    ts_unlink(extra);
+    ts_unlink(cfg);
+    free(out);
+    free(extra);
+    free(other);
+    free(cfg);
+}
+
+static void test_sinks__configuration_from_a_filter(void **state)
+{
+    (void)state;
+    check_calls_from_inside(1);
+}
+
+static void test_sinks__configuration_from_a_callback_sink(void **state)
+{
+    (void)state;
+    check_calls_from_inside(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +539,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sinks__rotation_under_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__rotation_keeps_n_backups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__quick_route_follows_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__configuration_from_a_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__configuration_from_a_callback_sink, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

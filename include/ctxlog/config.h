@@ -28,8 +28,11 @@ typedef struct log_config_error {
  * previous configuration stays in force, and one line naming the file,
  * line/column or key is written on stderr.
  * @param[out] err filled on failure; may be NULL.
+ * The loggers' levels, sinks and routes switch over in one step: every record
+ * is written by the previous configuration or by the new one.
  * @return 0, CTXLOG_ECONFIG (err says why), CTXLOG_EIO (the file or a sink's
- *         path cannot be opened), CTXLOG_ENOMEM.
+ *         path cannot be opened), CTXLOG_ENOMEM, CTXLOG_EBUSY (called from a
+ *         filter or a callback sink: nothing is read or changed).
  * The environment's CTXLOG_CONFIG names a file loaded the same way at the
  * first record; CTXLOG_LEVEL and CTXLOG_OUTPUT then do not apply.
  */

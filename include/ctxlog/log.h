@@ -12,6 +12,11 @@
  * Thread safety: every call in this header is safe from any thread, and may run
  * concurrently with the configuration calls. A record is written by one
  * write(2) call, so records from several threads never interleave.
+ *
+ * From inside a record (a filter or a callback sink, see sink.h), the calls
+ * that replace sinks, filters or the configuration return CTXLOG_EBUSY and
+ * change nothing: the record in progress still uses them. Setting a level
+ * and log_flush() work there.
  */
 #ifndef CTXLOG_LOG_H
 #define CTXLOG_LOG_H
@@ -80,7 +85,11 @@ typedef struct log_field {
 
 /* ---- configuration --------------------------------------------------------- */
 
-/** @brief Set the level of the root logger (LOG_LEVEL_TRACE … LOG_LEVEL_OFF). @return 0 or CTXLOG_EINVAL. */
+/**
+ * @brief Set the level of the root logger (LOG_LEVEL_TRACE … LOG_LEVEL_OFF).
+ *        Allocates nothing; works from a filter or a callback sink too.
+ * @return 0 or CTXLOG_EINVAL.
+ */
 CTXLOG_API int log_level_set(log_level level);
 
 /** @brief The current threshold of the root logger. */
@@ -99,7 +108,9 @@ CTXLOG_API int log_level_parse(const char *name, log_level *out);
  * @brief Send the records to @p where: "stdout", "stderr" or a file path (opened
  *        for append, created with mode 0640).
  * @return 0; CTXLOG_EINVAL for NULL or ""; CTXLOG_EIO when the file cannot be
- *         opened (the message names it on stderr, the previous output stays).
+ *         opened (the message names it on stderr, the previous output stays);
+ *         CTXLOG_ENOMEM; CTXLOG_EBUSY from a filter or a callback sink (the
+ *         previous output stays).
  */
 CTXLOG_API int log_output_set(const char *where);
 
@@ -108,16 +119,26 @@ CTXLOG_API int log_output_set(const char *where);
  *        CTXLOG_FORMAT (json), CTXLOG_OUTPUT. The first record does this
  *        implicitly. An invalid value is named in one line on stderr and its
  *        default kept; an unwritable CTXLOG_OUTPUT falls back to stderr.
- * @return 0, or CTXLOG_ECONFIG when some value was invalid (the rest applied).
+ * @return 0, or CTXLOG_ECONFIG when some value was invalid (the rest applied);
+ *         CTXLOG_EBUSY from a filter or a callback sink (nothing applied).
  */
 CTXLOG_API int log_configure_env(void);
 
-/** @brief Write out everything accepted so far (fsync is not implied). @return 0 or CTXLOG_EIO. */
+/**
+ * @brief Write out everything accepted so far (fsync is not implied). Works
+ *        from a filter or a callback sink too.
+ * @return 0; CTXLOG_EIO when the last write to some output failed, in this
+ *         flush or before it (those records are lost: counted in
+ *         log_dropped_count() and said once on stderr); it is returned until
+ *         a write to that output succeeds again or the output is closed.
+ */
 CTXLOG_API int log_flush(void);
 
 /**
  * @brief Flush and close every output. Runs by itself at exit. A record logged
  *        after it configures the library afresh from the environment.
+ *        From a filter or a callback sink it does nothing (the record in
+ *        progress still uses the outputs).
  */
 CTXLOG_API void log_shutdown(void);
 
@@ -166,7 +187,8 @@ CTXLOG_API const char *log_logger_name(const log_logger *lg);
 /**
  * @brief Set the level of @p lg, or LOG_LEVEL_INHERIT to follow its parent
  *        (not for the root). Takes effect at once for every thread and for
- *        every descendant that inherits. @return 0 or CTXLOG_EINVAL.
+ *        every descendant that inherits. Allocates nothing; works from a
+ *        filter or a callback sink too. @return 0 or CTXLOG_EINVAL.
  */
 CTXLOG_API int log_logger_set_level(log_logger *lg, log_level level);
 

@@ -66,16 +66,23 @@ CTXLOG_API int log_record_add_field(log_record *rec, log_field field);
 
 /**
  * @brief Add @p fn to the end of @p lg's pipeline (NULL: the root). It applies
- *        to records of @p lg and of its descendants. @return 0 or an error.
+ *        to records of @p lg and of its descendants.
+ * @return 0; CTXLOG_EINVAL when @p fn is NULL; CTXLOG_ENOMEM; CTXLOG_EBUSY
+ *         from a filter or a callback sink (nothing changed).
  */
 CTXLOG_API int log_logger_add_filter(log_logger *lg, log_filter_fn fn, void *payload);
 
-/** @brief Remove every filter added to @p lg (the root keeps its context filter). */
+/**
+ * @brief Remove every filter added to @p lg (the root keeps its context filter).
+ * @return 0; CTXLOG_ENOMEM; CTXLOG_EBUSY from a filter or a callback sink
+ *         (nothing changed).
+ */
 CTXLOG_API int log_logger_clear_filters(log_logger *lg);
 
 /**
  * @brief Turn the context filter (the stage that stamps the logged context
  *        variables) on or off for the whole pipeline. On by default.
+ *        From a filter or a callback sink it does nothing.
  */
 CTXLOG_API void log_context_filter_enable(bool on);
 
@@ -198,16 +205,26 @@ CTXLOG_API int log_sink_set_formatter(log_sink *s, log_formatter *f);
 /** @brief Drop a reference. NULL is a no-op. */
 CTXLOG_API void log_sink_release(log_sink *s);
 
-/** @brief Write records of @p lg (NULL: root) and of its descendants to @p s too. */
+/**
+ * @brief Write records of @p lg (NULL: root) and of its descendants to @p s too.
+ * @return 0; CTXLOG_EINVAL when @p s is NULL; CTXLOG_ENOMEM; CTXLOG_EBUSY
+ *         from a filter or a callback sink (nothing changed).
+ */
 CTXLOG_API int log_logger_add_sink(log_logger *lg, log_sink *s);
 
-/** @brief Detach every sink of @p lg. */
+/**
+ * @brief Detach every sink of @p lg.
+ * @return 0; CTXLOG_ENOMEM; CTXLOG_EBUSY from a filter or a callback sink
+ *         (nothing changed).
+ */
 CTXLOG_API int log_logger_clear_sinks(log_logger *lg);
 
 /**
  * @brief Whether records of @p lg also go to its ancestors' sinks (default
  *        true). With false, only the sinks of @p lg and of its descendants
  *        between it and the emitting logger are used.
+ * @return 0; CTXLOG_ENOMEM; CTXLOG_EBUSY from a filter or a callback sink
+ *         (nothing changed).
  */
 CTXLOG_API int log_logger_set_additive(log_logger *lg, bool additive);
 

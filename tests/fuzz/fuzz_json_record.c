@@ -38,6 +38,46 @@ static char *take_part(const uint8_t **data, size_t *size)
     return s;
 }
 
+/*
+ * Logger names the harness vouches for. check_fast_path() hands the
+ * record's logger to the formatter in a hint (fmt_ctx_hint.logger), whose
+ * contract is a string that lives and stays the same as long as the
+ * process: the formatter keeps the pointer and compares it with later
+ * records' instead of their bytes. A name freed after its iteration could
+ * come back from malloc at the same address with other bytes. So each
+ * distinct name is copied once into this table and never freed (the table
+ * keeps it reachable). A long run that fills the table gets the fixed name
+ * for new names instead; the content of the names is covered by then.
+ */
+#define NAME_SLOTS (1u << 16)        /* a power of two */
+#define NAME_MAX_COUNT (NAME_SLOTS / 2) /* open addressing stays half empty */
+#define NAME_MAX_BYTES (32u << 20)
+static const char *names[NAME_SLOTS];
+static size_t names_count, names_bytes;
+
+static const char *intern_name(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    size_t len = strlen(s);
+    for (uint32_t i = h & (NAME_SLOTS - 1);; i = (i + 1) & (NAME_SLOTS - 1)) {
+        if (!names[i]) {
+            if (names_count == NAME_MAX_COUNT || names_bytes + len + 1 > NAME_MAX_BYTES)
+                return "app.fuzz";
+            char *copy = strdup(s);
+            if (!copy)
+                abort();
+            names[i] = copy;
+            names_count++;
+            names_bytes += len + 1;
+            return copy;
+        }
+        if (strcmp(names[i], s) == 0)
+            return names[i];
+    }
+}
+
 static json_t *make_json(const char *v)
 {
     size_t len = strlen(v);
@@ -72,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     log_record r = {
         .level = (log_level)(b0 & 7), /* 6 and 7: out of range */
         .time = {.tv_sec = times[(b0 >> 5) & 7], .tv_nsec = (long)(b1 * 3921568L)},
-        .logger = (b1 & 0x80) ? key : "app.fuzz",
+        .logger = (b1 & 0x80) ? intern_name(key) : "app.fuzz",
         .msg = size ? msg : NULL,
         .msg_len = size,
         .file = (b0 & 0x08) ? val : NULL,
