@@ -560,10 +560,9 @@ static int put_fields(struct keyset *ks, fmt_buf *b, const log_field *f, size_t 
 static int put_ctx(struct keyset *ks, fmt_buf *b, const log_record *r, log_json_preset preset,
                    int cached)
 {
-    const fmt_ctx_hint *h = r->priv_;
+    const fmt_ctx_hint *h = fmt_ctx_vouched(r);
     size_t n = r->ctx_fields ? r->n_ctx_fields : 0;
-    if (!cached || !h || !h->serial || h->fields != r->ctx_fields || h->n != n ||
-        n > CTX_CACHE_KEYS)
+    if (!cached || !h || n > CTX_CACHE_KEYS)
         return put_fields(ks, b, r->ctx_fields, n, "ctx.", NULL);
     struct ctx_cache *c = &tl_ctx;
     if (c->serial == h->serial && c->preset == (int)preset && c->callsite == ks->callsite &&

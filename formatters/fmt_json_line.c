@@ -147,10 +147,8 @@ size_t fmt_json_line_write_to(const fmt_line_key *k, log_json_preset preset, cha
 
 int fmt_json_line_put(const log_record *r, log_json_preset preset, fmt_buf *b)
 {
-    const fmt_ctx_hint *h = r->priv_;
-    size_t nctx = r->ctx_fields ? r->n_ctx_fields : 0;
-    /* The hint speaks for these context fields only. */
-    if (!h || !h->serial || h->fields != r->ctx_fields || h->n != nctx || h->logger != r->logger)
+    const fmt_ctx_hint *h = fmt_ctx_vouched(r);
+    if (!h || h->logger != r->logger)
         return 1;
     fmt_line_key k = {
         .serial = h->serial,
@@ -176,12 +174,10 @@ static int raw_at(const char *out, size_t at, const char *s, size_t n, char tail
 void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char *out,
                          const fmt_line_marks *m)
 {
-    const fmt_ctx_hint *h = r->priv_;
+    const fmt_ctx_hint *h = fmt_ctx_vouched(r);
     size_t nf = r->fields ? r->n_fields : 0;
-    size_t nctx = r->ctx_fields ? r->n_ctx_fields : 0;
 
-    if (!h || !h->serial || h->fields != r->ctx_fields || h->n != nctx ||
-        h->logger != r->logger || !r->logger || nf > FMT_LINE_FIELDS || m->nf != nf ||
+    if (!h || h->logger != r->logger || !r->logger || nf > FMT_LINE_FIELDS || m->nf != nf ||
         (!r->msg && r->msg_len) || !raw_at(out, m->msg, r->msg, r->msg_len, 0))
         return;
     /* The segments' total: everything but the values. */

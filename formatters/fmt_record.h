@@ -61,6 +61,16 @@ typedef struct fmt_ctx_hint {
      * stays the same as long as the process (loggers are never freed). */
     const char *logger;
 } fmt_ctx_hint;
+/* The hint of r when it vouches for r's context fields (serial known, the
+ * same fields), else NULL: what the caches that depend on the context key
+ * on. */
+static inline const fmt_ctx_hint *fmt_ctx_vouched(const log_record *r)
+{
+    const fmt_ctx_hint *h = r->priv_;
+    size_t n = r->ctx_fields ? r->n_ctx_fields : 0;
+    return h && h->serial && h->fields == r->ctx_fields && h->n == n ? h : NULL;
+}
+
 /* Forget the content, keep the memory. */
 static inline void fmt_buf_clear(fmt_buf *b)
 {
