@@ -96,7 +96,7 @@ static int counting_works(void)
  * context ids, a new request every 100 records. */
 static void records(long from, long n, int new_requests)
 {
-    static char rid[40];
+    static char rid[48]; /* room for any long, so that -Wformat-truncation holds */
     for (long i = from; i < from + n; i += 100) {
         ctx_token t[3] = {{0}};
         if (new_requests) {
