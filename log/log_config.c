@@ -161,6 +161,7 @@ int log_flush(void)
 {
     log__async_drain();
     (void)log__sinks_flush(0, 0);
+    (void)log__sinks_sync(); /* the sinks' own flush, after every buffer */
     return 0;
 }
 
