@@ -24,8 +24,18 @@
 #include "log/log_internal.h"
 #include "support.h"
 
+/* The child of the fork test starts a writer thread: allowed. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "die_after_fork=0";
+}
+
 /* ---- the memory sink ------------------------------------------------------------------ */
 
+/* Each test keeps its memory sink's state in static storage: when a failed
+ * assertion ends a test early, the sink still points to it until the
+ * teardown's log_shutdown() releases it. */
 typedef struct mem {
     pthread_mutex_t lock; /* the test thread reads while the library writes */
     char *data;
@@ -202,7 +212,7 @@ static void *writer(void *arg)
 /* Every thread's records once each, whole, in the order it logged them. */
 static void threads_case(int async)
 {
-    mem m;
+    static mem m;
     mem_init(&m);
     use_mem(&m);
     if (async)
@@ -251,7 +261,7 @@ static void test_sink_custom__async_threads_each_record_once_in_order(void **sta
 static void test_sink_custom__flush_delivers_everything_then_calls_flush(void **state)
 {
     (void)state;
-    mem m;
+    static mem m;
     mem_init(&m);
     use_mem(&m);
     for (int i = 0; i < 100; i++)
@@ -274,7 +284,7 @@ static void test_sink_custom__flush_delivers_everything_then_calls_flush(void **
 static void test_sink_custom__reopen_after_what_was_logged_before(void **state)
 {
     (void)state;
-    mem m;
+    static mem m;
     mem_init(&m);
     use_mem(&m);
     for (int i = 0; i < 10; i++)
@@ -301,7 +311,7 @@ static void test_sink_custom__reopen_after_what_was_logged_before(void **state)
 static void test_sink_custom__reopen_request_before_newer_records(void **state)
 {
     (void)state;
-    mem m;
+    static mem m;
     mem_init(&m);
     use_mem(&m);
     log_info("old");
@@ -322,7 +332,7 @@ static void test_sink_custom__reopen_request_before_newer_records(void **state)
 static void test_sink_custom__close_once_when_the_last_reference_goes(void **state)
 {
     (void)state;
-    mem m;
+    static mem m;
     mem_init(&m);
     log_sink *s = mem_sink(&m);
     assert_int_equal(log_logger_add_sink(NULL, s), 0);
@@ -358,7 +368,7 @@ static void test_sink_custom__close_once_when_the_last_reference_goes(void **sta
 static void test_sink_custom__fork_child_writes_only_its_own(void **state)
 {
     (void)state;
-    mem m;
+    static mem m;
     mem_init(&m);
     use_mem(&m);
     for (int i = 0; i < 20; i++)
@@ -406,7 +416,7 @@ static void test_sink_custom__failed_writes_counted_and_reported_once(void **sta
 {
     (void)state;
     char *err = ts_temp_path("custom.err");
-    mem m;
+    static mem m;
     mem_init(&m);
     m.fail = EPIPE;
     use_mem(&m);
@@ -434,7 +444,7 @@ static void test_sink_custom__failed_writes_counted_and_reported_once(void **sta
 static void test_sink_custom__records_logged_inside_are_dropped(void **state)
 {
     (void)state;
-    mem m;
+    static mem m;
     mem_init(&m);
     m.log_inside = 1;
     use_mem(&m);
@@ -455,7 +465,7 @@ static void test_sink_custom__records_logged_inside_are_dropped(void **state)
 static void test_sink_custom__invalid_arguments(void **state)
 {
     (void)state;
-    mem m;
+    static mem m;
     mem_init(&m);
     log_sink_ops ops = LOG_SINK_OPS_INIT;
     log_sink *s = (log_sink *)&m; /* set to NULL on error */
