@@ -4,6 +4,7 @@
  * the writer, or drop and count).
  */
 #include "log/async_ring.h"
+#include "log/sink_ops.h"
 
 #include <sched.h>
 #include <stdlib.h>
@@ -326,16 +327,16 @@ void log__rings_crash_write(void)
         while (tail < head) {
             log__ring_hdr h;
             const char *text = log__ring_next(r, &tail, head, &h);
-            if (text && h.sink)
-                (void)log__write_all(h.sink->fd, text, h.len);
+            if (text && h.sink && h.sink->ops->crash_write)
+                h.sink->ops->crash_write(h.sink, text, h.len);
         }
         /* Then what is staged, newer. */
         size_t n = atomic_load(&r->stage_len);
         for (size_t at = 0; at < n;) {
             log__ring_hdr h;
             memcpy(&h, r->stage + at, RING_HDR);
-            if (h.sink)
-                (void)log__write_all(h.sink->fd, r->stage + at + RING_HDR, h.len);
+            if (h.sink && h.sink->ops->crash_write)
+                h.sink->ops->crash_write(h.sink, r->stage + at + RING_HDR, h.len);
             at += log__ring_entry_size(h.len);
         }
     }

@@ -11,10 +11,11 @@
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 /* In lock order: the outermost first. A thread's buffer lock (tbufs) is
- * taken before its sink's lock (sinks), never while holding files_lock. */
+ * taken before its sink's lock (sinks), never while holding the registry
+ * of sinks. */
 static void (*const parts[])(int) = {
     log__config_fork, log__registry_fork, log__writer_fork, log__rings_fork,
-    log__files_fork,  log__tbufs_fork,    log__sinks_fork,  log__hazards_fork,
+    log__tbufs_fork,  log__sinks_fork,    log__hazards_fork,
 };
 #define NPARTS (sizeof parts / sizeof parts[0])
 

@@ -23,58 +23,51 @@
 #include "formatters/fmt_record.h"
 #include "formatters/fmt_json.h"
 
-/* ---- sinks (sink.c, sink_file.c, sink_fd.c) ---- */
+/* ---- sinks (sink.c; each kind in a file of its own, see sink_ops.h) ---- */
 
-enum log__sink_kind { LOG__SINK_FD = 1, LOG__SINK_FILE, LOG__SINK_CALLBACK };
+/* What a kind of sink does (sink_ops.h). */
+typedef struct log__sink_ops log__sink_ops;
 
+/* The part every sink has; a kind's own state follows it in a struct of
+ * the kind's (sink_ops.h). */
 struct log_sink {
+    const log__sink_ops *ops;  /* chosen when the sink is made, never changed */
     atomic_uint refs;
-    enum log__sink_kind kind;
     atomic_int level;          /* records below it are not written here */
     log_formatter *formatter;  /* NULL: callback sink without text; fixed once attached */
     const log_json_options *json; /* the formatter's, when it is a JSON one */
     atomic_bool attached;      /* added to a logger at least once */
     pthread_mutex_t lock;      /* one writer at a time: records never interleave */
-    int fd;
-    bool tty;                  /* fd is a terminal (for the console colours) */
-    char *name;                /* "stdout", "stderr" or the path, for messages */
+    bool tty;                  /* the output is a terminal (for the console colours) */
+    bool registered;           /* in the registry (a sink that takes lines) */
+    char *name;                /* "stdout", "stderr", the path…, for messages */
     atomic_int failing;        /* last write failed (changed under lock): report once */
-    pthread_rwlock_t fd_lock;  /* file sinks: held (read) while writing without `lock`,
-                                * (write) to replace or close fd; taken after `lock` */
-    /* files */
-    size_t max_bytes;
-    unsigned backups;
-    uint64_t size;             /* bytes in the current file */
-    unsigned reopen_seen;      /* log__reopen_generation when last opened */
-    struct log_sink *next_file; /* registry of open file sinks */
-    /* callbacks */
-    log_sink_fn fn;
-    void *payload;
-    /* shared output buffer of fd and file sinks (sink_buffer.c), under lock:
-     * the async writer's, and sync records that have no thread buffer */
+    /* shared output buffer of sinks that take lines (sink_buffer.c), under
+     * lock: the async writer's, and sync records that have no thread buffer */
     bool buffered;             /* sync records are batched (file sinks by default);
                                 * fixed before the sink is published */
     char *buf;                 /* LOG__SINK_BUF bytes once used */
     size_t buf_len;
+    unsigned buf_gen;          /* log__reopen_generation at the buffer's first byte */
     uint64_t buf_since_ns;     /* CLOCK_MONOTONIC of the oldest unwritten byte */
     atomic_uint_fast64_t dropped;  /* records the async queue dropped for this sink */
     uint64_t drops_reported;   /* of those, already said in a record (writer only) */
-    struct log_sink *reg_prev, *reg_next; /* registry of fd and file sinks */
+    struct log_sink *reg_prev, *reg_next; /* registry of sinks that take lines */
 };
 
 log_sink *log__sink_ref(log_sink *s);
 /* Write one record: its formatted text (may be NULL for callback sinks). */
 void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len);
 /* Whether s's records may be replayed from the JSON line cache straight
- * into thread buffers: a buffered fd or file sink whose JSON options allow
- * it (fmt_json_line_opts). Fixed once the sink is attached. */
+ * into thread buffers: a buffered sink (one that takes lines: a sink taking
+ * records is never buffered) whose JSON options allow it
+ * (fmt_json_line_opts). Fixed once the sink is attached. */
 static inline bool log__sink_quick(const log_sink *s)
 {
-    return s->kind != LOG__SINK_CALLBACK && s->buffered && s->json &&
-           fmt_json_line_opts(s->json);
+    return s->buffered && s->json && fmt_json_line_opts(s->json);
 }
 
-/* ---- output buffers of fd and file sinks (sink_buffer.c) ---- */
+/* ---- output buffers of sinks that take lines (sink_buffer.c) ---- */
 
 /* Size of a sink's buffer: records are written in batches of up to this. */
 #define LOG__SINK_BUF (64 * 1024)
@@ -89,14 +82,15 @@ enum log__put {
 };
 /* Append one record (a whole number of lines) under the sink's lock. */
 void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how);
-/* Write n whole records to an fd or file sink straight from where they
- * are (writev), after what its buffer holds (sink_gather.c). */
+/* Write n whole records to a sink straight from where they are (its
+ * writev op), after what its buffer holds, or through its buffer when it
+ * has no such op (sink_gather.c). */
 struct iovec;
 void log__sink_put_gathered(log_sink *s, struct iovec *iov, int n);
 /* Write out a sink's buffer (log__sink_flush_locked: lock held). */
 void log__sink_flush(log_sink *s);
 void log__sink_flush_locked(log_sink *s);
-/* Put the sink in / take it out of the registry of fd and file sinks. */
+/* Put the sink in / take it out of the registry of sinks that take lines. */
 void log__sink_register(log_sink *s);
 void log__sink_unregister(log_sink *s);
 /* Flush every registered sink; with `due_only`, only buffers older than
@@ -112,15 +106,18 @@ void log__sinks_report_drops(void);
 void log__sinks_crash_write(void);
 uint64_t log__now_ns(void);
 /* Write `len` bytes of whole lines buffered at reopen generation `gen` to
- * the sink (its lock held): its shared buffer first, then a reopen if one
- * was requested before these bytes, then the bytes, split at line
- * boundaries where a file rotates (log__file_fit). */
+ * the sink (its lock held): its shared buffer first, then the bytes through
+ * the sink's write_lines op (which reopens and rotates as it needs);
+ * records of a failed write are counted as lost. */
 void log__sink_write_lines(log_sink *s, const char *p, size_t len, unsigned gen);
 /* The same, called with the lock held and returning with it released; a
- * file that does not rotate is written without the lock (under fd_lock),
- * so that threads writing their buffers out do not wait for each other's
- * write(2) on it (the kernel orders O_APPEND writes). */
+ * sink with a write_lines_unlock op (a file that does not rotate) is
+ * written without the lock, so that threads writing their buffers out do
+ * not wait for each other's write(2) on it. */
 void log__sink_write_lines_unlock(log_sink *s, const char *p, size_t len, unsigned gen);
+/* log_flush(): call the flush op of every registered sink that has one,
+ * after writing out its shared buffer. Returns 0 or the first op's error. */
+int log__sinks_sync(void);
 
 /* ---- per-thread buffers of buffered sinks in sync mode (sink_thread_buf.c) ---- */
 
@@ -158,7 +155,6 @@ void log__config_fork(int phase);   /* log_config.c */
 void log__registry_fork(int phase); /* log_logger.c */
 void log__writer_fork(int phase);   /* async_writer.c */
 void log__rings_fork(int phase);    /* async_ring.c */
-void log__files_fork(int phase);    /* sink_file.c */
 /* sink_thread_buf.c: prepare waits for appends; the child forgets every
  * thread's unwritten bytes and the other threads' buffers */
 void log__tbufs_fork(int phase);
@@ -199,23 +195,8 @@ int log__writev_all(int fd, struct iovec *iov, int n, int *done);
  * streak (under s->lock). */
 void log__sink_failed(log_sink *s, int err, uint64_t lost);
 void log__sink_recovered(log_sink *s);
-/* A file sink object, not yet opened (sink.c). */
-log_sink *log__sink_alloc_file(const char *path);
-/* sink_file.c: before appending `len` bytes, reopen if asked and rotate
- * if the record would not fit (sink lock held, buffer flushed as needed). */
-void log__file_before_put(log_sink *s, size_t len);
-/* sink_file.c: how many leading bytes of `p` (whole lines) go to the
- * current file now, after rotating it if the first line would not fit
- * (sink lock held, shared buffer empty). A line bigger than max_bytes goes
- * alone into a file of its own. */
-size_t log__file_fit(log_sink *s, const char *p, size_t len);
-/* sink_file.c: reopen the file first if a reopen was requested before the
- * bytes of generation `gen` were buffered (sink lock held). */
-void log__file_reopen_for(log_sink *s, unsigned gen);
-/* Write bytes out to the sink's fd (sink lock held); counts the records of
- * a failed write as lost. */
-void log__sink_write_out(log_sink *s, const char *p, size_t len);
-void log__file_close(log_sink *s);
+/* Bumped by log_reopen_request(): sinks that reopen compare it with the
+ * generation at which they last opened (log__reopen_due, sink_ops.h). */
 extern atomic_uint log__reopen_generation;
 
 /* ---- loggers and routes (log_logger.c) ---- */

@@ -1,6 +1,7 @@
 /*
- * The shared output buffer of fd and file sinks, writing buffered lines
- * out, and the registry of those sinks.
+ * The shared output buffer of sinks that take lines (every kind but the
+ * callback sink), writing buffered lines out through the sink's operations
+ * (sink_ops.h), and the registry of those sinks.
  *
  * In sync mode a logging thread buffers its records in a buffer of its own
  * (sink_thread_buf.c); the sink's shared buffer takes the async writer's
@@ -11,10 +12,10 @@
  * LOG__FLUSH_INTERVAL_NS after its first byte (the background thread sees
  * to that). A write never splits a line, and a file rotates between lines.
  *
- * The registry lets log_flush(), the flusher, fork() and the crash handler
- * reach every sink that may hold unwritten bytes.
+ * The registry lets log_flush(), log_reopen(), the flusher, fork() and the
+ * crash handler reach every sink that may hold unwritten bytes.
  */
-#include "log/log_internal.h"
+#include "log/sink_ops.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static log_sink *reg_head;
 
+atomic_uint log__reopen_generation;
+
 uint64_t log__now_ns(void)
 {
     struct timespec t;
@@ -36,7 +39,9 @@ uint64_t log__now_ns(void)
 void log__sink_register(log_sink *s)
 {
     log__fork_handlers_install();
+    assert(s->ops->write_lines);
     pthread_mutex_lock(&reg_lock);
+    s->registered = true;
     s->reg_prev = NULL;
     s->reg_next = reg_head;
     if (reg_head)
@@ -66,81 +71,77 @@ static size_t count_lines(const char *p, size_t len)
     return n;
 }
 
-/* After writing the whole lines p[0, len) to `s` (lock held): the file's
- * size, or the records lost when the write failed. */
-static void wrote_locked(log_sink *s, const char *p, size_t len, int err)
+/* After writing the whole lines p[0, len) to `s` (lock held), of which the
+ * first `done` bytes went out before the write that failed with `err`
+ * (0: all of them): the records lost, or the sink working again. */
+static void wrote_locked(log_sink *s, const char *p, size_t len, size_t done, int err)
 {
     if (err) {
-        log__sink_failed(s, err, count_lines(p, len));
+        assert(done < len);
+        log__sink_failed(s, err, count_lines(p + done, len - done));
         return;
     }
-    s->size += len;
     if (s->failing)
         log__sink_recovered(s);
 }
 
-void log__sink_write_out(log_sink *s, const char *p, size_t len)
+/* Write whole lines of generation `gen` to the sink, its shared buffer
+ * written out already (lock held). */
+static void write_lines_locked(log_sink *s, const char *p, size_t len, unsigned gen)
 {
+    LOG__ASSERT_LOCKED(s);
+    assert(s->buf_len == 0);
     if (len == 0)
         return;
-    wrote_locked(s, p, len, log__write_all(s->fd, p, len));
+    size_t done = 0;
+    int err = s->ops->write_lines(s, p, len, gen, &done);
+    wrote_locked(s, p, len, done, err);
 }
 
 void log__sink_flush_locked(log_sink *s)
 {
     size_t n = s->buf_len;
     s->buf_len = 0;
-    log__sink_write_out(s, s->buf, n);
-}
-
-/* Before a thread's buffered lines of reopen generation `gen` (lock held):
- * the shared buffer, which may hold the thread's older records, and a
- * reopen requested before these lines. */
-static void before_lines(log_sink *s, unsigned gen)
-{
-    if (s->buf_len)
-        log__sink_flush_locked(s); /* older: a thread's records come out in order */
-    if (s->kind == LOG__SINK_FILE)
-        log__file_reopen_for(s, gen);
+    write_lines_locked(s, s->buf, n, s->buf_gen);
 }
 
 void log__sink_write_lines(log_sink *s, const char *p, size_t len, unsigned gen)
 {
-    before_lines(s, gen);
-    while (len > 0) {
-        size_t n = s->kind == LOG__SINK_FILE ? log__file_fit(s, p, len) : len;
-        log__sink_write_out(s, p, n);
-        p += n;
-        len -= n;
-    }
+    if (s->buf_len)
+        log__sink_flush_locked(s); /* older: a thread's records come out in order */
+    write_lines_locked(s, p, len, gen);
 }
 
 void log__sink_write_lines_unlock(log_sink *s, const char *p, size_t len, unsigned gen)
 {
-    if (s->kind != LOG__SINK_FILE || s->max_bytes) {
-        log__sink_write_lines(s, p, len, gen); /* rotation: decided line by line */
+    LOG__ASSERT_LOCKED(s);
+    if (!s->ops->write_lines_unlock) {
+        log__sink_write_lines(s, p, len, gen);
         pthread_mutex_unlock(&s->lock);
         return;
     }
-    before_lines(s, gen);
-    pthread_rwlock_rdlock(&s->fd_lock);
-    pthread_mutex_unlock(&s->lock);
-    int err = log__write_all(s->fd, p, len);
-    pthread_rwlock_unlock(&s->fd_lock);
-    /* The lock again only when there is something to say: the size only
-     * matters to rotation, which this file does not do. */
+    if (s->buf_len)
+        log__sink_flush_locked(s); /* older: a thread's records come out in order */
+    size_t done = 0;
+    int err = s->ops->write_lines_unlock(s, p, len, gen, &done);
+    /* The lock again only when there is something to say. */
     if (err || atomic_load_explicit(&s->failing, memory_order_relaxed)) {
         pthread_mutex_lock(&s->lock);
-        wrote_locked(s, p, len, err);
+        wrote_locked(s, p, len, done, err);
         pthread_mutex_unlock(&s->lock);
     }
 }
 
 void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how)
 {
+    assert(s->registered);
+    unsigned gen = atomic_load(&log__reopen_generation);
     pthread_mutex_lock(&s->lock);
-    if (s->kind == LOG__SINK_FILE)
-        log__file_before_put(s, len); /* may flush, reopen or rotate */
+    /* The buffer never mixes bytes from before and after a reopen request:
+     * the older ones go where they were meant for (the sink's write_lines
+     * reopens before the newer ones). */
+    if (s->buf_len && s->buf_gen != gen)
+        log__sink_flush_locked(s);
     int buffer = how == LOG__PUT_BATCH || s->buffered;
     if (buffer && !s->buf) {
         s->buf = malloc(LOG__SINK_BUF);
@@ -148,12 +149,13 @@ void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how)
             buffer = 0; /* out of memory: write through */
     }
     if (!buffer || len > LOG__SINK_BUF / 2) {
-        log__sink_flush_locked(s);
-        log__sink_write_out(s, text, len);
+        log__sink_write_lines(s, text, len, gen);
     } else {
         if (len > LOG__SINK_BUF - s->buf_len)
             log__sink_flush_locked(s);
         int was_empty = s->buf_len == 0;
+        if (was_empty)
+            s->buf_gen = gen;
         memcpy(s->buf + s->buf_len, text, len);
         s->buf_len += len;
         if (how == LOG__PUT_URGENT) {
@@ -263,11 +265,56 @@ void log__sinks_fork(int phase)
 void log__sinks_crash_write(void)
 {
     /* No lock: the thread that crashed may hold one. A buffer being
-     * written at this very moment may come out twice; none is lost. */
+     * written at this very moment may come out twice; none is lost. A sink
+     * without a crash-safe way to write is skipped. */
     for (log_sink *s = reg_head; s; s = s->reg_next) {
         size_t n = s->buf_len;
-        if (s->buf && n && n <= LOG__SINK_BUF)
-            (void)log__write_all(s->fd, s->buf, n);
+        if (s->ops->crash_write && s->buf && n && n <= LOG__SINK_BUF)
+            s->ops->crash_write(s, s->buf, n);
     }
     log__tbufs_crash_write(); /* newer than the shared buffers' */
+}
+
+int log__sinks_sync(void)
+{
+    int rc = 0;
+    pthread_mutex_lock(&reg_lock);
+    for (log_sink *s = reg_head; s; s = s->reg_next) {
+        if (!s->ops->flush)
+            continue;
+        pthread_mutex_lock(&s->lock);
+        log__sink_flush_locked(s); /* appended since log__sinks_flush */
+        int err = s->ops->flush(s);
+        if (err && !rc)
+            rc = err;
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return rc;
+}
+
+int log_reopen(void)
+{
+    int rc = 0;
+    /* What any thread buffered so far goes where it was meant for (thread
+     * buffers come before the registry in the lock order). */
+    (void)log__tbufs_flush(0, 0);
+    pthread_mutex_lock(&reg_lock);
+    for (log_sink *s = reg_head; s; s = s->reg_next) {
+        if (!s->ops->reopen)
+            continue;
+        pthread_mutex_lock(&s->lock);
+        log__sink_flush_locked(s);
+        if (s->ops->reopen(s) != 0)
+            rc = CTXLOG_EIO;
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return rc;
+}
+
+void log_reopen_request(void)
+{
+    /* A lock-free atomic add: safe in a signal handler. */
+    atomic_fetch_add(&log__reopen_generation, 1);
 }

@@ -8,8 +8,15 @@
  * records are written to the file they were meant for before a reopen or a
  * rotation; a thread's buffer of many lines is split between two files at
  * a line boundary when the file rotates in the middle of it.
+ *
+ * Two tables of operations: a file that rotates places every line itself,
+ * so it takes the async writer's records through the shared buffer (no
+ * writev op) and writes under its lock; one that does not rotate writes the
+ * async writer's runs with one writev, and threads' buffers without the
+ * lock (under fd_lock), so that threads writing their buffers out do not
+ * wait for each other's write(2) on it (the kernel orders O_APPEND writes).
  */
-#include "log/log_internal.h"
+#include "log/sink_ops.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,10 +27,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-atomic_uint log__reopen_generation;
+#include "formatters/fmt_formatter.h"
 
-static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
-static log_sink *files;
+typedef struct file_sink {
+    log_sink base;             /* name: the path */
+    int fd;
+    pthread_rwlock_t fd_lock;  /* held (read) while writing without the sink's lock,
+                                * (write) to replace fd; taken after the sink's lock */
+    size_t max_bytes;          /* 0: no rotation */
+    unsigned backups;
+    uint64_t size;             /* bytes in the current file */
+    unsigned reopen_seen;      /* log__reopen_generation when last opened */
+} file_sink;
 
 static int open_file(const char *path, uint64_t *size)
 {
@@ -35,67 +50,22 @@ static int open_file(const char *path, uint64_t *size)
     return fd;
 }
 
-int log_sink_file(log_sink **out, const char *path, const log_file_options *opts)
-{
-    if (!out || !path || !*path)
-        return CTXLOG_EINVAL;
-    if (opts && opts->max_bytes && (opts->backups < 1 || opts->backups > 1000))
-        return CTXLOG_EINVAL;
-    uint64_t size;
-    int fd = open_file(path, &size);
-    if (fd < 0)
-        return CTXLOG_EIO;
-    log_sink *s = log__sink_alloc_file(path);
-    if (!s) {
-        close(fd);
-        return CTXLOG_ENOMEM;
-    }
-    s->fd = fd;
-    s->size = size;
-    s->max_bytes = opts ? opts->max_bytes : 0;
-    s->backups = opts ? opts->backups : 0;
-    s->buffered = !(opts && opts->write_through);
-    s->reopen_seen = atomic_load(&log__reopen_generation);
-    pthread_mutex_lock(&files_lock);
-    s->next_file = files;
-    files = s;
-    pthread_mutex_unlock(&files_lock);
-    log__sink_register(s);
-    *out = s;
-    return 0;
-}
-
-void log__file_close(log_sink *s)
-{
-    pthread_mutex_lock(&files_lock);
-    for (log_sink **pp = &files; *pp; pp = &(*pp)->next_file) {
-        if (*pp == s) {
-            *pp = s->next_file;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&files_lock);
-    if (s->fd >= 0)
-        close(s->fd);
-    s->fd = -1;
-}
-
 /* Open the path again (it may have been moved away). Sink lock held. On
  * failure the old descriptor stays in use. Returns 0 or -1. */
-static int reopen_locked(log_sink *s)
+static int reopen_locked(file_sink *f)
 {
     uint64_t size;
-    int fd = open_file(s->name, &size);
+    int fd = open_file(f->base.name, &size);
     if (fd < 0) {
-        log__report("cannot reopen log file '%s': %s; still writing to the old file", s->name,
-                    strerror(errno));
+        log__report("cannot reopen log file '%s': %s; still writing to the old file",
+                    f->base.name, strerror(errno));
         return -1;
     }
-    pthread_rwlock_wrlock(&s->fd_lock); /* no write without the lock under way */
-    close(s->fd);
-    s->fd = fd;
-    pthread_rwlock_unlock(&s->fd_lock);
-    s->size = size;
+    pthread_rwlock_wrlock(&f->fd_lock); /* no write without the lock under way */
+    close(f->fd);
+    f->fd = fd;
+    pthread_rwlock_unlock(&f->fd_lock);
+    f->size = size;
     return 0;
 }
 
@@ -111,48 +81,21 @@ static void numbered(char *buf, size_t cap, const char *path, unsigned k)
 /* Shift path.(N-1) -> path.N … path -> path.1, then start a new file. Sink
  * lock held. A failed rename is reported; writing goes on in the old file
  * rather than losing records. */
-static void rotate_locked(log_sink *s)
+static void rotate_locked(file_sink *f)
 {
+    const char *path = f->base.name;
     char from[PATH_MAX], to[PATH_MAX];
-    for (unsigned k = s->backups; k > 0; k--) {
-        numbered(from, sizeof from, s->name, k - 1);
-        numbered(to, sizeof to, s->name, k);
+    for (unsigned k = f->backups; k > 0; k--) {
+        numbered(from, sizeof from, path, k - 1);
+        numbered(to, sizeof to, path, k);
         if (rename(from, to) != 0 && errno != ENOENT && k == 1) {
-            log__report("cannot rotate log file '%s': %s; it grows past max_bytes", s->name,
+            log__report("cannot rotate log file '%s': %s; it grows past max_bytes", path,
                         strerror(errno));
-            s->size = 0; /* do not retry before the next max_bytes */
+            f->size = 0; /* do not retry before the next max_bytes */
             return;
         }
     }
-    (void)reopen_locked(s);
-}
-
-void log__file_before_put(log_sink *s, size_t len)
-{
-    unsigned gen = atomic_load(&log__reopen_generation);
-    if (gen != s->reopen_seen) {
-        s->reopen_seen = gen;
-        log__sink_flush_locked(s); /* into the file it was for */
-        (void)reopen_locked(s);
-    }
-    uint64_t size = s->size + s->buf_len; /* written + buffered */
-    if (s->max_bytes && size > 0 && size + len > s->max_bytes) {
-        log__sink_flush_locked(s);
-        rotate_locked(s);
-    }
-}
-
-void log__file_reopen_for(log_sink *s, unsigned gen)
-{
-    unsigned cur = atomic_load(&log__reopen_generation);
-    /* Nothing requested, or these bytes were buffered before the request
-     * (they go to the file they were meant for; the next newer bytes
-     * reopen it). */
-    if (cur == s->reopen_seen || gen == s->reopen_seen)
-        return;
-    s->reopen_seen = cur;
-    log__sink_flush_locked(s); /* into the file it was for */
-    (void)reopen_locked(s);
+    (void)reopen_locked(f);
 }
 
 /* Bytes of the whole lines at the start of p[0..len) that fit in `room`. */
@@ -164,57 +107,169 @@ static size_t lines_within(const char *p, size_t len, uint64_t room)
     return nl ? (size_t)(nl - p) + 1 : 0;
 }
 
-size_t log__file_fit(log_sink *s, const char *p, size_t len)
+/* How many leading bytes of p[0, len) (whole lines) go to the current file
+ * now, after rotating it if the first line would not fit. A line bigger
+ * than max_bytes (or one after a rotation that failed) goes alone, rather
+ * than never. Sink lock held. */
+static size_t fit(file_sink *f, const char *p, size_t len)
 {
-    if (!s->max_bytes)
-        return len;
-    uint64_t size = s->size + s->buf_len;
-    size_t n = lines_within(p, len, size < s->max_bytes ? s->max_bytes - size : 0);
+    uint64_t size = f->size;
+    size_t n = lines_within(p, len, size < f->max_bytes ? f->max_bytes - size : 0);
     if (n)
         return n;
     if (size > 0) {
-        log__sink_flush_locked(s);
-        rotate_locked(s);
-        size = s->size;
-        n = lines_within(p, len, size < s->max_bytes ? s->max_bytes - size : 0);
+        rotate_locked(f);
+        size = f->size;
+        n = lines_within(p, len, size < f->max_bytes ? f->max_bytes - size : 0);
         if (n)
             return n;
     }
-    /* A line bigger than max_bytes (or a rotation that failed): that line
-     * alone, rather than never. */
     const char *nl = memchr(p, '\n', len);
     return nl ? (size_t)(nl - p) + 1 : len;
 }
 
-void log__files_fork(int phase)
+/* ---- the operations ------------------------------------------------------------------ */
+
+/* A file that does not rotate: the lines in one write. */
+static int file_write_lines(log_sink *s, const char *p, size_t len, unsigned gen, size_t *done)
 {
-    if (phase == LOG__FORK_PREPARE)
-        pthread_mutex_lock(&files_lock);
-    else
-        pthread_mutex_unlock(&files_lock);
+    LOG__ASSERT_LOCKED(s);
+    file_sink *f = LOG__SINK_OF(file_sink, s);
+    if (log__reopen_due(&f->reopen_seen, gen))
+        (void)reopen_locked(f);
+    *done = 0;
+    int err = log__write_all(f->fd, p, len);
+    if (!err)
+        f->size += len;
+    return err;
 }
 
-int log_reopen(void)
+/* The same without the lock while the bytes go out: the size is not kept
+ * (only rotation needs it). */
+static int file_write_lines_unlock(log_sink *s, const char *p, size_t len, unsigned gen,
+                                   size_t *done)
 {
-    int rc = 0;
-    /* What any thread buffered so far goes to the file it was meant for
-     * (thread buffers come before files_lock in the lock order). */
-    (void)log__tbufs_flush(0, 0);
-    pthread_mutex_lock(&files_lock);
-    for (log_sink *s = files; s; s = s->next_file) {
-        pthread_mutex_lock(&s->lock);
-        s->reopen_seen = atomic_load(&log__reopen_generation);
-        log__sink_flush_locked(s);
-        if (reopen_locked(s) != 0)
-            rc = CTXLOG_EIO;
-        pthread_mutex_unlock(&s->lock);
+    LOG__ASSERT_LOCKED(s);
+    file_sink *f = LOG__SINK_OF(file_sink, s);
+    if (log__reopen_due(&f->reopen_seen, gen))
+        (void)reopen_locked(f);
+    pthread_rwlock_rdlock(&f->fd_lock);
+    pthread_mutex_unlock(&s->lock);
+    *done = 0;
+    int err = log__write_all(f->fd, p, len);
+    pthread_rwlock_unlock(&f->fd_lock);
+    return err;
+}
+
+/* The async writer's records were logged before now: a reopen requested
+ * by now comes first. */
+static int file_writev(log_sink *s, struct iovec *iov, int n, int *done)
+{
+    LOG__ASSERT_LOCKED(s);
+    file_sink *f = LOG__SINK_OF(file_sink, s);
+    if (log__reopen_due(&f->reopen_seen, atomic_load(&log__reopen_generation)))
+        (void)reopen_locked(f);
+    return log__writev_all(f->fd, iov, n, done);
+}
+
+/* A file that rotates: line by line where it fills up. */
+static int rotating_write_lines(log_sink *s, const char *p, size_t len, unsigned gen,
+                                size_t *done)
+{
+    LOG__ASSERT_LOCKED(s);
+    assert(s->buf_len == 0); /* fit() counts what is in the file alone */
+    file_sink *f = LOG__SINK_OF(file_sink, s);
+    if (log__reopen_due(&f->reopen_seen, gen))
+        (void)reopen_locked(f);
+    size_t off = 0;
+    while (off < len) {
+        size_t n = fit(f, p + off, len - off);
+        int err = log__write_all(f->fd, p + off, n);
+        if (err) {
+            *done = off;
+            return err;
+        }
+        f->size += n;
+        off += n;
     }
-    pthread_mutex_unlock(&files_lock);
-    return rc;
+    *done = len;
+    return 0;
 }
 
-void log_reopen_request(void)
+static int file_reopen(log_sink *s)
 {
-    /* A lock-free atomic add: safe in a signal handler. */
-    atomic_fetch_add(&log__reopen_generation, 1);
+    LOG__ASSERT_LOCKED(s);
+    file_sink *f = LOG__SINK_OF(file_sink, s);
+    f->reopen_seen = atomic_load(&log__reopen_generation);
+    return reopen_locked(f) == 0 ? 0 : CTXLOG_EIO;
+}
+
+static void file_crash_write(log_sink *s, const char *p, size_t len)
+{
+    (void)log__write_all(LOG__SINK_OF(file_sink, s)->fd, p, len);
+}
+
+static void file_close(log_sink *s)
+{
+    file_sink *f = LOG__SINK_OF(file_sink, s);
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    pthread_rwlock_destroy(&f->fd_lock);
+}
+
+static const log__sink_ops file_ops = {
+    .name = "file",
+    .write_lines = file_write_lines,
+    .write_lines_unlock = file_write_lines_unlock,
+    .writev = file_writev,
+    .reopen = file_reopen,
+    .crash_write = file_crash_write,
+    .close = file_close,
+};
+
+static const log__sink_ops rotating_file_ops = {
+    .name = "rotating file",
+    .write_lines = rotating_write_lines,
+    .reopen = file_reopen,
+    .crash_write = file_crash_write,
+    .close = file_close,
+};
+
+int log_sink_file(log_sink **out, const char *path, const log_file_options *opts)
+{
+    if (!out || !path || !*path)
+        return CTXLOG_EINVAL;
+    if (opts && opts->max_bytes && (opts->backups < 1 || opts->backups > 1000))
+        return CTXLOG_EINVAL;
+    uint64_t size;
+    int fd = open_file(path, &size);
+    if (fd < 0)
+        return CTXLOG_EIO;
+    size_t max_bytes = opts ? opts->max_bytes : 0;
+    log_sink *s =
+        log__sink_new(max_bytes ? &rotating_file_ops : &file_ops, sizeof(file_sink), path);
+    if (!s) {
+        close(fd);
+        return CTXLOG_ENOMEM;
+    }
+    file_sink *f = LOG__SINK_OF(file_sink, s);
+    f->fd = fd;
+    f->size = size;
+    f->max_bytes = max_bytes;
+    f->backups = opts ? opts->backups : 0;
+    f->reopen_seen = atomic_load(&log__reopen_generation);
+    /* A reopen waiting for the descriptor goes before new writers: with
+     * many threads writing, readers could otherwise keep it out. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    (void)pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&f->fd_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    s->formatter = fmt_formatter_retain(fmt_formatter_default());
+    s->json = fmt_formatter_json_options(s->formatter);
+    s->buffered = !(opts && opts->write_through);
+    log__sink_register(s);
+    *out = s;
+    return 0;
 }

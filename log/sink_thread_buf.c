@@ -25,7 +25,7 @@
  * buffer's lock, then the sink's lock. A thread appends to its own buffers
  * without tset_lock.
  */
-#include "log/log_internal.h"
+#include "log/sink_ops.h"
 
 #include <sched.h>
 #include <stdlib.h>
@@ -103,6 +103,7 @@ static inline void tb_unlock(tbuf *b)
 /* Write the buffer out into `s` (its sink); the buffer's lock held. */
 static void tb_write(tbuf *b, log_sink *s)
 {
+    assert(atomic_load_explicit(&b->lock, memory_order_relaxed));
     if (!b->len)
         return;
     pthread_mutex_lock(&s->lock);
@@ -503,8 +504,8 @@ void log__tbufs_crash_write(void)
             tbuf *b = &t->slot[k];
             log_sink *s = atomic_load_explicit(&b->sink, memory_order_relaxed);
             size_t n = b->len;
-            if (s && b->data && n && n <= LOG__SINK_BUF)
-                (void)log__write_all(s->fd, b->data, n);
+            if (s && s->ops->crash_write && b->data && n && n <= LOG__SINK_BUF)
+                s->ops->crash_write(s, b->data, n);
         }
     }
 }

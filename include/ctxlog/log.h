@@ -129,8 +129,10 @@ CTXLOG_API int log_configure_env(void);
  *        from a filter or a callback sink too.
  * @return 0; CTXLOG_EIO when the last write to some output failed, in this
  *         flush or before it (those records are lost: counted in
- *         log_dropped_count() and said once on stderr); it is returned until
- *         a write to that output succeeds again or the output is closed.
+ *         log_dropped_count() and said once on stderr; it is returned until
+ *         a write to that output succeeds again or the output is closed), or
+ *         when the flush operation of a custom sink (log_sink_custom())
+ *         failed.
  */
 CTXLOG_API int log_flush(void);
 

@@ -191,6 +191,92 @@ typedef void (*log_sink_fn)(const log_record *rec, const char *text, size_t len,
 /** @brief A sink calling @p fn. Without a formatter set, @p text is NULL. */
 CTXLOG_API log_sink *log_sink_callback(log_sink_fn fn, void *payload);
 
+/* ---- users' own transports -------------------------------------------------------- */
+
+/** The version of log_sink_ops this header describes. */
+#define LOG_SINK_OPS_VERSION 1
+
+/**
+ * What a user's sink does with the lines the library gives it: the
+ * operations of a transport of your own (a socket, a message queue, a test
+ * that collects lines). Initialize with #LOG_SINK_OPS_INIT, then set the
+ * members you need, so that a program built against this header keeps
+ * working when later versions add members.
+ *
+ * Every call gets the `state` given to log_sink_custom().
+ *
+ * Threading: calls on one sink never overlap (they are made under the
+ * sink's lock, in the order the lines are to be delivered); they may come
+ * from any logging thread (writing its buffer out), from the library's
+ * background thread (the periodic flush, and every write in async mode),
+ * or from a thread calling log_flush(), log_reopen() or releasing the last
+ * reference. An operation must not log through ctxlog: a record logged
+ * from inside one is dropped and counted in log_dropped_count(). It must
+ * not block forever: logging threads that need the sink wait for it.
+ */
+typedef struct log_sink_ops {
+    /** #LOG_SINK_OPS_VERSION. */
+    unsigned version;
+    /**
+     * Required. Deliver @p len bytes of whole formatted records: one or
+     * more lines, each ending in '\n', never a line split between two
+     * calls. Records come in batches (up to 64 KiB), each thread's in the
+     * order it logged them.
+     * @return 0; otherwise a positive errno value saying why (any other
+     *         non-zero value is taken as EIO): every record of the batch is
+     *         counted as lost in log_dropped_count(), and the library says
+     *         once on stderr that the sink fails (and once when it works
+     *         again).
+     */
+    int (*write)(void *state, const char *lines, size_t len);
+    /**
+     * Optional (NULL: nothing to do). Called by log_flush() after every
+     * record logged before it was given to @c write: make them durable or
+     * delivered. @return 0 or an errno value (not reported on stderr:
+     * log_flush() returns CTXLOG_EIO, once every sink was asked).
+     */
+    int (*flush)(void *state);
+    /**
+     * Optional (NULL: nothing to do). Start over on a fresh destination:
+     * called by log_reopen() after every record logged before it was given
+     * to @c write, and after log_reopen_request() before the first write
+     * of records logged after the request. @return 0, or non-zero when it
+     * failed (reported once on stderr; log_reopen() returns CTXLOG_EIO).
+     */
+    int (*reopen)(void *state);
+    /**
+     * Optional (NULL: nothing to do). Called once, when the last reference
+     * to the sink goes (log_sink_release() and detaching it from every
+     * logger, or log_shutdown()), after every record it was given has been
+     * passed to @c write; no other call follows. It releases @p state.
+     */
+    void (*close)(void *state);
+} log_sink_ops;
+
+/** An initializer for log_sink_ops: the version, every operation NULL. */
+#define LOG_SINK_OPS_INIT {LOG_SINK_OPS_VERSION, NULL, NULL, NULL, NULL}
+
+/**
+ * @brief A sink that hands batches of whole formatted lines to @p ops.
+ *
+ * It works like a file sink: JSON by default (log_sink_set_formatter()
+ * changes it), its own level, records batched in a buffer per logging
+ * thread in sync mode and written by the background thread in async mode,
+ * written out by log_flush(), at exit and within about 100 ms. The crash
+ * handler skips it (its operations need not be async-signal-safe); after
+ * fork() the child writes only its own records.
+ *
+ * @param[out] out the sink (one reference); set to NULL on error.
+ * @param ops the operations; copied, so it may be a temporary.
+ * @param state passed to every operation. Ownership: the sink owns it once
+ *        the call succeeded and gives it back through @c close (the
+ *        caller keeps it when the call fails: @c close is not called).
+ * @return 0; CTXLOG_EINVAL when @p out, @p ops or @p ops->write is NULL or
+ *         @p ops->version is not one this library knows; CTXLOG_ENOMEM.
+ * Thread safety: may be called from any thread.
+ */
+CTXLOG_API int log_sink_custom(log_sink **out, const log_sink_ops *ops, void *state);
+
 /** @brief Records below @p level are not written to @p s. Default: trace (all). */
 CTXLOG_API int log_sink_set_level(log_sink *s, log_level level);
 

@@ -1,0 +1,102 @@
+/*
+ * What a kind of sink is: a table of operations, chosen once when the sink
+ * is made, beside the sink's own state (a struct of the kind's own whose
+ * first member is the common log_sink).
+ *
+ * The common parts — the shared buffer (sink_buffer.c), the threads' own
+ * buffers (sink_thread_buf.c), the async writer's gathered writes
+ * (sink_gather.c, async_*.c), refcounting, flush, reopen, fork and the
+ * crash handler — call these operations and never ask which kind a sink
+ * is. A new kind is a new file with its own table: stdout and stderr
+ * (sink_fd.c), files (sink_file.c), callbacks (sink_callback.c) and users'
+ * own transports (sink_custom.c).
+ */
+#ifndef CTXLOG_SINK_OPS_H
+#define CTXLOG_SINK_OPS_H
+
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log/log_internal.h"
+
+struct iovec;
+
+struct log__sink_ops {
+    /* The kind, for messages and debugging. */
+    const char *name;
+    /*
+     * Required for sinks that take lines (every kind but those with
+     * `record`). The sink's lock held and its shared buffer written out:
+     * write the whole lines p[0, len), buffered at reopen generation `gen`
+     * (log__reopen_generation when their first byte was buffered). A reopen
+     * requested before those bytes, and rotation between lines, are the
+     * sink's business. Returns 0, or the errno of the write that failed,
+     * with *done the bytes of whole lines written before it (the rest are
+     * counted as lost by the caller).
+     */
+    int (*write_lines)(log_sink *s, const char *p, size_t len, unsigned gen, size_t *done);
+    /*
+     * Optional: the same, called with the lock held and returning with it
+     * released, for a sink that can let other threads go on while its bytes
+     * go out. NULL: write_lines under the lock.
+     */
+    int (*write_lines_unlock)(log_sink *s, const char *p, size_t len, unsigned gen,
+                              size_t *done);
+    /*
+     * Optional. Lock held, shared buffer written out: the async writer's
+     * run of n records (each whole lines, none empty) in one gathered
+     * write; *done gets how many were written whole. Returns 0 or errno.
+     * NULL: the records go through the shared buffer, and out with
+     * write_lines (a sink that must place every line itself, such as a
+     * file that rotates, leaves it NULL).
+     */
+    int (*writev)(log_sink *s, struct iovec *iov, int n, int *done);
+    /* Optional. Lock held, every buffer written out (log_flush()): make
+     * what was written durable or delivered. Returns 0 or an errno. */
+    int (*flush)(log_sink *s);
+    /* Optional. Lock held, the shared buffer written out (log_reopen()):
+     * start over on a fresh destination. Returns 0 or CTXLOG_EIO. */
+    int (*reopen)(log_sink *s);
+    /* Optional. From a fatal signal handler, no lock taken: write whole
+     * lines with async-signal-safe calls alone. NULL: the crash handler
+     * skips the sink. */
+    void (*crash_write)(log_sink *s, const char *p, size_t len);
+    /* Optional: the sink takes each record itself, on the logging thread
+     * (with its text, NULL when it has no formatter), instead of lines
+     * through the buffers; such a sink is not registered and has no
+     * buffer. */
+    void (*record)(log_sink *s, const log_record *r, const char *text, size_t len);
+    /* Optional. The last reference went and every buffer was written out:
+     * release the kind's own resources (not the common struct). */
+    void (*close)(log_sink *s);
+};
+
+/* A sink of `size` bytes (at least sizeof(log_sink): the kind's struct,
+ * which starts with the common one), zeroed, with one reference, level
+ * trace, no formatter, not registered. NULL when out of memory. */
+log_sink *log__sink_new(const log__sink_ops *ops, size_t size, const char *name);
+
+/* The kind's struct around a common one. */
+#define LOG__SINK_OF(type, s) ((type *)(void *)(s))
+
+/* In Debug builds: the sink's lock is held (by some thread). */
+#define LOG__ASSERT_LOCKED(s) assert(pthread_mutex_trylock(&(s)->lock) == EBUSY)
+
+/*
+ * For a sink that reopens on log_reopen_request(): whether the bytes
+ * buffered at generation `gen` are to be written after a reopen, that is
+ * a request came after the sink last opened (*seen) and these bytes are not
+ * older than it. Then *seen becomes the current generation. Lock held.
+ */
+static inline bool log__reopen_due(unsigned *seen, unsigned gen)
+{
+    unsigned cur = atomic_load(&log__reopen_generation);
+    if (cur == *seen || gen == *seen)
+        return false;
+    *seen = cur;
+    return true;
+}
+
+#endif /* CTXLOG_SINK_OPS_H */
