@@ -3,7 +3,7 @@
  * records rather than lines, so it has no buffer and is not registered:
  * log_flush(), log_reopen() and the crash handler have nothing to do for
  * it. */
-#include "log/sink_ops.h"
+#include "log/sinks/sink_ops.h"
 
 typedef struct callback_sink {
     log_sink base;

@@ -11,7 +11,7 @@
  * drain finds nothing it polls for a while (so that logging threads seldom
  * have to wake it), then sleeps until woken or until a buffer falls due.
  */
-#include "log/async_ring.h"
+#include "log/async/async_ring.h"
 
 #include <sched.h>
 #include <signal.h>

@@ -6,7 +6,7 @@
  * a thread writing its own buffer into a file that does not rotate
  * (sink_file.c), whose O_APPEND write only a short write (a full disk)
  * could split. */
-#include "log/sink_ops.h"
+#include "log/sinks/sink_ops.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -15,7 +15,7 @@
  * The registry lets log_flush(), log_reopen(), the flusher, fork() and the
  * crash handler reach every sink that may hold unwritten bytes.
  */
-#include "log/sink_ops.h"
+#include "log/sinks/sink_ops.h"
 
 #include <stdlib.h>
 #include <string.h>

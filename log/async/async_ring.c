@@ -3,8 +3,8 @@
  * formatted record over, and what happens when the ring is full (wait for
  * the writer, or drop and count).
  */
-#include "log/async_ring.h"
-#include "log/sink_ops.h"
+#include "log/async/async_ring.h"
+#include "log/sinks/sink_ops.h"
 
 #include <sched.h>
 #include <stdlib.h>

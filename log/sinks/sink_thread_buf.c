@@ -25,7 +25,7 @@
  * buffer's lock, then the sink's lock. A thread appends to its own buffers
  * without tset_lock.
  */
-#include "log/sink_ops.h"
+#include "log/sinks/sink_ops.h"
 
 #include <sched.h>
 #include <stdlib.h>

@@ -16,7 +16,7 @@
  * lock (under fd_lock), so that threads writing their buffers out do not
  * wait for each other's write(2) on it (the kernel orders O_APPEND writes).
  */
-#include "log/sink_ops.h"
+#include "log/sinks/sink_ops.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  * itself, a user's transport) takes the buffered way (log__sink_put), and
  * gets the records in batches of whole lines through write_lines.
  */
-#include "log/sink_ops.h"
+#include "log/sinks/sink_ops.h"
 
 #include <sys/uio.h>
 

@@ -1,7 +1,7 @@
 /* The sink object: what every kind has in common (refcounting, level,
  * formatter) and how a record reaches a sink. Each kind is in a file of
  * its own (sink_ops.h). */
-#include "log/sink_ops.h"
+#include "log/sinks/sink_ops.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * run with the thread's logging nesting at its limit, so that such a
  * record is dropped and counted instead (log__route_pin refuses it).
  */
-#include "log/sink_ops.h"
+#include "log/sinks/sink_ops.h"
 
 #include <string.h>
 
