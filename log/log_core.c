@@ -9,6 +9,7 @@
  */
 #include "log/filter_ctx.h"
 #include "log/log_internal.h"
+#include "log/sinks/sink_ops.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -107,6 +108,20 @@ static int level_enabled(const log_logger *owner, log_level level)
 /* Inlined into both entry points: one call frame per record, not three. */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
+/* One record for s: to the background writer in async mode (a sink that
+ * takes records always gets them here, on the logging thread), else to
+ * the sink. */
+static void write_out(log_sink *s, const log_record *r, const char *text, size_t len)
+{
+    if (atomic_load_explicit(&log__async_on, memory_order_relaxed) && !s->ops->record && len) {
+        if (log__tbuf_dirty)
+            log__tbufs_write_mine(); /* records from before async mode first */
+        log__async_put(s, text, len, r->level >= LOG_LEVEL_ERROR);
+        return;
+    }
+    log__sink_write(s, r, text, len);
+}
+
 /* A record as the logging call made it, before any filter. Member by
  * member: an initializer would clear the whole struct first. */
 static ALWAYS_INLINE void record_init(log_record *r, log__scratch *sc, const log_logger *owner,
@@ -180,7 +195,7 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
         /* Fixed once the sink is attached: the route's reference keeps it. */
         const log_formatter *f = s->formatter;
         if (!f) {
-            log__sink_write(s, &r, NULL, 0);
+            write_out(s, &r, NULL, 0);
             continue;
         }
         if (f != done || done_tty != s->tty) {
@@ -198,7 +213,7 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
             done_tty = s->tty;
         }
         if (done_ok)
-            log__sink_write(s, &r, sc->out.data, sc->out.len);
+            write_out(s, &r, sc->out.data, sc->out.len);
     }
 out:
     log__route_unpin();

@@ -56,7 +56,9 @@ struct log_sink {
 };
 
 log_sink *log__sink_ref(log_sink *s);
-/* Write one record: its formatted text (may be NULL for callback sinks). */
+/* Write one record in sync mode: its formatted text (may be NULL for
+ * callback sinks) into the sink's buffers, or the record to a sink that
+ * takes records (sink_ops.h). */
 void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len);
 /* Whether s's records may be replayed from the JSON line cache straight
  * into thread buffers: a buffered sink (one that takes lines: a sink taking
@@ -90,6 +92,11 @@ void log__sink_put_gathered(log_sink *s, struct iovec *iov, int n);
 /* Write out a sink's buffer (log__sink_flush_locked: lock held). */
 void log__sink_flush(log_sink *s);
 void log__sink_flush_locked(log_sink *s);
+/* A buffer became non-empty at `since_ns`: tell the flusher set with
+ * log__sinks_set_flusher (none: buffers wait for log_flush, a full buffer
+ * or the exit), so that it is written within LOG__FLUSH_INTERVAL_NS. */
+void log__sinks_due(uint64_t since_ns);
+void log__sinks_set_flusher(void (*fn)(uint64_t since_ns));
 /* Put the sink in / take it out of the registry of sinks that take lines. */
 void log__sink_register(log_sink *s);
 void log__sink_unregister(log_sink *s);
@@ -149,7 +156,8 @@ void log__tbufs_crash_write(void);
  * PREPARE and in reverse for PARENT and CHILD ---- */
 
 enum { LOG__FORK_PREPARE = 0, LOG__FORK_PARENT = 1, LOG__FORK_CHILD = 2 };
-/* Install the handlers (once). */
+/* Install the handlers (once): the set-up does, before the first record
+ * and before a configuration file starts anything. */
 void log__fork_handlers_install(void);
 void log__config_fork(int phase);   /* log_config.c */
 void log__registry_fork(int phase); /* log_logger.c */

@@ -67,6 +67,9 @@ static int async_from_env(void)
 static int configure_env_locked(int implicit)
 {
     int rc = 0;
+    log__fork_handlers_install();
+    /* The background thread writes out what waits in the sinks' buffers. */
+    log__sinks_set_flusher(log__writer_due);
     if (!atexit_done) {
         atexit_done = 1;
         atexit(at_exit);
@@ -130,7 +133,6 @@ void log__init_slow(void)
      * in use by this thread). The next record logged outside one does it. */
     if (log__in_record())
         return;
-    log__fork_handlers_install();
     pthread_mutex_lock(&init_lock);
     if (!atomic_load(&log__initialized)) {
         (void)configure_env_locked(1);

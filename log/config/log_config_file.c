@@ -842,6 +842,7 @@ int log_config_load(const char *path, log_config_error *err)
     if (log__in_record())
         return report(&p, CTXLOG_EBUSY, 0, 0, "",
                       "cannot load a configuration from a filter or a callback sink");
+    log__fork_handlers_install(); /* it may start the writer thread */
     pthread_mutex_lock(&load_lock);
     json_error_t jerr;
     json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);

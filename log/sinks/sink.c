@@ -85,11 +85,7 @@ void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t 
     if (len == 0)
         return; /* no formatter, or one that wrote nothing: no line */
     int urgent = r->level >= LOG_LEVEL_ERROR;
-    if (atomic_load_explicit(&log__async_on, memory_order_relaxed)) {
-        if (log__tbuf_dirty)
-            log__tbufs_write_mine(); /* records from before async mode first */
-        log__async_put(s, text, len, urgent);
-    } else if (s->buffered) {
+    if (s->buffered) {
         log__tbuf_put(s, text, len, urgent);
     } else {
         log__sink_put(s, text, len, urgent ? LOG__PUT_URGENT : LOG__PUT_SYNC);

@@ -27,6 +27,22 @@
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static log_sink *reg_head;
 
+/* Who writes buffers out when they fall due: the background thread
+ * (log/async/), set by the set-up before the first record. */
+static _Atomic(void (*)(uint64_t since_ns)) flusher;
+
+void log__sinks_set_flusher(void (*fn)(uint64_t since_ns))
+{
+    atomic_store(&flusher, fn);
+}
+
+void log__sinks_due(uint64_t since_ns)
+{
+    void (*fn)(uint64_t) = atomic_load_explicit(&flusher, memory_order_relaxed);
+    if (fn)
+        fn(since_ns);
+}
+
 atomic_uint log__reopen_generation;
 
 uint64_t log__now_ns(void)
@@ -38,7 +54,6 @@ uint64_t log__now_ns(void)
 
 void log__sink_register(log_sink *s)
 {
-    log__fork_handlers_install();
     assert(s->ops->write_lines);
     pthread_mutex_lock(&reg_lock);
     s->registered = true;
@@ -163,7 +178,7 @@ void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how)
         } else if (was_empty && how == LOG__PUT_SYNC) {
             uint64_t since = s->buf_since_ns = log__now_ns();
             pthread_mutex_unlock(&s->lock);
-            log__writer_due(since); /* so that it is written within the interval */
+            log__sinks_due(since); /* so that it is written within the interval */
             return;
         }
     }

@@ -44,7 +44,7 @@ typedef struct tbuf {
     uint64_t since_ns;           /* CLOCK_MONOTONIC of the first unwritten byte */
     unsigned gen;                /* log__reopen_generation at the first unwritten byte */
     atomic_int pending;          /* len > 0, for a scan without the lock; seq_cst
-                                  * against the flusher's deadline (log__writer_due) */
+                                  * against the flusher's deadline (log__sinks_due) */
 } tbuf;
 
 /* A thread's buffers; cache-line aligned, so that no two threads' share a line. */
@@ -321,7 +321,7 @@ static __attribute__((noinline)) void put_slow(log_sink *s, const char *text, si
     tb_unlock(b);
     if (was_empty) {
         log__tbuf_dirty = 1;
-        log__writer_due(since); /* so that it is written within the interval */
+        log__sinks_due(since); /* so that it is written within the interval */
     }
 }
 
