@@ -27,7 +27,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "log/log_internal.h"
+#include "log/async/async.h"
 
 enum { RING_OWNED = 0, RING_ORPHAN = 1, RING_FREE = 2 };
 

@@ -5,10 +5,12 @@
  *
  * The user's operations run under the sink's lock, so a record they logged
  * would wait for that lock (or for a thread buffer the caller holds): they
- * run with the thread's logging nesting at its limit, so that such a
- * record is dropped and counted instead (log__route_pin refuses it).
+ * run with the thread's records refused (log__records_refuse), so that
+ * such a record is dropped and counted instead.
  */
 #include "log/sinks/sink_ops.h"
+
+#include "log/base/log_hazard.h"
 
 #include <string.h>
 
@@ -20,31 +22,6 @@ typedef struct custom_sink {
     void *state;
     unsigned reopen_seen; /* log__reopen_generation when last reopened or made */
 } custom_sink;
-
-/* Around a call into the user's code: no record logged inside gets through. */
-typedef struct guard {
-    log__hazard *h;
-    unsigned depth;
-} guard;
-
-static guard enter(void)
-{
-    guard g = {log__hazard_make(), 0};
-    if (g.h) {
-        g.depth = g.h->depth;
-        g.h->depth = LOG__MAX_NESTING;
-    }
-    /* Out of memory: a record logged inside finds no hazard slots either,
-     * unless memory came back meanwhile; then it would wait for our lock,
-     * which is why a sink's operations are documented not to log. */
-    return g;
-}
-
-static void leave(guard g)
-{
-    if (g.h)
-        g.h->depth = g.depth;
-}
 
 /* The user's non-zero result as an errno value for the report. */
 static int as_errno(int rc)
@@ -58,9 +35,9 @@ static int reopen_locked(custom_sink *c)
 {
     if (!c->ops.reopen)
         return 0;
-    guard g = enter();
+    unsigned g = log__records_refuse();
     int rc = c->ops.reopen(c->state);
-    leave(g);
+    log__records_allow(g);
     if (rc == 0)
         return 0;
     log__report("cannot reopen %s (error %d); still writing to it", c->base.name, rc);
@@ -75,9 +52,9 @@ static int custom_write_lines(log_sink *s, const char *p, size_t len, unsigned g
     if (c->ops.reopen && log__reopen_due(&c->reopen_seen, gen))
         (void)reopen_locked(c);
     *done = 0; /* a failed batch is lost whole */
-    guard g = enter();
+    unsigned g = log__records_refuse();
     int rc = c->ops.write(c->state, p, len);
-    leave(g);
+    log__records_allow(g);
     return rc ? as_errno(rc) : 0;
 }
 
@@ -87,9 +64,9 @@ static int custom_flush(log_sink *s)
     custom_sink *c = LOG__SINK_OF(custom_sink, s);
     if (!c->ops.flush)
         return 0;
-    guard g = enter();
+    unsigned g = log__records_refuse();
     int rc = c->ops.flush(c->state);
-    leave(g);
+    log__records_allow(g);
     return rc ? as_errno(rc) : 0;
 }
 
@@ -106,9 +83,9 @@ static void custom_close(log_sink *s)
     custom_sink *c = LOG__SINK_OF(custom_sink, s);
     if (!c->ops.close)
         return;
-    guard g = enter();
+    unsigned g = log__records_refuse();
     c->ops.close(c->state);
-    leave(g);
+    log__records_allow(g);
 }
 
 /* No writev: the async writer's records go through the shared buffer, so

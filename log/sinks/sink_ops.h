@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "log/log_internal.h"
+#include "log/sinks/sinks.h"
 
 struct iovec;
 

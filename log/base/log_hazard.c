@@ -12,9 +12,12 @@
  * membarrier is not available (old kernels, some sandboxes and tools), each
  * pin uses a sequentially consistent store.
  */
-#include "log/log_internal.h"
+#include "log/base/log_hazard.h"
+
+#include "log/base/log_base.h"
 
 #include <linux/membarrier.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -103,7 +106,7 @@ void log__hazards_fork(int phase)
     pthread_mutex_unlock(&hazards_lock);
 }
 
-void log__wait_unpinned(log_route *const *routes, size_t n)
+void log__wait_unpinned(struct log_route *const *routes, size_t n)
 {
     (void)pthread_once(&asym_once, asym_init);
     /* The routes were unpublished before this call: after the barrier,
@@ -115,7 +118,7 @@ void log__wait_unpinned(log_route *const *routes, size_t n)
     for (hazard *h = hazards; h; h = h->next) {
         for (unsigned k = 0; k < LOG__MAX_NESTING; k++) {
             for (;;) {
-                const log_route *p = atomic_load(&h->slot[k]);
+                const struct log_route *p = atomic_load(&h->slot[k]);
                 size_t i = 0;
                 while (i < n && routes[i] != p)
                     i++;

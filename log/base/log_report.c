@@ -1,11 +1,14 @@
 /* How the library speaks about itself: one line on stderr, written directly
  * (never as a record, so a broken output cannot recurse), plus the count of
  * records lost to write errors. */
-#include "log/log_internal.h"
+#include "log/base/log_base.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
+
+#include <ctxlog/log.h>
 
 static atomic_uint_fast64_t dropped;
 

@@ -1,0 +1,22 @@
+/*
+ * What every part of log/ shares and that calls nothing of theirs: the
+ * library's reports about itself (log_report.c: one line on stderr, never a
+ * record, and the count of records lost; ctxlog_errors.c: the messages of
+ * the error codes), and the phases of fork() each part takes part in
+ * (log/config/log_fork.c calls them).
+ */
+#ifndef CTXLOG_LOG_BASE_H
+#define CTXLOG_LOG_BASE_H
+
+#include <stdint.h>
+
+#include <ctxlog/common.h>
+
+void log__report(const char *fmt, ...) CTXLOG_PRINTF(1, 2);
+void log__count_dropped(uint64_t n);
+
+/* A part's fork handler is called in lock order for PREPARE and in
+ * reverse for PARENT and CHILD. */
+enum { LOG__FORK_PREPARE = 0, LOG__FORK_PARENT = 1, LOG__FORK_CHILD = 2 };
+
+#endif /* CTXLOG_LOG_BASE_H */

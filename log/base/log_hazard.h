@@ -1,0 +1,68 @@
+/*
+ * Hazard slots (private): how a logging call pins the route it follows
+ * without a lock shared by all threads (log__route_pin, log/log_internal.h),
+ * and how a configuration change waits until no thread pins an old route.
+ * A thread's slots also count how deep its logging calls nest, which is
+ * how records logged from inside a record (a filter, a sink) are refused.
+ * Shared by the core, the sinks and the set-up; calls nothing of theirs.
+ */
+#ifndef CTXLOG_LOG_HAZARD_H
+#define CTXLOG_LOG_HAZARD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct log_route;
+
+/* How deep logging calls may nest on one thread (a filter or a json_t dump
+ * that logs); a record deeper than that is dropped and counted. */
+#define LOG__MAX_NESTING 4
+
+/* A thread's hazard slots: one per nesting level, and how many are in use. */
+typedef struct log__hazard {
+    _Atomic(const struct log_route *) slot[LOG__MAX_NESTING];
+    unsigned depth;
+    struct log__hazard *next;
+} log__hazard;
+extern __thread log__hazard *log__my_hazard __attribute__((tls_model("initial-exec")));
+/* 1: pins rely on membarrier() in log__wait_unpinned (set before any pin). */
+extern atomic_int log__hazard_asym;
+/* The calling thread's slots, made on its first pin; NULL: out of memory. */
+log__hazard *log__hazard_make(void);
+/* Whether the calling thread is inside a logging call (running a filter or
+ * a callback sink): it pins a route, which a configuration change made now
+ * would wait for forever. */
+static inline bool log__in_record(void)
+{
+    const log__hazard *h = log__my_hazard;
+    return h && h->depth > 0;
+}
+/* Wait until no thread pins any of the `n` routes. */
+void log__wait_unpinned(struct log_route *const *routes, size_t n);
+
+/* While a sink runs code that must not log (a user's operation under the
+ * sink's lock): records the calling thread logs meanwhile are refused,
+ * dropped and counted, as if nested too deep. Returns what to pass back to
+ * log__records_allow. */
+static inline unsigned log__records_refuse(void)
+{
+    log__hazard *h = log__hazard_make();
+    if (!h)
+        return LOG__MAX_NESTING + 1; /* no slots: a record finds none either */
+    unsigned depth = h->depth;
+    h->depth = LOG__MAX_NESTING;
+    return depth;
+}
+
+static inline void log__records_allow(unsigned depth)
+{
+    log__hazard *h = log__my_hazard;
+    if (h && depth <= LOG__MAX_NESTING)
+        h->depth = depth;
+}
+
+/* fork(): every thread's slots but the caller's go in the child. */
+void log__hazards_fork(int phase);
+
+#endif /* CTXLOG_LOG_HAZARD_H */

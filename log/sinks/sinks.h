@@ -1,0 +1,172 @@
+/*
+ * Sinks (private): the part every sink has, the shared and per-thread
+ * buffers in front of the sinks that take lines, and how bytes are written
+ * and failures counted. Each kind of sink is a file of its own behind the
+ * operations of sink_ops.h. Called by the core (log/), the async writer
+ * (log/async/) and the set-up (log/config/); calls nothing of theirs (the
+ * flusher of the buffers is registered: log__sinks_set_flusher).
+ */
+#ifndef CTXLOG_SINKS_H
+#define CTXLOG_SINKS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ctxlog/log.h>
+#include <ctxlog/sink.h>
+
+#include "formatters/fmt_json.h"
+#include "formatters/fmt_record.h"
+#include "log/base/log_base.h"
+
+/* ---- sinks (sink.c; each kind in a file of its own, see sink_ops.h) ---- */
+
+/* What a kind of sink does (sink_ops.h). */
+typedef struct log__sink_ops log__sink_ops;
+
+/* The part every sink has; a kind's own state follows it in a struct of
+ * the kind's (sink_ops.h). */
+struct log_sink {
+    const log__sink_ops *ops;  /* chosen when the sink is made, never changed */
+    atomic_uint refs;
+    atomic_int level;          /* records below it are not written here */
+    log_formatter *formatter;  /* NULL: callback sink without text; fixed once attached */
+    const log_json_options *json; /* the formatter's, when it is a JSON one */
+    atomic_bool attached;      /* added to a logger at least once */
+    pthread_mutex_t lock;      /* one writer at a time: records never interleave */
+    bool tty;                  /* the output is a terminal (for the console colours) */
+    bool registered;           /* in the registry (a sink that takes lines) */
+    char *name;                /* "stdout", "stderr", the path…, for messages */
+    atomic_int failing;        /* last write failed (changed under lock): report once */
+    /* shared output buffer of sinks that take lines (sink_buffer.c), under
+     * lock: the async writer's, and sync records that have no thread buffer */
+    bool buffered;             /* sync records are batched (file sinks by default);
+                                * fixed before the sink is published */
+    char *buf;                 /* LOG__SINK_BUF bytes once used */
+    size_t buf_len;
+    unsigned buf_gen;          /* log__reopen_generation at the buffer's first byte */
+    uint64_t buf_since_ns;     /* CLOCK_MONOTONIC of the oldest unwritten byte */
+    atomic_uint_fast64_t dropped;  /* records the async queue dropped for this sink */
+    uint64_t drops_reported;   /* of those, already said in a record (writer only) */
+    struct log_sink *reg_prev, *reg_next; /* registry of sinks that take lines */
+};
+
+log_sink *log__sink_ref(log_sink *s);
+/* Write one record in sync mode: its formatted text (may be NULL for
+ * callback sinks) into the sink's buffers, or the record to a sink that
+ * takes records (sink_ops.h). */
+void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len);
+/* Whether s's records may be replayed from the JSON line cache straight
+ * into thread buffers: a buffered sink (one that takes lines: a sink taking
+ * records is never buffered) whose JSON options allow it
+ * (fmt_json_line_opts). Fixed once the sink is attached. */
+static inline bool log__sink_quick(const log_sink *s)
+{
+    return s->buffered && s->json && fmt_json_line_opts(s->json);
+}
+
+/* ---- output buffers of sinks that take lines (sink_buffer.c) ---- */
+
+/* Size of a sink's buffer: records are written in batches of up to this. */
+#define LOG__SINK_BUF (64 * 1024)
+/* A buffered record waits at most about this long for the flusher. */
+#define LOG__FLUSH_INTERVAL_NS (100 * 1000 * 1000ull)
+
+/* How a record reaches a sink's buffer. */
+enum log__put {
+    LOG__PUT_SYNC = 0,   /* from the logging thread: buffered if the sink is */
+    LOG__PUT_URGENT = 1, /* same, and written out at once (error and above) */
+    LOG__PUT_BATCH = 2,  /* from the async writer: always buffered, it flushes */
+};
+/* Append one record (a whole number of lines) under the sink's lock. */
+void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how);
+/* Write n whole records to a sink straight from where they are (its
+ * writev op), after what its buffer holds, or through its buffer when it
+ * has no such op (sink_gather.c). */
+struct iovec;
+void log__sink_put_gathered(log_sink *s, struct iovec *iov, int n);
+/* Write out a sink's buffer (log__sink_flush_locked: lock held). */
+void log__sink_flush(log_sink *s);
+void log__sink_flush_locked(log_sink *s);
+/* A buffer became non-empty at `since_ns`: tell the flusher set with
+ * log__sinks_set_flusher (none: buffers wait for log_flush, a full buffer
+ * or the exit), so that it is written within LOG__FLUSH_INTERVAL_NS. */
+void log__sinks_due(uint64_t since_ns);
+void log__sinks_set_flusher(void (*fn)(uint64_t since_ns));
+/* Put the sink in / take it out of the registry of sinks that take lines. */
+void log__sink_register(log_sink *s);
+void log__sink_unregister(log_sink *s);
+/* Flush every registered sink; with `due_only`, only buffers older than
+ * LOG__FLUSH_INTERVAL_NS at `now_ns`. Returns the monotonic time at which
+ * the next buffer falls due (UINT64_MAX: none is waiting). */
+uint64_t log__sinks_flush(int due_only, uint64_t now_ns);
+/* Whether some registered sink's last write failed (its `failing` flag). */
+int log__sinks_failing(void);
+/* For every registered sink whose async queue dropped records since the
+ * last call, write a record saying how many (writer thread only). */
+void log__sinks_report_drops(void);
+/* From a fatal signal handler: write out every buffer, no locks taken. */
+void log__sinks_crash_write(void);
+uint64_t log__now_ns(void);
+/* Write `len` bytes of whole lines buffered at reopen generation `gen` to
+ * the sink (its lock held): its shared buffer first, then the bytes through
+ * the sink's write_lines op (which reopens and rotates as it needs);
+ * records of a failed write are counted as lost. */
+void log__sink_write_lines(log_sink *s, const char *p, size_t len, unsigned gen);
+/* The same, called with the lock held and returning with it released; a
+ * sink with a write_lines_unlock op (a file that does not rotate) is
+ * written without the lock, so that threads writing their buffers out do
+ * not wait for each other's write(2) on it. */
+void log__sink_write_lines_unlock(log_sink *s, const char *p, size_t len, unsigned gen);
+/* log_flush(): call the flush op of every registered sink that has one,
+ * after writing out its shared buffer. Returns 0 or the first op's error. */
+int log__sinks_sync(void);
+
+/* ---- per-thread buffers of buffered sinks in sync mode (sink_thread_buf.c) ---- */
+
+/* Append a record to the calling thread's buffer for `s` (`urgent`: and
+ * write the buffer out now). Without a buffer of its own for `s`, the
+ * thread puts it in the sink's shared buffer (log__sink_put), after writing
+ * out what it buffered for `s` itself, so that its order holds. */
+void log__tbuf_put(log_sink *s, const char *text, size_t len, int urgent);
+/* Replay the record k describes from the JSON line cache (not urgent;
+ * fmt_json_line_write_to; s's formatter allows it: see log_route.quick)
+ * straight into the calling thread's buffer for `s`, when that buffer
+ * already holds records and has room. Returns 0 when written, 1 otherwise
+ * (nothing done). `check` (Debug builds only, else NULL) is the record the
+ * line stands for, checked with fmt_json_check. */
+int log__tbuf_line(log_sink *s, const fmt_line_key *k, const log_record *check);
+/* The calling thread may have buffered bytes (set by it alone). */
+extern __thread int log__tbuf_dirty __attribute__((tls_model("initial-exec")));
+/* Write out the calling thread's buffers (before an async record). */
+void log__tbufs_write_mine(void);
+/* Every thread's buffers, as log__sinks_flush (which calls it). */
+uint64_t log__tbufs_flush(int due_only, uint64_t now_ns);
+/* A sink is being freed: write out every thread's buffer for it and
+ * forget it there. */
+void log__tbufs_detach(log_sink *s);
+/* From a fatal signal handler: write every thread buffer, no locks. */
+void log__tbufs_crash_write(void);
+
+/* Write all of it to fd; returns 0 or the errno of the failure. */
+int log__write_all(int fd, const char *p, size_t len);
+/* The same for n pieces, none empty, in order (writev; iov is used up as
+ * it goes): *done gets how many pieces were written whole. */
+int log__writev_all(int fd, struct iovec *iov, int n, int *done);
+/* Count `lost` records (at least one) as lost, and say so once per failure
+ * streak (under s->lock). */
+void log__sink_failed(log_sink *s, int err, uint64_t lost);
+void log__sink_recovered(log_sink *s);
+/* Bumped by log_reopen_request(): sinks that reopen compare it with the
+ * generation at which they last opened (log__reopen_due, sink_ops.h). */
+extern atomic_uint log__reopen_generation;
+
+/* fork(): sink_thread_buf.c's prepare waits for appends, and the child
+ * forgets every thread's unwritten bytes and the other threads' buffers;
+ * sink_buffer.c's child forgets the parent's unwritten bytes. */
+void log__tbufs_fork(int phase);
+void log__sinks_fork(int phase);
+
+#endif /* CTXLOG_SINKS_H */
