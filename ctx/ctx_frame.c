@@ -46,9 +46,9 @@ typedef struct tstate {
     frame base;
 } tstate;
 
-static __thread tstate *tls __attribute__((tls_model("initial-exec")));
-_Thread_local int ctx__level_floor = INT_MAX;
-_Thread_local const ctx_snapshot *ctx__cur __attribute__((tls_model("initial-exec")));
+static CTX__TLS tstate *tls;
+CTX__TLS int ctx__level_floor = INT_MAX;
+CTX__TLS const ctx_snapshot *ctx__cur;
 
 /* The current snapshot changed: refresh what the logging calls read. */
 static void cur_changed(const tstate *t)

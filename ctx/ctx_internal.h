@@ -22,6 +22,7 @@
 
 #include <ctxlog/ctx.h>
 
+#include "ctx/ctx_tls.h"
 #include "ctx/ctx_utf8.h"
 
 struct ctx_var {
@@ -92,7 +93,7 @@ void ctx__val_unref(ctx__val *val); /* NULL allowed */
  * taken): valid until this thread next changes its context. Never NULL.
  * ctx_frame.c mirrors it in ctx__cur (NULL: the empty one) whenever it
  * changes, so that reading it costs a record no call. */
-extern _Thread_local const ctx_snapshot *ctx__cur __attribute__((tls_model("initial-exec")));
+extern CTX__TLS const ctx_snapshot *ctx__cur;
 static inline const ctx_snapshot *ctx__current(void)
 {
     const ctx_snapshot *s = ctx__cur;

@@ -14,7 +14,7 @@ typedef struct uuid_state {
     int seeded;
 } uuid_state;
 
-static __thread uuid_state st __attribute__((tls_model("initial-exec")));
+static CTX__TLS uuid_state st;
 
 static uint64_t rng_next(void)
 {

@@ -17,6 +17,7 @@
 
 #include "formatters/fmt_json.h"
 
+#include "ctx/ctx_tls.h"
 #include "ctx/ctx_utf8.h"
 
 #define PUT_LIT(b, lit) fmt_buf_append((b), lit, sizeof lit - 1)
@@ -174,7 +175,7 @@ static size_t count_chars(const char *s, size_t len)
 
 /* Local "HH:MM:SS" changes once a second; localtime_r takes a lock in glibc,
  * so each thread keeps the last one it made. */
-static _Thread_local __attribute__((tls_model("initial-exec"))) struct {
+static CTX__TLS struct {
     int valid;
     time_t sec;
     char hms[8];

@@ -44,6 +44,7 @@
 #include "formatters/fmt_json_scalar.h"
 #include "formatters/fmt_time.h"
 
+#include "ctx/ctx_tls.h"
 #include "ctx/ctx_utf8.h"
 
 #include <jansson.h>
@@ -65,9 +66,8 @@ struct key_span {
 
 /* Reused by every record this thread formats, so steady state allocates
  * nothing. Freed at thread exit through the pthread key below. */
-#define TLS static _Thread_local __attribute__((tls_model("initial-exec")))
-TLS struct key_span *tl_keys;
-TLS size_t tl_keys_cap;
+static CTX__TLS struct key_span *tl_keys;
+static CTX__TLS size_t tl_keys_cap;
 
 /* The context fields of the last record formatted on this thread, as they
  * were written (see put_ctx): reused while the context and the options that
@@ -82,9 +82,9 @@ struct ctx_cache {
     int have_mask;
     uint64_t mask; /* the keyset's mask after the context fields */
 };
-TLS struct ctx_cache tl_ctx;
+static CTX__TLS struct ctx_cache tl_ctx;
 #ifndef NDEBUG
-TLS fmt_buf tl_check; /* fmt_json_check's fresh encoding */
+static CTX__TLS fmt_buf tl_check; /* fmt_json_check's fresh encoding */
 #endif
 
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
@@ -668,7 +668,7 @@ struct head_cache {
     size_t len;
     char bytes[HEAD_CACHE_BYTES];
 };
-TLS struct head_cache tl_head;
+static CTX__TLS struct head_cache tl_head;
 
 static void put_level_logger(fmt_buf *b, log_json_preset preset, const log_record *r, int cached)
 {

@@ -20,6 +20,8 @@
 #include "formatters/fmt_json_scalar.h"
 #include "formatters/fmt_time.h"
 
+#include "ctx/ctx_tls.h"
+
 #include <assert.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -46,7 +48,7 @@ struct line {
 
 /* On the heap, not in static TLS: the library's initial-exec TLS stays small
  * enough for dlopen. Freed at thread exit. */
-static _Thread_local __attribute__((tls_model("initial-exec"))) struct line *tl_line;
+static CTX__TLS struct line *tl_line;
 static pthread_once_t line_once = PTHREAD_ONCE_INIT;
 static pthread_key_t line_key;
 static int line_key_ok;

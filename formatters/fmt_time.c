@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-_Thread_local struct fmt_ts_cache fmt_ts_cache __attribute__((tls_model("initial-exec")));
+CTX__TLS struct fmt_ts_cache fmt_ts_cache;
 
 #define PREFIX_LEN (FMT_TS_PREFIX - 1) /* "YYYY-MM-DDTHH:MM:SS" */
 _Static_assert(PREFIX_LEN + 8 == FMT_RFC3339_LEN, "timestamp length");

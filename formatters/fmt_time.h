@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctx/ctx_tls.h"
 #include "formatters/fmt_json_plain.h"
 #include "formatters/fmt_record.h"
 
@@ -25,7 +26,7 @@ struct fmt_ts_cache {
     char prefix[FMT_TS_PREFIX];
 };
 /* The calling thread's (fmt_time.c). */
-extern _Thread_local struct fmt_ts_cache fmt_ts_cache __attribute__((tls_model("initial-exec")));
+extern CTX__TLS struct fmt_ts_cache fmt_ts_cache;
 
 /* The general case: another second, or a tv_nsec out of range. */
 char *fmt_rfc3339_put_slow(char *out, const struct timespec *t);

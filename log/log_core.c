@@ -27,7 +27,7 @@
 
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static __thread log__scratch *my_scratch __attribute__((tls_model("initial-exec")));
+static CTX__TLS log__scratch *my_scratch;
 
 static void scratch_free(void *p)
 {
@@ -239,15 +239,15 @@ static ALWAYS_INLINE log__scratch *record_scratch(int *temporary)
 }
 
 /*
- * The quickest way, for a route that is the context filter and one
- * buffered JSON sink (log_route.quick), a record not urgent, in sync mode,
+ * The replay route, for a route that is the context filter and one
+ * buffered JSON sink (log_route.replay), a record not urgent, in sync mode,
  * of the shape this thread wrote last (the JSON line cache): no record is
  * made; the line goes straight into the thread's buffer. The bytes are
  * those the usual way writes. Returns 1 when written, 0 when the record is
  * to be made the usual way.
  */
-static ALWAYS_INLINE int quick_record(log_logger *lg, log_level level, const char *msg,
-                                      size_t msg_len, const log_field *fields, size_t nfields)
+static ALWAYS_INLINE int replay_record(log_logger *lg, log_level level, const char *msg,
+                                       size_t msg_len, const log_field *fields, size_t nfields)
 {
     if (lg->nbound)
         return 0;
@@ -256,7 +256,7 @@ static ALWAYS_INLINE int quick_record(log_logger *lg, log_level level, const cha
     if (!route)
         return 0; /* the usual way counts it */
     int done = 0;
-    log_sink *s = route->quick;
+    log_sink *s = route->replay;
     if (s && (int)level < LOG_LEVEL_ERROR &&
         (int)level >= atomic_load_explicit(&s->level, memory_order_relaxed) &&
         !atomic_load_explicit(&log__async_on, memory_order_relaxed)) {
@@ -341,7 +341,7 @@ void log__kv_n(log_logger *lg, log_level level, const char *file, int line, cons
         msg = "";
         msg_len = 0;
     }
-    if (quick_record(lg, level, msg, msg_len, fields, nfields))
+    if (replay_record(lg, level, msg, msg_len, fields, nfields))
         return;
     int temporary;
     log__scratch *sc = record_scratch(&temporary);

@@ -285,7 +285,7 @@ static void test_sinks__rotation_keeps_n_backups(void **state)
 
 /* A route of the context filter and one buffered JSON file sink writes
  * records of a shape the thread wrote just before without making a record
- * (log_core.c, quick_record). Everything that changes what a record
+ * (log_core.c, replay_record). Everything that changes what a record
  * becomes must still apply to those: the sink's level, a filter added to
  * the route, a child logger's bound fields. */
 static log_filter_result drop_marked(log_record *rec, void *payload)
@@ -297,10 +297,10 @@ static log_filter_result drop_marked(log_record *rec, void *payload)
     return LOG_FILTER_KEEP;
 }
 
-static void test_sinks__quick_route_follows_changes(void **state)
+static void test_sinks__replay_route_follows_changes(void **state)
 {
     (void)state;
-    char *path = ts_temp_path("quick.log");
+    char *path = ts_temp_path("replay.log");
     log_sink *s = file_sink(path, NULL);
     log_logger_add_sink(NULL, s);
     log_level_set(LOG_LEVEL_INFO);
@@ -538,7 +538,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sinks__bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__rotation_under_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__rotation_keeps_n_backups, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sinks__quick_route_follows_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__replay_route_follows_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__configuration_from_a_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__configuration_from_a_callback_sink, setup,
                                         teardown),

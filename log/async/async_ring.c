@@ -20,7 +20,7 @@ static pthread_mutex_t room_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t room_cond = PTHREAD_COND_INITIALIZER;
 static pthread_key_t ring_key;
 static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
-static __thread log__ring *my_ring __attribute__((tls_model("initial-exec")));
+static CTX__TLS log__ring *my_ring;
 
 log__ring *log__rings_first(void)
 {

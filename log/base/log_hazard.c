@@ -29,7 +29,7 @@ static pthread_mutex_t hazards_lock = PTHREAD_MUTEX_INITIALIZER;
 static hazard *hazards;
 static pthread_key_t hazard_key;
 static pthread_once_t hazard_once = PTHREAD_ONCE_INIT;
-__thread log__hazard *log__my_hazard __attribute__((tls_model("initial-exec")));
+CTX__TLS log__hazard *log__my_hazard;
 
 static void hazard_free(void *p)
 {

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ctx/ctx_tls.h"
+
 struct log_route;
 
 /* How deep logging calls may nest on one thread (a filter or a json_t dump
@@ -25,7 +27,7 @@ typedef struct log__hazard {
     unsigned depth;
     struct log__hazard *next;
 } log__hazard;
-extern __thread log__hazard *log__my_hazard __attribute__((tls_model("initial-exec")));
+extern CTX__TLS log__hazard *log__my_hazard;
 /* 1: pins rely on membarrier() in log__wait_unpinned (set before any pin). */
 extern atomic_int log__hazard_asym;
 /* The calling thread's slots, made on its first pin; NULL: out of memory. */

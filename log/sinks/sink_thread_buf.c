@@ -53,9 +53,9 @@ typedef struct tset {
     struct tset *prev, *next;    /* registry, under tset_lock */
 } tset;
 
-__thread int log__tbuf_dirty __attribute__((tls_model("initial-exec")));
-static __thread tset *my_tset __attribute__((tls_model("initial-exec")));
-static __thread int my_tset_gone __attribute__((tls_model("initial-exec")));
+CTX__TLS int log__tbuf_dirty;
+static CTX__TLS tset *my_tset;
+static CTX__TLS int my_tset_gone;
 
 static pthread_mutex_t tset_lock = PTHREAD_MUTEX_INITIALIZER;
 static tset *tsets;

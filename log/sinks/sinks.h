@@ -17,6 +17,7 @@
 #include <ctxlog/log.h>
 #include <ctxlog/sink.h>
 
+#include "ctx/ctx_tls.h"
 #include "formatters/fmt_json.h"
 #include "formatters/fmt_record.h"
 #include "log/base/log_base.h"
@@ -62,7 +63,7 @@ void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t 
  * into thread buffers: a buffered sink (one that takes lines: a sink taking
  * records is never buffered) whose JSON options allow it
  * (fmt_json_line_opts). Fixed once the sink is attached. */
-static inline bool log__sink_quick(const log_sink *s)
+static inline bool log__sink_replays(const log_sink *s)
 {
     return s->buffered && s->json && fmt_json_line_opts(s->json);
 }
@@ -132,14 +133,14 @@ int log__sinks_sync(void);
  * out what it buffered for `s` itself, so that its order holds. */
 void log__tbuf_put(log_sink *s, const char *text, size_t len, int urgent);
 /* Replay the record k describes from the JSON line cache (not urgent;
- * fmt_json_line_write_to; s's formatter allows it: see log_route.quick)
+ * fmt_json_line_write_to; s's formatter allows it: see log_route.replay)
  * straight into the calling thread's buffer for `s`, when that buffer
  * already holds records and has room. Returns 0 when written, 1 otherwise
  * (nothing done). `check` (Debug builds only, else NULL) is the record the
  * line stands for, checked with fmt_json_check. */
 int log__tbuf_line(log_sink *s, const fmt_line_key *k, const log_record *check);
 /* The calling thread may have buffered bytes (set by it alone). */
-extern __thread int log__tbuf_dirty __attribute__((tls_model("initial-exec")));
+extern CTX__TLS int log__tbuf_dirty;
 /* Write out the calling thread's buffers (before an async record). */
 void log__tbufs_write_mine(void);
 /* Every thread's buffers, as log__sinks_flush (which calls it). */

@@ -482,7 +482,7 @@ oom:
 
 /*
  * The formatter writes records the logging core vouches for (a context
- * serial and logger in log_record.priv_) through a faster path once it has
+ * serial and logger in log_record.priv_) through the caches once it has
  * seen their context and head. It must write the same bytes as the general
  * path, which a record without priv_ always takes: format `r` that way, then
  * three times with a fresh hint (the second time the context and head
@@ -519,7 +519,7 @@ static int check_fast_path(struct ctx *c, const log_record *r, unsigned flags)
             if (fmt_json_record(&rh, &opts, &got) != 0)
                 rc = fail(c, "hinted record failed (preset %d, pass %d)", (int)presets[p], pass);
             else if (got.len != want.len || memcmp(got.data, want.data, want.len) != 0)
-                rc = fail(c, "preset %d, pass %d: fast path wrote\n%.*s\nthe general path\n%.*s",
+                rc = fail(c, "preset %d, pass %d: cached path wrote\n%.*s\nthe general path\n%.*s",
                           (int)presets[p], pass, (int)got.len, got.data, (int)want.len,
                           want.data);
         }
