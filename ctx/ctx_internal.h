@@ -103,5 +103,8 @@ static inline const ctx_snapshot *ctx__current(void)
  * is taken over); used by a thread started with ctx_thread_create. */
 void ctx__thread_adopt(ctx_snapshot *c);
 
+/* ctx_uuid.c: 64 bits from the calling thread's generator (xorshift128+,
+ * seeded from getrandom(2) on first use and again in a forked child). */
+uint64_t ctx__random64(void);
 
 #endif /* CTXLOG_CTX_INTERNAL_H */
