@@ -21,12 +21,17 @@ _Static_assert(TP_FLAGS + 2 == CTX_TRACEPARENT_LEN, "traceparent layout");
 static const char hexdigits[] = "0123456789abcdef";
 
 /* Lower-case hex only: the recommendation rejects upper case. */
+static const unsigned char is_hex[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+};
+
 static int all_hex(const char *s, size_t n)
 {
+    unsigned ok = 1;
     for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
+        ok &= is_hex[(unsigned char)s[i]];
+    return (int)ok;
 }
 
 static int all_zero(const char *s, size_t n)
@@ -54,7 +59,8 @@ int ctx_traceparent_valid(const char *h)
         return 0;
     /* A 1 MiB header costs what a 56-byte one does. */
     size_t len = strnlen(h, CTX_TRACEPARENT_LEN + 1);
-    if (len < CTX_TRACEPARENT_LEN || !all_hex(h, 2) || (h[0] == 'f' && h[1] == 'f'))
+    if (len < CTX_TRACEPARENT_LEN || !is_hex[(unsigned char)h[0]] ||
+        !is_hex[(unsigned char)h[1]] || (h[0] == 'f' && h[1] == 'f'))
         return 0;
     if (h[0] == '0' && h[1] == '0') {
         if (len != CTX_TRACEPARENT_LEN) /* nothing after the flags */
@@ -88,16 +94,22 @@ static void random_id(char *out, int words)
     out[16 * words] = '\0';
 }
 
-/* Set the four variables (NULL: unset for the scope, if already unset no
- * change) in the order ctx_trace_end() undoes backwards. */
+/* Set the four variables (NULL: unset for the scope) with one new
+ * snapshot; ctx_trace_end() undoes them one by one. */
 static ctx_trace set_trace(const char *trace, const char *flags, const char *span,
                            const char *parent)
 {
+    /* One new snapshot for the four (declaration order: trace_id, span_id,
+     * trace_flags, parent_span_id). */
+    ctx_var *const vars[4] = {CTX_TRACE_ID, CTX_SPAN_ID, CTX_TRACE_FLAGS, CTX_PARENT_SPAN_ID};
+    const char *const strs[4] = {trace, span, flags, parent};
+    ctx_token tok[4];
+    ctx__set_strs(vars, strs, 4, tok);
     ctx_trace t;
-    t.trace_id_ = ctx_set(CTX_TRACE_ID, trace);
-    t.trace_flags_ = ctx_set(CTX_TRACE_FLAGS, flags);
-    t.span_id_ = ctx_set(CTX_SPAN_ID, span);
-    t.parent_span_id_ = ctx_set(CTX_PARENT_SPAN_ID, parent);
+    t.trace_id_ = tok[0];
+    t.span_id_ = tok[1];
+    t.trace_flags_ = tok[2];
+    t.parent_span_id_ = tok[3];
     return t;
 }
 
@@ -138,10 +150,14 @@ ctx_trace ctx_span_begin(void)
         random_id(span, 1);
     while (memcmp(span, parent, CTX_SPAN_ID_LEN) == 0);
 
+    ctx_var *const vars[2] = {CTX_SPAN_ID, CTX_PARENT_SPAN_ID};
+    const char *const strs[2] = {span, parent};
+    ctx_token tok[2];
+    ctx__set_strs(vars, strs, 2, tok);
     ctx_trace t;
     memset(&t, 0, sizeof t); /* trace_id and flags stay: their tokens do nothing */
-    t.span_id_ = ctx_set(CTX_SPAN_ID, span);
-    t.parent_span_id_ = ctx_set(CTX_PARENT_SPAN_ID, parent);
+    t.span_id_ = tok[0];
+    t.parent_span_id_ = tok[1];
     return t;
 }
 

@@ -14,7 +14,8 @@ static ctx_var builtins[] = {
     {.name = "trace_id", .name_len = 8, .flags = CTX_VAR_LOGGED, .id = 3},
     {.name = "span_id", .name_len = 7, .flags = CTX_VAR_LOGGED, .id = 4},
     {.name = "trace_flags", .name_len = 11, .flags = CTX_VAR_LOGGED, .id = 5},
-    {.name = "parent_span_id", .name_len = 14, .flags = CTX_VAR_LOGGED, .id = 6},
+    /* kept for ctx_get() and CTX_SPAN, not stamped: see ctx.h */
+    {.name = "parent_span_id", .name_len = 14, .flags = 0, .id = 6},
     /* private: not reachable through ctx_var_new() */
     {.name = "ctxlog.level_floor", .name_len = 18, .flags = 0, .id = 7},
 };

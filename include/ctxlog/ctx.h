@@ -92,17 +92,25 @@ CTXLOG_API ctx_var *ctx_var_tenant_id(void);
 #define CTX_TENANT_ID (ctx_var_tenant_id())
 
 /**
- * Built-in logged variables of the W3C Trace Context (see CTX_TRACE):
- * `trace_id` (32 lower-case hex digits), `span_id` (16), `trace_flags` (2)
- * and `parent_span_id` (16: the span this one was started from, the
- * incoming header's parent-id or the enclosing CTX_SPAN's span; unset for
- * the root span of a new trace). Declared after the request ids, so records
- * list them right after `tenant_id`, in this order. They are ordinary
- * variables: ctx_get() reads them, and they follow the context into
- * threads, pools, bound callbacks and async records like any other.
- * Set them through CTX_TRACE / CTX_SPAN; a value set by hand with ctx_set()
- * is logged as it is, but ctx_traceparent() only writes a header from
- * values that form a valid one.
+ * Built-in variables of the W3C Trace Context (see CTX_TRACE).
+ *
+ * Logged: `trace_id` (32 lower-case hex digits), `span_id` (16) and
+ * `trace_flags` (2). Declared after the request ids, so records list them
+ * right after `tenant_id`, in this order.
+ *
+ * Not logged: `parent_span_id` (16 hex: the span this one was started from,
+ * the incoming header's parent-id or the enclosing CTX_SPAN's span; unset
+ * for the root span of a new trace). The log data models of OpenTelemetry
+ * and ECS carry no parent on a log record, and stamping it on every record
+ * would cost every record its bytes: read it with ctx_get() and log it
+ * where the span starts, e.g.
+ * `log_info_kv("request received", LOG_STR("parent_span_id", ctx_get(CTX_PARENT_SPAN_ID)))`.
+ *
+ * They are ordinary variables: ctx_get() reads them, and they follow the
+ * context into threads, pools, bound callbacks and async records like any
+ * other. Set them through CTX_TRACE / CTX_SPAN; a value set by hand with
+ * ctx_set() is logged as it is, but ctx_traceparent() only writes a header
+ * from values that form a valid one.
  */
 CTXLOG_API ctx_var *ctx_var_trace_id(void);
 CTXLOG_API ctx_var *ctx_var_span_id(void);
