@@ -9,7 +9,10 @@
  *   W1trace  W1 with a W3C trace: each new request also continues its
  *          incoming traceparent (ctx_trace_begin: trace_id, trace_flags, a
  *          fresh span_id and parent_span_id), so every record carries four
- *          more members. What stamping a trace costs, against W1.
+ *          more members. What tracing costs, against W1.
+ *   W1trace1  W1 inside one trace, begun before the timed loop: what
+ *          stamping the trace on records costs, without beginning one per
+ *          request.
  *   W2     2 threads x records/2, each its own requests (contexts), same file.
  *   W3     W1 with the time of every call kept (caller time: p50, p99.9, max)
  *          and the total until log_flush() returns; run with CTXLOG_ASYNC=1
@@ -138,6 +141,8 @@ static int run_w1(bench_args *a)
     bench_request *req = bench_requests(a->records, 0, &nreq);
     if (!req || setup(a))
         return 2;
+    if (a->workload == BENCH_W1TRACE1)
+        (void)ctx_trace_begin(req[0].traceparent); /* for the whole run */
     uint64_t t0 = bench_now_ns();
     if (a->workload == BENCH_W1TRACE)
         bench_timed_w1trace(req, a->records);
@@ -340,7 +345,8 @@ int main(int argc, char **argv)
     int rc = 2;
     switch (a.workload) {
     case BENCH_W1:
-    case BENCH_W1TRACE: rc = run_w1(&a); break;
+    case BENCH_W1TRACE:
+    case BENCH_W1TRACE1: rc = run_w1(&a); break;
     case BENCH_W2: rc = run_w2(&a); break;
     case BENCH_W3: rc = run_w3(&a); break;
     case BENCH_W4: rc = run_w4(&a); break;
