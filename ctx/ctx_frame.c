@@ -267,6 +267,30 @@ static ctx_token set_value(ctx_var *v, const ctx__newval *nv)
     return (ctx_token){.p_ = v, .serial_ = serial, .frame_ = f->id};
 }
 
+void ctx__set_strs(ctx_var *const *vars, const char *const *strs, unsigned k,
+                   ctx_token *tokens)
+{
+    tstate *t = tstate_get();
+    ctx__val *olds[CTX__SET_MAX];
+    ctx_snapshot *s =
+        t ? ctx__snap_with_strs(t->top->cur, (const ctx_var *const *)vars, strs, k, olds) : NULL;
+    if (!s) {
+        for (unsigned i = 0; i < k; i++)
+            tokens[i] = ctx_set(vars[i], strs[i]);
+        return;
+    }
+    frame *f = t->top;
+    for (unsigned i = 0; i < k; i++) {
+        /* Undo references taken before the old snapshot can drop them. */
+        uint64_t serial = next_serial(t, 0);
+        undo_push(f, serial, vars[i], olds[i]);
+        tokens[i] = (ctx_token){.p_ = vars[i], .serial_ = serial, .frame_ = f->id};
+    }
+    ctx_release(f->cur);
+    f->cur = s;
+    cur_changed(t);
+}
+
 ctx_token ctx_set(ctx_var *v, const char *value)
 {
     if (!value)

@@ -86,6 +86,14 @@ ctx__val *ctx__snap_lookup(const ctx_snapshot *s, const ctx_var *v);
  * reference, or NULL when memory runs out. One allocation at most. */
 ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__val *val,
                              const ctx__newval *nv);
+/* Several string variables at once, in one allocation: `base` with each
+ * vars[i] set to a copy of strs[i] (NULL: unset). vars sorted by id,
+ * distinct, at most CTX__SET_MAX, not the level floor. olds[i] gets the
+ * value vars[i] has in base (borrowed, NULL when unset), even on failure.
+ * Returns a snapshot holding one reference, or NULL when memory runs out. */
+#define CTX__SET_MAX 4
+ctx_snapshot *ctx__snap_with_strs(const ctx_snapshot *base, const ctx_var *const *vars,
+                                  const char *const *strs, unsigned k, ctx__val **olds);
 void ctx__val_ref(ctx__val *val);   /* NULL allowed */
 void ctx__val_unref(ctx__val *val); /* NULL allowed */
 
@@ -100,9 +108,18 @@ static inline const ctx_snapshot *ctx__current(void)
     return s ? s : &ctx__empty;
 }
 
+/* ctx_frame.c: ctx_set() of k string variables (as ctx__snap_with_strs
+ * takes them) with one new snapshot; tokens[i] undoes vars[i] alone. Falls
+ * back to one ctx_set() each when the snapshot cannot be made. */
+void ctx__set_strs(ctx_var *const *vars, const char *const *strs, unsigned k,
+                   ctx_token *tokens);
+
 /* ctx_frame.c: make `c` the calling thread's base context (the reference
  * is taken over); used by a thread started with ctx_thread_create. */
 void ctx__thread_adopt(ctx_snapshot *c);
 
+/* ctx_uuid.c: 64 bits from the calling thread's generator (xorshift128+,
+ * seeded from getrandom(2) on first use and again in a forked child). */
+uint64_t ctx__random64(void);
 
 #endif /* CTXLOG_CTX_INTERNAL_H */

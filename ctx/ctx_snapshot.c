@@ -1,6 +1,7 @@
 /* Immutable snapshots and the blocks that hold them (see ctx_internal.h). */
 #include "ctx/ctx_internal.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -149,4 +150,101 @@ ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__va
     for (unsigned i = 0; i < n; i++)
         ctx__val_ref(s->ent[i].val);
     return s;
+}
+
+ctx_snapshot *ctx__snap_with_strs(const ctx_snapshot *base, const ctx_var *const *vars,
+                                  const char *const *strs, unsigned k, ctx__val **olds)
+{
+    size_t lens[CTX__SET_MAX], text = 0;
+    unsigned adds = 0, removes = 0;
+    assert(k >= 1 && k <= CTX__SET_MAX);
+    /* The current values, in one walk: both lists are sorted by id. */
+    unsigned j = 0;
+    for (unsigned i = 0; i < base->n && j < k; i++) {
+        while (j < k && vars[j]->id < base->ent[i].var->id)
+            olds[j++] = NULL;
+        if (j < k && vars[j] == base->ent[i].var)
+            olds[j++] = base->ent[i].val;
+    }
+    while (j < k)
+        olds[j++] = NULL;
+    for (unsigned i = 0; i < k; i++) {
+        /* Sorted by id, distinct, never the level floor (its snapshot cache). */
+        assert(i == 0 || vars[i - 1]->id < vars[i]->id);
+        assert(vars[i] != ctx__floor_var());
+        assert(olds[i] == ctx__snap_lookup(base, vars[i]));
+        int present = olds[i] != NULL;
+        lens[i] = strs[i] ? strlen(strs[i]) : 0;
+        if (strs[i]) {
+            if (lens[i] > SIZE_MAX / 2 - text)
+                return NULL;
+            text += lens[i] + 1;
+        }
+        adds += strs[i] && !present;
+        removes += !strs[i] && present;
+    }
+    unsigned n = base->n + adds - removes;
+
+    size_t snap_off = ALIGN_UP(sizeof(ctx__blk), _Alignof(ctx_snapshot));
+    size_t val_off = ALIGN_UP(snap_off + sizeof(ctx_snapshot) + n * sizeof(ctx__ent),
+                              _Alignof(ctx__val));
+    /* One value slot at least: blk_val() reads the first as the marker. */
+    size_t str_off = val_off + (k ? k : 1) * sizeof(ctx__val);
+    char *mem = malloc(str_off + text);
+    if (!mem)
+        return NULL;
+    ctx__blk *b = (ctx__blk *)(void *)mem;
+    ctx_snapshot *snap = (ctx_snapshot *)(void *)(mem + snap_off);
+    ctx__val *own = (ctx__val *)(void *)(mem + val_off);
+    atomic_init(&b->refs, 1); /* the snapshot's hold */
+    atomic_init(&snap->refs, 1);
+    snap->blk = b;
+    snap->n = n;
+    snap->floor = base->floor;
+    snap->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
+    own[0].blk = NULL;
+
+    /* The new values, inline. Strings never need a release, so blk_val()
+     * finding the first of them is all the block's release needs. */
+    ctx__val *newv[CTX__SET_MAX];
+    char *at = mem + str_off;
+    unsigned nv = 0;
+    for (unsigned i = 0; i < k; i++) {
+        newv[i] = NULL;
+        if (!strs[i])
+            continue;
+        ctx__val *v = &own[nv++];
+        *v = (ctx__val){.blk = b, .kind = CTX__STR, .len = lens[i], .str = at};
+        memcpy(at, strs[i], lens[i] + 1);
+        at += lens[i] + 1;
+        newv[i] = v;
+    }
+    if (nv == 0)
+        own[0].blk = NULL;
+
+    /* Merge the base's entries with the new ones, both sorted by id. */
+    unsigned o = 0;
+    j = 0;
+    for (unsigned i = 0; i < base->n; i++) {
+        const ctx__ent *e = &base->ent[i];
+        while (j < k && vars[j]->id < e->var->id) {
+            if (newv[j])
+                snap->ent[o++] = (ctx__ent){.var = vars[j], .val = newv[j]};
+            j++;
+        }
+        if (j < k && vars[j] == e->var) {
+            if (newv[j])
+                snap->ent[o++] = (ctx__ent){.var = vars[j], .val = newv[j]};
+            j++;
+            continue;
+        }
+        snap->ent[o++] = *e;
+    }
+    for (; j < k; j++)
+        if (newv[j])
+            snap->ent[o++] = (ctx__ent){.var = vars[j], .val = newv[j]};
+    assert(o == n);
+    for (unsigned i = 0; i < n; i++)
+        ctx__val_ref(snap->ent[i].val);
+    return snap;
 }

@@ -1,9 +1,10 @@
 /* UUIDv7 (RFC 9562): 48-bit Unix milliseconds, a 12-bit counter in rand_a
  * (method 1 of §6.2) so that one thread's ids are strictly increasing, and
  * 62 random bits. Random bits come from a per-thread generator seeded by
- * getrandom(2). */
+ * getrandom(2), which also makes the trace and span ids (ctx__random64). */
 #include "ctx/ctx_internal.h"
 
+#include <pthread.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -26,8 +27,22 @@ static uint64_t rng_next(void)
     return st.rng[1] + s0;
 }
 
+/* A forked child starts on a copy of the forking thread's generator: it
+ * reseeds, or parent and child would make the same ids. */
+static void forked_child(void)
+{
+    st.seeded = 0;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void atfork_register(void)
+{
+    (void)pthread_atfork(NULL, NULL, forked_child);
+}
+
 static void seed(void)
 {
+    pthread_once(&atfork_once, atfork_register);
     if (getrandom(st.rng, sizeof st.rng, 0) != (ssize_t)sizeof st.rng) {
         /* No entropy source: mix time and the state's address instead. */
         struct timespec ts;
@@ -38,6 +53,13 @@ static void seed(void)
     if (!st.rng[0] && !st.rng[1])
         st.rng[1] = 1;
     st.seeded = 1;
+}
+
+uint64_t ctx__random64(void)
+{
+    if (!st.seeded)
+        seed();
+    return rng_next();
 }
 
 void ctx_uuid7(char out[CTX_UUID_LEN + 1])

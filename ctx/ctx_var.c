@@ -10,10 +10,16 @@ static ctx_var builtins[] = {
     {.name = "request_id", .name_len = 10, .flags = CTX_VAR_LOGGED, .id = 0},
     {.name = "user_id", .name_len = 7, .flags = CTX_VAR_LOGGED, .id = 1},
     {.name = "tenant_id", .name_len = 9, .flags = CTX_VAR_LOGGED, .id = 2},
+    /* W3C Trace Context (ctx_trace.c), stamped right after the request ids */
+    {.name = "trace_id", .name_len = 8, .flags = CTX_VAR_LOGGED, .id = 3},
+    {.name = "span_id", .name_len = 7, .flags = CTX_VAR_LOGGED, .id = 4},
+    {.name = "trace_flags", .name_len = 11, .flags = CTX_VAR_LOGGED, .id = 5},
+    /* kept for ctx_get() and CTX_SPAN, not stamped: see ctx.h */
+    {.name = "parent_span_id", .name_len = 14, .flags = 0, .id = 6},
     /* private: not reachable through ctx_var_new() */
-    {.name = "ctxlog.level_floor", .name_len = 18, .flags = 0, .id = 3},
+    {.name = "ctxlog.level_floor", .name_len = 18, .flags = 0, .id = 7},
 };
-#define NPUBLIC 3
+#define NPUBLIC 7
 #define NBUILTIN (sizeof builtins / sizeof builtins[0])
 
 typedef struct node {
@@ -29,7 +35,11 @@ static unsigned next_id = NBUILTIN;
 ctx_var *ctx_var_request_id(void) { return &builtins[0]; }
 ctx_var *ctx_var_user_id(void) { return &builtins[1]; }
 ctx_var *ctx_var_tenant_id(void) { return &builtins[2]; }
-ctx_var *ctx__floor_var(void) { return &builtins[3]; }
+ctx_var *ctx_var_trace_id(void) { return &builtins[3]; }
+ctx_var *ctx_var_span_id(void) { return &builtins[4]; }
+ctx_var *ctx_var_trace_flags(void) { return &builtins[5]; }
+ctx_var *ctx_var_parent_span_id(void) { return &builtins[6]; }
+ctx_var *ctx__floor_var(void) { return &builtins[7]; }
 
 const char *ctx_var_name(const ctx_var *v)
 {

@@ -10,9 +10,14 @@
  * entry point sets the ids once with CTX_REQUEST; no hop takes an id as an
  * argument, and there is no global "current request".
  *
- * Each GET or HEAD writes exactly four records (tests/test_http_load.c counts
- * them):
- *     "request received"  the entry point (evhttp's callback)
+ * The trace (W3C Trace Context) travels the same way: the entry point
+ * continues the incoming `traceparent` with CTX_REQUEST_TRACED (or starts a
+ * new trace when it is missing or invalid), and every hop logs with it.
+ *
+ * Each GET or HEAD writes exactly four records (tests/test_http_load.c and
+ * tests/test_http_trace.c count them):
+ *     "request received"  the entry point (evhttp's callback); field
+ *                         "parent_span_id" (the caller's span, or null)
  *     "order loaded"      hop 1
  *     "order priced"      hop 2
  *     "request done"      hop 3, which sends the reply; field "status"
@@ -21,7 +26,7 @@
  *
  * The response echoes the request id in force in X-Request-ID, read with
  * ctx_get() in hop 3: the client's if it was acceptable, else the UUIDv7 that
- * CTX_REQUEST made.
+ * CTX_REQUEST made; and the request's span in `traceparent`.
  *
  * Run: ./http_evloop [port]            (127.0.0.1 only; default 8080)
  * Stop with SIGINT or SIGTERM: it stops accepting, lets the requests in
@@ -117,6 +122,9 @@ static void finish(struct request *r, int status, const char *reason, const char
     struct server *srv = r->srv;
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     evhttp_add_header(out, "X-Request-ID", ctx_get(CTX_REQUEST_ID));
+    char tp[CTX_TRACEPARENT_LEN + 1];
+    if (ctx_traceparent(tp) == 0)
+        evhttp_add_header(out, "traceparent", tp);
     evhttp_add_header(out, "Content-Type", "text/plain");
     struct evbuffer *buf = evbuffer_new();
     if (buf)
@@ -180,13 +188,15 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct server *srv = arg;
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 
-    /* The only place the ids are set. They are reset when this callback
-     * returns; the hops scheduled below keep their own captured copy. */
-    CTX_REQUEST(evhttp_find_header(in, "X-Request-ID"), evhttp_find_header(in, "X-User-ID"),
-                evhttp_find_header(in, "X-Tenant-ID"));
+    /* The only place the ids and the trace are set. They are reset when
+     * this callback returns; the hops scheduled below keep their own
+     * captured copy. */
+    CTX_REQUEST_TRACED(evhttp_find_header(in, "X-Request-ID"), evhttp_find_header(in, "X-User-ID"),
+                       evhttp_find_header(in, "X-Tenant-ID"), evhttp_find_header(in, "traceparent"));
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     log_info_kv("request received", LOG_STR("method", method_name(cmd)),
-                LOG_STR("path", evhttp_request_get_uri(req)));
+                LOG_STR("path", evhttp_request_get_uri(req)),
+                LOG_STR("parent_span_id", ctx_get(CTX_PARENT_SPAN_ID)));
 
     struct request *r = malloc(sizeof *r);
     if (!r) {

@@ -5,21 +5,39 @@
  * and in the three subtasks the request fans out to a ctx_pool, which run on
  * other threads while the entry point waits for them.
  *
- * Each GET or HEAD writes exactly six records, in this order as seen by the
- * request (tests/test_http_load.c counts them):
- *     "request received"  the entry point, MHD's thread
+ * Tracing across services (W3C Trace Context): the entry point continues
+ * the trace of an incoming `traceparent` header (CTX_REQUEST_TRACED), or
+ * starts one when it is missing or invalid. Given the URL of a quote
+ * service (http_evloop, say), each order also asks it for a quote over HTTP
+ * with libcurl, in a client span of its own (CTX_SPAN), passing that span as
+ * the outgoing `traceparent` and the three ids: the callee's records then
+ * carry the same trace_id, and its parent span is this client span.
+ *
+ * Each GET or HEAD writes exactly six records, seven with a quote service,
+ * in this order as seen by the request (tests/test_http_load.c and
+ * tests/test_http_trace.c count them):
+ *     "request received"  the entry point, MHD's thread; field
+ *                         "parent_span_id" (the caller's span, or null)
  *     "order loaded"      two calls below it
  *     "part priced" x3    pool tasks, field "part" = 0, 1, 2
+ *     "quote fetched"     with a quote service only: in the client span,
+ *                         fields "status" (the callee's HTTP status, -1 if
+ *                         it could not be reached) and "parent_span_id"
  *     "request done"      the entry point, field "status"
  * Any other method writes "request received" and "request done" (405).
  * Outside any request: "listening", "stopping", "stopped" (no ids).
  *
  * The response echoes the request id actually in force in X-Request-ID: the
- * client's if it was acceptable, else the UUIDv7 that CTX_REQUEST made.
+ * client's if it was acceptable, else the UUIDv7 that CTX_REQUEST made; and
+ * the request's own span in `traceparent` (ctx_traceparent()).
  *
- * Run: ./http_threaded [port]          (127.0.0.1 only; default 8080)
+ * Run: ./http_threaded [port [quote-url]]  (127.0.0.1 only; default 8080)
  *      curl -i -H 'X-Request-ID: r-1' -H 'X-User-ID: alice' \
- *           -H 'X-Tenant-ID: acme' http://127.0.0.1:8080/orders/42
+ *           -H 'X-Tenant-ID: acme' \
+ *           -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' \
+ *           http://127.0.0.1:8080/orders/42
+ *      quote-url: e.g. http://127.0.0.1:8081 (http_evloop 8081); the order's
+ *      path is appended.
  * Stop with SIGINT or SIGTERM.
  */
 #define _POSIX_C_SOURCE 200809L /* sigwait, pthread_sigmask under -std=c11 */
@@ -33,6 +51,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <curl/curl.h>
 #include <microhttpd.h>
 
 #include <ctxlog/ctxlog.h>
@@ -42,6 +61,8 @@
 #define PARTS 3        /* subtasks per request */
 
 static ctx_pool *pool;
+static const char *quote_url; /* the quote service, or NULL */
+static pthread_key_t curl_key; /* each MHD thread's libcurl handle */
 
 /* ---- the subtasks ----------------------------------------------------------- */
 
@@ -112,6 +133,80 @@ static long price_order(const char *order)
     return total;
 }
 
+/* ---- the call to the quote service --------------------------------------------- */
+
+static size_t discard(char *data, size_t size, size_t n, void *user)
+{
+    (void)data;
+    (void)user;
+    return size * n;
+}
+
+/* The calling thread's handle, made on first use and kept, so that its
+ * connection to the quote service stays open between requests. Freed when
+ * the thread exits (curl_key's destructor). */
+static CURL *thread_curl(void)
+{
+    CURL *h = pthread_getspecific(curl_key);
+    if (h)
+        return h;
+    h = curl_easy_init();
+    if (!h)
+        return NULL;
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for timeouts */
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(h, CURLOPT_PROXY, ""); /* never through an http_proxy */
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    if (pthread_setspecific(curl_key, h) != 0) {
+        curl_easy_cleanup(h);
+        return NULL;
+    }
+    return h;
+}
+
+static struct curl_slist *add_header(struct curl_slist *list, const char *name,
+                                     const char *value, int *oom)
+{
+    char line[256];
+    if (!value)
+        return list;
+    snprintf(line, sizeof line, "%s: %s", name, value);
+    struct curl_slist *more = curl_slist_append(list, line);
+    if (!more)
+        *oom = 1;
+    return more ? more : list;
+}
+
+/* GET <quote_url><order> in a client span of its own: the callee continues
+ * this trace with this span as its parent. The ids in force go along; they
+ * passed CTX_REQUEST's checks, so they cannot break a header line. Returns
+ * the callee's HTTP status, or -1. */
+static long fetch_quote(const char *order)
+{
+    CTX_SPAN();
+    char tp[CTX_TRACEPARENT_LEN + 1], url[512];
+    long status = -1;
+    int oom = 0;
+    CURL *h = thread_curl();
+    struct curl_slist *hdrs = NULL;
+    if (h && ctx_traceparent(tp) == 0 &&
+        snprintf(url, sizeof url, "%s%s", quote_url, order) < (int)sizeof url) {
+        hdrs = add_header(hdrs, "traceparent", tp, &oom);
+        hdrs = add_header(hdrs, "X-Request-ID", ctx_get(CTX_REQUEST_ID), &oom);
+        hdrs = add_header(hdrs, "X-User-ID", ctx_get(CTX_USER_ID), &oom);
+        hdrs = add_header(hdrs, "X-Tenant-ID", ctx_get(CTX_TENANT_ID), &oom);
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+        if (!oom && curl_easy_perform(h) == CURLE_OK)
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+        curl_slist_free_all(hdrs);
+    }
+    log_info_kv("quote fetched", LOG_I64("status", status),
+                LOG_STR("parent_span_id", ctx_get(CTX_PARENT_SPAN_ID)));
+    return status;
+}
+
 /* ---- the layers below the entry point ---------------------------------------- */
 
 static void load_order(const char *order)
@@ -122,7 +217,10 @@ static void load_order(const char *order)
 static long handle_order(const char *order)
 {
     load_order(order);
-    return price_order(order);
+    long total = price_order(order);
+    if (total >= 0 && quote_url && fetch_quote(order) != 200)
+        return -1;
+    return total;
 }
 
 /* ---- the entry point ------------------------------------------------------------ */
@@ -142,6 +240,10 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
      * unacceptable one, and that replacement is what the records carry. */
     enum MHD_Result ok =
         MHD_add_response_header(resp, "X-Request-ID", ctx_get(CTX_REQUEST_ID));
+    /* This request's span: a client that goes on from here is its child. */
+    char tp[CTX_TRACEPARENT_LEN + 1];
+    if (ok == MHD_YES && ctx_traceparent(tp) == 0)
+        ok = MHD_add_response_header(resp, "traceparent", tp);
     if (ok == MHD_YES)
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
     if (ok == MHD_YES)
@@ -173,11 +275,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
 
-    /* The only place the ids are set; they are reset when this returns, so
-     * nothing reaches the next request this MHD thread serves. */
-    CTX_REQUEST(header(conn, "X-Request-ID"), header(conn, "X-User-ID"),
-                header(conn, "X-Tenant-ID"));
-    log_info_kv("request received", LOG_STR("method", method), LOG_STR("path", url));
+    /* The only place the ids and the trace are set; they are reset when this
+     * returns, so nothing reaches the next request this MHD thread serves.
+     * A missing or invalid traceparent starts a new trace. */
+    CTX_REQUEST_TRACED(header(conn, "X-Request-ID"), header(conn, "X-User-ID"),
+                       header(conn, "X-Tenant-ID"), header(conn, "traceparent"));
+    log_info_kv("request received", LOG_STR("method", method), LOG_STR("path", url),
+                LOG_STR("parent_span_id", ctx_get(CTX_PARENT_SPAN_ID)));
 
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "GET or HEAD only\n");
@@ -192,7 +296,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 /* ---- main ---------------------------------------------------------------------- */
 
-static int parse_port(int argc, char **argv, unsigned short *out)
+static int parse_args(int argc, char **argv, unsigned short *out)
 {
     if (argc < 2) {
         *out = 8080;
@@ -200,18 +304,35 @@ static int parse_port(int argc, char **argv, unsigned short *out)
     }
     char *end;
     long v = strtol(argv[1], &end, 10);
-    if (argc > 2 || *argv[1] == '\0' || *end != '\0' || v < 1 || v > 65535)
+    if (argc > 3 || *argv[1] == '\0' || *end != '\0' || v < 1 || v > 65535)
         return -1;
     *out = (unsigned short)v;
+    if (argc == 3) {
+        /* Loopback only, like the server itself. */
+        if (strncmp(argv[2], "http://127.0.0.1:", 17) != 0)
+            return -1;
+        quote_url = argv[2];
+    }
     return 0;
+}
+
+static void curl_free_handle(void *h)
+{
+    curl_easy_cleanup(h);
 }
 
 int main(int argc, char **argv)
 {
     unsigned short port;
-    if (parse_port(argc, argv, &port) != 0) {
-        fprintf(stderr, "usage: %s [port]\n", argv[0]);
+    if (parse_args(argc, argv, &port) != 0) {
+        fprintf(stderr, "usage: %s [port [http://127.0.0.1:PORT]]\n", argv[0]);
         return 2;
+    }
+    /* Before any thread: curl_global_init is not thread-safe. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+        pthread_key_create(&curl_key, curl_free_handle) != 0) {
+        log_error("cannot set up libcurl");
+        return 1;
     }
 
     /* The stop signals are taken by sigwait() below. Blocking them before
@@ -250,6 +371,7 @@ int main(int argc, char **argv)
     log_info_kv("stopping", LOG_STR("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
     MHD_stop_daemon(d); /* joins MHD's threads: requests in flight finish first */
     ctx_pool_free(pool);
+    curl_global_cleanup(); /* the threads' handles went with them */
     log_info("stopped");
     log_shutdown();
     return 0;

@@ -343,7 +343,9 @@ static void put_kv(struct line *l, const char *key, const log_field *f, size_t m
     }
 }
 
-/* The context variables people scan for, first and under short names. */
+/* The context variables people scan for, first and under short names; and
+ * the trace flags, not shown (label NULL): they make the line long and a
+ * person tells traces apart by the trace id. */
 static const struct {
     const char *key;
     const char *label;
@@ -352,6 +354,9 @@ static const struct {
     {"request_id", "req", FMT_CONSOLE_REQ_CHARS},
     {"user_id", "user", 0},
     {"tenant_id", "tenant", 0},
+    {"trace_id", "trace", FMT_CONSOLE_TRACE_CHARS},
+    {"span_id", "span", 0},
+    {"trace_flags", NULL, 0},
 };
 #define N_KNOWN (sizeof known_ctx / sizeof known_ctx[0])
 
@@ -370,7 +375,7 @@ static void put_fields(struct line *l, const log_record *r)
 
     for (size_t k = 0; k < N_KNOWN; k++)
         for (size_t i = 0; i < nctx; i++)
-            if (known_index(r->ctx_fields[i].key) == (int)k)
+            if (known_ctx[k].label && known_index(r->ctx_fields[i].key) == (int)k)
                 put_kv(l, known_ctx[k].label, &r->ctx_fields[i], known_ctx[k].max_chars);
     for (size_t i = 0; i < nctx; i++)
         if (known_index(r->ctx_fields[i].key) < 0)

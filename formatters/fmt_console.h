@@ -14,6 +14,8 @@
 #define FMT_CONSOLE_LOGGER_WIDTH 12
 /* Characters of request_id shown: enough to tell requests apart by eye. */
 #define FMT_CONSOLE_REQ_CHARS 8
+/* Characters of trace_id shown, for the same reason. */
+#define FMT_CONSOLE_TRACE_CHARS 8
 
 /*
  * Append the record as one line:
@@ -24,8 +26,9 @@
  * logger name and ':' padded to FMT_CONSOLE_LOGGER_WIDTH + 1; the message;
  * then, after two spaces, the context fields (request_id as "req" cut to
  * FMT_CONSOLE_REQ_CHARS characters, user_id as "user", tenant_id as
- * "tenant", in that order, then the others as they come) and the record's
- * fields, as key=value.
+ * "tenant", trace_id as "trace" cut to FMT_CONSOLE_TRACE_CHARS, span_id as
+ * "span", in that order, then the others as they come; trace_flags is left
+ * out, the JSON records have it) and the record's fields, as key=value.
  *
  * Everything printed is made safe for a terminal and kept on one line:
  * \n \r \t as \\n \\r \\t, other C0 controls and DEL as \\xNN, C1 controls,

@@ -7,6 +7,8 @@
  * LOG_JSON_DEFAULT (SPEC section 5):
  *   ts, level, logger, msg, <context fields>, <fields>,
  *   [file, line, func], [thread_id]
+ *   The context fields are named after their variables: the trace's
+ *   (SPEC section 8) are trace_id, span_id, trace_flags.
  *
  * LOG_JSON_ECS (Elastic Common Schema 8.11, flat dotted names as Filebeat
  * and the ECS loggers write them):
@@ -14,12 +16,19 @@
  *   <context fields>, <fields>,
  *   [log.origin.file.name, log.origin.file.line, log.origin.function],
  *   [process.thread.id]
+ *   The context fields trace_id and span_id are written as ECS's trace.id
+ *   and span.id; ECS has no field for the flags, so trace_flags keeps its
+ *   name, as request_id does.
  *
  * LOG_JSON_OTEL (OpenTelemetry log data model, flat exporter form):
- *   timestamp, severity_text, severity_number, body,
- *   instrumentation_scope {name: <logger>},
+ *   timestamp, [trace_id, span_id, flags], severity_text, severity_number,
+ *   body, instrumentation_scope {name: <logger>},
  *   attributes {<context fields>, <fields>,
  *               [code.filepath, code.lineno, code.function], [thread.id]}
+ *   The data model's TraceId, SpanId and TraceFlags are top-level fields:
+ *   the context's trace_id and span_id strings go there, and trace_flags as
+ *   the number `flags` (when it is two lower-case hex digits); they are then
+ *   not repeated in attributes.
  *   severity_text is TRACE DEBUG INFO WARN ERROR FATAL and severity_number
  *   1 5 9 13 17 21 (the first number of each OTel range); an out-of-range
  *   level is UNKNOWN with 0 (SEVERITY_NUMBER_UNSPECIFIED). attributes is
@@ -553,6 +562,98 @@ static int put_fields(struct keyset *ks, fmt_buf *b, const log_field *f, size_t 
     return 0;
 }
 
+#define PUT_LIT(b, lit) fmt_buf_append((b), lit, sizeof lit - 1)
+
+/* ---- the trace variables (SPEC section 8) ---------------------------------- */
+
+/* The context fields OTel writes at the top level instead of in
+ * "attributes": the first string `trace_id` and `span_id`, and the first
+ * `trace_flags` that is two lower-case hex digits (written as the number
+ * OTel's `flags` is). Anything else of those names stays in "attributes". */
+struct otel_trace {
+    const log_field *trace, *span, *flags;
+};
+
+static int is_str(const log_field *f, const char *key)
+{
+    return f->type == LOG_FIELD_STR && f->v.s && f->key && strcmp(f->key, key) == 0;
+}
+
+static int hex_nibble(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static struct otel_trace otel_trace_of(const log_record *r)
+{
+    struct otel_trace t = {NULL, NULL, NULL};
+    size_t n = r->ctx_fields ? r->n_ctx_fields : 0;
+    for (size_t i = 0; i < n; i++) {
+        const log_field *f = &r->ctx_fields[i];
+        if (!t.trace && is_str(f, "trace_id"))
+            t.trace = f;
+        else if (!t.span && is_str(f, "span_id"))
+            t.span = f;
+        else if (!t.flags && is_str(f, "trace_flags") && hex_nibble(f->v.s[0]) >= 0 &&
+                 hex_nibble(f->v.s[1]) >= 0 && f->v.s[2] == '\0')
+            t.flags = f;
+    }
+    return t;
+}
+
+/* OTel's top-level trace members, each followed by a ','. */
+static void put_otel_trace(fmt_buf *b, const struct otel_trace *t)
+{
+    if (t->trace) {
+        PUT_LIT(b, "\"trace_id\":");
+        fmt_json_string(b, t->trace->v.s, strlen(t->trace->v.s));
+        fmt_buf_putc(b, ',');
+    }
+    if (t->span) {
+        PUT_LIT(b, "\"span_id\":");
+        fmt_json_string(b, t->span->v.s, strlen(t->span->v.s));
+        fmt_buf_putc(b, ',');
+    }
+    if (t->flags) {
+        PUT_LIT(b, "\"flags\":");
+        put_i64(b, hex_nibble(t->flags->v.s[0]) * 16 + hex_nibble(t->flags->v.s[1]));
+        fmt_buf_putc(b, ',');
+    }
+}
+
+/* The key a context field is written under: ECS names the trace and the
+ * span `trace.id` and `span.id`; every other name is the variable's. */
+static const char *ctx_key(const log_field *f, log_json_preset preset)
+{
+    if (preset == LOG_JSON_ECS && f->key) {
+        if (strcmp(f->key, "trace_id") == 0)
+            return "trace.id";
+        if (strcmp(f->key, "span_id") == 0)
+            return "span.id";
+    }
+    return f->key;
+}
+
+/* The context fields under the preset's names, those OTel moved to the
+ * top level left out. */
+static int put_ctx_fields(struct keyset *ks, fmt_buf *b, const log_record *r,
+                          log_json_preset preset)
+{
+    size_t n = r->ctx_fields ? r->n_ctx_fields : 0;
+    struct otel_trace t = {NULL, NULL, NULL};
+    if (preset == LOG_JSON_OTEL)
+        t = otel_trace_of(r);
+    for (size_t i = 0; i < n; i++) {
+        const log_field *f = &r->ctx_fields[i];
+        if (f == t.trace || f == t.span || f == t.flags)
+            continue;
+        if (put_key(ks, b, ctx_key(f, preset), "ctx."))
+            return -1;
+        (void)put_value(b, f);
+    }
+    return 0;
+}
+
 /* The context fields. They depend on the context alone (and on the
  * options), so for a record whose context the core identified, the bytes
  * and keys written for the previous record of the same context are copied
@@ -563,7 +664,7 @@ static int put_ctx(struct keyset *ks, fmt_buf *b, const log_record *r, log_json_
     const fmt_ctx_hint *h = fmt_ctx_vouched(r);
     size_t n = r->ctx_fields ? r->n_ctx_fields : 0;
     if (!cached || !h || n > CTX_CACHE_KEYS)
-        return put_fields(ks, b, r->ctx_fields, n, "ctx.", NULL);
+        return put_ctx_fields(ks, b, r, preset);
     struct ctx_cache *c = &tl_ctx;
     if (c->serial == h->serial && c->preset == (int)preset && c->callsite == ks->callsite &&
         c->thread == ks->thread && c->comma_in == ks->comma && ks->n == 0) {
@@ -583,7 +684,7 @@ static int put_ctx(struct keyset *ks, fmt_buf *b, const log_record *r, log_json_
     }
     size_t at = b->len, k0 = ks->n;
     int comma_in = ks->comma;
-    if (put_fields(ks, b, r->ctx_fields, n, "ctx.", NULL))
+    if (put_ctx_fields(ks, b, r, preset))
         return -1;
     c->serial = 0;
     if (k0 != 0)
@@ -653,7 +754,6 @@ static void put_msg(fmt_buf *b, const log_record *r)
     fmt_json_string(b, r->msg, r->msg ? r->msg_len : 0);
 }
 
-#define PUT_LIT(b, lit) fmt_buf_append((b), lit, sizeof lit - 1)
 
 /* The members between the timestamp and the message of the DEFAULT and ECS
  * presets (level and logger, and the message's key) depend on the level and
@@ -712,9 +812,12 @@ static void put_head(fmt_buf *b, log_json_preset preset, const log_record *r, in
     if (preset == LOG_JSON_OTEL) {
         int known = (unsigned)r->level < N_LEVELS;
         const char *name = known ? otel_names[r->level] : "UNKNOWN";
+        struct otel_trace t = otel_trace_of(r);
         PUT_LIT(b, "{\"timestamp\":\"");
         fmt_rfc3339_utc(b, &r->time);
-        PUT_LIT(b, "\",\"severity_text\":\"");
+        PUT_LIT(b, "\",");
+        put_otel_trace(b, &t);
+        PUT_LIT(b, "\"severity_text\":\"");
         fmt_buf_append(b, name, strlen(name));
         PUT_LIT(b, "\",\"severity_number\":");
         put_i64(b, known ? otel_numbers[r->level] : 0);

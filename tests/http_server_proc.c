@@ -93,12 +93,12 @@ static void reap(ts_server *s, int *status)
 }
 
 /* The environment of the child: ours, with the logging variables replaced. */
-static char **child_env(char *output)
+static char **child_env(char *output, int async)
 {
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + 3, sizeof *env);
+    char **env = calloc(n + 4, sizeof *env);
     assert_non_null(env);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -106,17 +106,25 @@ static char **child_env(char *output)
             env[k++] = environ[i];
     env[k++] = output;
     env[k++] = "CTXLOG_LEVEL=info";
+    if (async)
+        env[k++] = "CTXLOG_ASYNC=1";
     return env;
 }
 
 void ts_server_start(ts_server *s, const char *path, const char *log_path, int timeout_ms)
 {
+    ts_server_start_ex(s, path, log_path, timeout_ms, NULL, 0);
+}
+
+void ts_server_start_ex(ts_server *s, const char *path, const char *log_path, int timeout_ms,
+                        const char *extra_arg, int async)
+{
     *s = (ts_server){.port = free_port()};
     char port[8], *output;
     snprintf(port, sizeof port, "%u", s->port);
     assert_true(asprintf(&output, "CTXLOG_OUTPUT=%s", log_path) > 0);
-    char **env = child_env(output);
-    char *argv[] = {(char *)path, port, NULL};
+    char **env = child_env(output, async);
+    char *argv[] = {(char *)path, port, (char *)extra_arg, NULL};
 
     /* Everything the child needs is prepared: after fork() it only execs. */
     pid_t pid = fork();

@@ -19,6 +19,11 @@ typedef struct ts_server {
  * on 127.0.0.1. Fails the test if it exits or does not listen in time. */
 void ts_server_start(ts_server *s, const char *path, const char *log_path, int timeout_ms);
 
+/* The same, with one more argument after the port (NULL: none) and, when
+ * `async` is set, CTXLOG_ASYNC=1 in the child's environment. */
+void ts_server_start_ex(ts_server *s, const char *path, const char *log_path, int timeout_ms,
+                        const char *extra_arg, int async);
+
 /* Send SIGTERM and reap the child. Fails the test unless it exits with
  * status 0 within timeout_ms (it is then killed with SIGKILL). */
 void ts_server_stop(ts_server *s, int timeout_ms);

@@ -502,6 +502,30 @@ static void test_fmt_console__request_id_cut(void **state)
     assert_string_equal(line_of(&r, false), want);
 }
 
+/* The trace: a short trace id and the span after the request ids; the
+ * flags are left to the JSON records. */
+static void test_fmt_console__trace_id_short(void **state)
+{
+    (void)state;
+    log_record r = base_record();
+    log_field ctx[] = {LOG_STR("request_id", "r-1"),
+                       LOG_STR("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"),
+                       LOG_STR("span_id", "00f067aa0ba902b7"), LOG_STR("trace_flags", "01"),
+                       LOG_I64("shard", 4)};
+    r.ctx_fields = ctx;
+    r.n_ctx_fields = N_OF(ctx);
+    assert_string_equal(line_of(&r, false),
+                        PREFIX "hello  req=r-1 trace=4bf92f35 span=00f067aa0ba902b7 shard=4\n");
+    assert_terminal_safe(buf.data, buf.len, false);
+
+    /* A hand-set trace id is shown as safely as any value. */
+    log_field odd[] = {LOG_STR("trace_id", "\x1b[31mred\x1b[0m")};
+    r.ctx_fields = odd;
+    r.n_ctx_fields = 1;
+    assert_string_equal(line_of(&r, false), PREFIX "hello  trace=\"\\x1b[31mred\"\n");
+    assert_terminal_safe(buf.data, buf.len, false);
+}
+
 /* ---- colour ------------------------------------------------------------------------ */
 
 static void test_fmt_console__color_wraps_the_level_only(void **state)
@@ -1146,6 +1170,7 @@ int main(void)
         cmocka_unit_test_teardown(test_fmt_console__values_quoted_when_needed, teardown),
         cmocka_unit_test_teardown(test_fmt_console__other_values, teardown),
         cmocka_unit_test_teardown(test_fmt_console__request_id_cut, teardown),
+        cmocka_unit_test_teardown(test_fmt_console__trace_id_short, teardown),
         cmocka_unit_test_teardown(test_fmt_console__color_wraps_the_level_only, teardown),
         cmocka_unit_test_teardown(test_fmt_console__color_modes, teardown),
         cmocka_unit_test_teardown(test_fmt_console__bad_arguments_and_oom, teardown),

@@ -17,8 +17,12 @@
 
 #include <jansson.h>
 
+#include <ctxlog/config.h>
+#include <ctxlog/ctxlog.h>
+
 #include "formatters/fmt_formatter.h"
 #include "formatters/fmt_json.h"
+#include "support.h"
 
 #define FFFD "\xEF\xBF\xBD"
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
@@ -754,6 +758,218 @@ static void test_fmt_presets__threads_with_different_presets(void **state)
     }
 }
 
+/* ---- the trace variables (SPEC section 8) ------------------------------------------ */
+
+#define T_TRACE "4bf92f3577b34da6a3ce929d0e0e4736"
+#define T_SPAN "00f067aa0ba902b7"
+#define T_PARENT "b7ad6b7169203331"
+
+static log_record traced_record(log_field *ctx, size_t n)
+{
+    log_record r = base_record();
+    r.ctx_fields = ctx;
+    r.n_ctx_fields = n;
+    return r;
+}
+
+static void test_fmt_presets__default_trace_after_tenant_id(void **state)
+{
+    (void)state;
+    log_field ctx[] = {LOG_STR("request_id", "r-1"),  LOG_STR("user_id", "u-7"),
+                       LOG_STR("tenant_id", "acme"),  LOG_STR("trace_id", T_TRACE),
+                       LOG_STR("span_id", T_SPAN),    LOG_STR("trace_flags", "01"),
+                       LOG_STR("order", "o-1")};
+    log_field f[] = {LOG_I64("attempt", 3)};
+    log_record r = traced_record(ctx, N_OF(ctx));
+    r.fields = f;
+    r.n_fields = 1;
+    log_json_options o = opts_of(LOG_JSON_DEFAULT, false, false);
+    json_t *j = format(&r, &o);
+    static const char *const want[] = {"ts",          "level",          "logger", "msg",
+                                       "request_id",  "user_id",        "tenant_id",
+                                       "trace_id",    "span_id",        "trace_flags",
+                                       "order",       "attempt"};
+    assert_members(j, want, N_OF(want));
+    assert_str(j, "trace_id", T_TRACE);
+    assert_str(j, "span_id", T_SPAN);
+    assert_str(j, "trace_flags", "01");
+    json_decref(j);
+}
+
+static void test_fmt_presets__ecs_trace_and_span_ids(void **state)
+{
+    (void)state;
+    log_field ctx[] = {LOG_STR("request_id", "r-1"), LOG_STR("trace_id", T_TRACE),
+                       LOG_STR("span_id", T_SPAN), LOG_STR("trace_flags", "01")};
+    /* A call field under ECS's name is renamed, never dropped. */
+    log_field f[] = {LOG_STR("trace.id", "mine"), LOG_STR("span_id", "also mine")};
+    log_record r = traced_record(ctx, N_OF(ctx));
+    r.fields = f;
+    r.n_fields = N_OF(f);
+    log_json_options o = opts_of(LOG_JSON_ECS, false, false);
+    json_t *j = format(&r, &o);
+    static const char *const want[] = {"@timestamp",  "log.level",   "log.logger",
+                                       "message",     "ecs.version", "request_id",
+                                       "trace.id",    "span.id",     "trace_flags",
+                                       "fields.trace.id", "span_id"};
+    assert_members(j, want, N_OF(want));
+    assert_str(j, "trace.id", T_TRACE);
+    assert_str(j, "span.id", T_SPAN);
+    assert_str(j, "trace_flags", "01");
+    assert_str(j, "fields.trace.id", "mine");
+    assert_str(j, "span_id", "also mine");
+    json_decref(j);
+}
+
+static void test_fmt_presets__otel_trace_at_the_top_level(void **state)
+{
+    (void)state;
+    log_field ctx[] = {LOG_STR("request_id", "r-1"), LOG_STR("trace_id", T_TRACE),
+                       LOG_STR("span_id", T_SPAN), LOG_STR("trace_flags", "03"),
+                       LOG_STR("order", "o-1")};
+    log_field f[] = {LOG_STR("trace_id", "a field, not the trace")};
+    log_record r = traced_record(ctx, N_OF(ctx));
+    r.fields = f;
+    r.n_fields = 1;
+    log_json_options o = opts_of(LOG_JSON_OTEL, true, true);
+    r.file = "db.c";
+    json_t *j = format(&r, &o);
+    static const char *const want[] = {"timestamp", "trace_id", "span_id", "flags",
+                                       "severity_text", "severity_number", "body",
+                                       "instrumentation_scope", "attributes"};
+    assert_members(j, want, N_OF(want));
+    assert_str(j, "trace_id", T_TRACE);
+    assert_str(j, "span_id", T_SPAN);
+    assert_int(j, "flags", 3);
+    const json_t *a = attributes(j);
+    static const char *const attrs[] = {"request_id", "order", "trace_id",
+                                        "code.filepath", "code.lineno", "code.function",
+                                        "thread.id"};
+    assert_members(a, attrs, N_OF(attrs));
+    assert_str(a, "order", "o-1");
+    assert_str(a, "trace_id", "a field, not the trace");
+    json_decref(j);
+}
+
+/* What OTel cannot put at the top level stays in attributes, once. */
+static void test_fmt_presets__otel_odd_trace_values_stay_in_attributes(void **state)
+{
+    (void)state;
+    log_field ctx[] = {LOG_STR("trace_id", T_TRACE), LOG_STR("trace_flags", "0X"),
+                       LOG_STR("trace_id", "again"), LOG_I64("span_id", 7),
+                       LOG_STR("trace_flags", "1")};
+    log_record r = traced_record(ctx, N_OF(ctx));
+    log_json_options o = opts_of(LOG_JSON_OTEL, false, false);
+    json_t *j = format(&r, &o);
+    static const char *const want[] = {"timestamp", "trace_id", "severity_text",
+                                       "severity_number", "body", "instrumentation_scope",
+                                       "attributes"};
+    assert_members(j, want, N_OF(want));
+    assert_str(j, "trace_id", T_TRACE);
+    const json_t *a = attributes(j);
+    static const char *const attrs[] = {"trace_flags", "trace_id", "span_id", "ctx.trace_flags"};
+    assert_members(a, attrs, N_OF(attrs));
+    assert_str(a, "trace_flags", "0X");
+    assert_str(a, "trace_id", "again");
+    assert_int(a, "span_id", 7);
+    assert_str(a, "ctx.trace_flags", "1");
+    json_decref(j);
+}
+
+static void test_fmt_presets__no_trace_no_trace_members(void **state)
+{
+    (void)state;
+    log_field ctx[] = {LOG_STR("request_id", "r-1")};
+    log_record r = traced_record(ctx, N_OF(ctx));
+    static const char *const trace_keys[] = {"trace_id", "span_id", "trace_flags", "flags",
+                                             "parent_span_id", "trace.id", "span.id"};
+    for (size_t p = 0; p < 3; p++) {
+        log_json_options o = opts_of((log_json_preset)p, false, false);
+        json_t *j = format(&r, &o);
+        const json_t *a = p == LOG_JSON_OTEL ? attributes(j) : j;
+        for (size_t k = 0; k < N_OF(trace_keys); k++) {
+            assert_null(json_object_get(j, trace_keys[k]));
+            assert_null(json_object_get(a, trace_keys[k]));
+        }
+        json_decref(j);
+    }
+}
+
+/* Through the logger, one sink per preset: the records of a trace, most of
+ * them written from the caches (line cache, context members), which Debug
+ * builds check against a fresh encoding of each record. parent_span_id is
+ * not stamped: the records carry it as a field of their own. */
+static void test_fmt_presets__trace_through_the_logger_in_every_preset(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"default", "ecs", "otel"};
+    char *paths[3], *conf = ts_temp_path("trace_presets.json");
+    FILE *cf = fopen(conf, "w");
+    assert_non_null(cf);
+    fprintf(cf, "{\"sinks\": {");
+    for (int p = 0; p < 3; p++) {
+        char name[64];
+        snprintf(name, sizeof name, "trace_%s.log", names[p]);
+        paths[p] = ts_temp_path(name);
+        ts_unlink(paths[p]);
+        fprintf(cf, "%s\"%s\": {\"type\": \"file\", \"path\": \"%s\", \"preset\": \"%s\"}",
+                p ? ", " : "", names[p], paths[p], names[p]);
+    }
+    fprintf(cf, "}, \"loggers\": {\"root\": {\"level\": \"info\", "
+                "\"sinks\": [\"default\", \"ecs\", \"otel\"]}}}\n");
+    fclose(cf);
+    log_config_error err;
+    assert_int_equal(log_config_load(conf, &err), 0);
+
+    char spans[2][17];
+    {
+        CTX_REQUEST_TRACED("r-1", "u-1", "t-1", "00-" T_TRACE "-" T_PARENT "-01");
+        snprintf(spans[0], sizeof spans[0], "%s", ctx_get(CTX_SPAN_ID));
+        for (int i = 0; i < 20; i++)
+            log_info_kv("in request", LOG_I64("i", i),
+                        LOG_STR("parent_span_id", ctx_get(CTX_PARENT_SPAN_ID)));
+        CTX_SPAN();
+        snprintf(spans[1], sizeof spans[1], "%s", ctx_get(CTX_SPAN_ID));
+        for (int i = 0; i < 20; i++)
+            log_info_kv("in span", LOG_I64("i", i),
+                        LOG_STR("parent_span_id", ctx_get(CTX_PARENT_SPAN_ID)));
+    }
+    log_info("no trace");
+    assert_int_equal(log_flush(), 0);
+
+    for (int p = 0; p < 3; p++) {
+        json_t *recs = ts_read_records(paths[p]);
+        assert_int_equal(json_array_size(recs), 41);
+        size_t k;
+        json_t *j;
+        json_array_foreach(recs, k, j) {
+            const json_t *top = j, *a = p == LOG_JSON_OTEL ? attributes(j) : j;
+            const char *trace_key = p == LOG_JSON_ECS ? "trace.id" : "trace_id";
+            const char *span_key = p == LOG_JSON_ECS ? "span.id" : "span_id";
+            if (k == 40) {
+                assert_null(json_object_get(top, trace_key));
+                assert_null(json_object_get(a, "parent_span_id"));
+                continue;
+            }
+            int in_span = k >= 20;
+            assert_str(top, trace_key, T_TRACE);
+            assert_str(top, span_key, spans[in_span]);
+            assert_str(a, "parent_span_id", in_span ? spans[0] : T_PARENT);
+            if (p == LOG_JSON_OTEL)
+                assert_int(top, "flags", 1);
+            else
+                assert_str(top, "trace_flags", "01");
+            assert_int(a, "i", (json_int_t)(k % 20));
+        }
+        json_decref(recs);
+        ts_unlink(paths[p]);
+        free(paths[p]);
+    }
+    log_shutdown();
+    ts_unlink(conf);
+    free(conf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -774,6 +990,14 @@ int main(void)
         cmocka_unit_test_teardown(test_fmt_presets__bad_preset_and_oom, teardown),
         cmocka_unit_test_teardown(test_fmt_presets__json_formatter_objects, teardown),
         cmocka_unit_test_teardown(test_fmt_presets__threads_with_different_presets, teardown),
+        cmocka_unit_test_teardown(test_fmt_presets__default_trace_after_tenant_id, teardown),
+        cmocka_unit_test_teardown(test_fmt_presets__ecs_trace_and_span_ids, teardown),
+        cmocka_unit_test_teardown(test_fmt_presets__otel_trace_at_the_top_level, teardown),
+        cmocka_unit_test_teardown(test_fmt_presets__otel_odd_trace_values_stay_in_attributes,
+                                  teardown),
+        cmocka_unit_test_teardown(test_fmt_presets__no_trace_no_trace_members, teardown),
+        cmocka_unit_test_teardown(test_fmt_presets__trace_through_the_logger_in_every_preset,
+                                  teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

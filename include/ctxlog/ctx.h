@@ -92,6 +92,36 @@ CTXLOG_API ctx_var *ctx_var_tenant_id(void);
 #define CTX_TENANT_ID (ctx_var_tenant_id())
 
 /**
+ * Built-in variables of the W3C Trace Context (see CTX_TRACE).
+ *
+ * Logged: `trace_id` (32 lower-case hex digits), `span_id` (16) and
+ * `trace_flags` (2). Declared after the request ids, so records list them
+ * right after `tenant_id`, in this order.
+ *
+ * Not logged: `parent_span_id` (16 hex: the span this one was started from,
+ * the incoming header's parent-id or the enclosing CTX_SPAN's span; unset
+ * for the root span of a new trace). The log data models of OpenTelemetry
+ * and ECS carry no parent on a log record, and stamping it on every record
+ * would cost every record its bytes: read it with ctx_get() and log it
+ * where the span starts, e.g.
+ * `log_info_kv("request received", LOG_STR("parent_span_id", ctx_get(CTX_PARENT_SPAN_ID)))`.
+ *
+ * They are ordinary variables: ctx_get() reads them, and they follow the
+ * context into threads, pools, bound callbacks and async records like any
+ * other. Set them through CTX_TRACE / CTX_SPAN; a value set by hand with
+ * ctx_set() is logged as it is, but ctx_traceparent() only writes a header
+ * from values that form a valid one.
+ */
+CTXLOG_API ctx_var *ctx_var_trace_id(void);
+CTXLOG_API ctx_var *ctx_var_span_id(void);
+CTXLOG_API ctx_var *ctx_var_trace_flags(void);
+CTXLOG_API ctx_var *ctx_var_parent_span_id(void);
+#define CTX_TRACE_ID (ctx_var_trace_id())
+#define CTX_SPAN_ID (ctx_var_span_id())
+#define CTX_TRACE_FLAGS (ctx_var_trace_flags())
+#define CTX_PARENT_SPAN_ID (ctx_var_parent_span_id())
+
+/**
  * @brief Set @p v to a copy of @p value in the calling thread's current context.
  * @param value NUL-terminated string, copied; NULL unsets the variable.
  * @return a token for ctx_reset(). If @p v is NULL or memory runs out, nothing
@@ -300,6 +330,136 @@ CTXLOG_API int ctx_id_valid(const char *id);
 #define CTX_REQUEST(request_id, user_id, tenant_id)                               \
     __attribute__((cleanup(ctx_request_end), unused)) ctx_request CTX__UNIQ(ctx__req_) = \
         ctx_request_begin((request_id), (user_id), (tenant_id))
+
+/* ---- W3C Trace Context ---------------------------------------------------- */
+
+/** Length of a version-00 `traceparent` header value, without the NUL. */
+#define CTX_TRACEPARENT_LEN 55
+/** Length of a trace id in hex, without the NUL. */
+#define CTX_TRACE_ID_LEN 32
+/** Length of a span id in hex, without the NUL. */
+#define CTX_SPAN_ID_LEN 16
+
+/**
+ * The tokens of a trace scope (CTX_TRACE, CTX_SPAN, ctx_trace_begin()).
+ * Returned by value, owns nothing; members are private.
+ */
+typedef struct ctx_trace {
+    ctx_token trace_id_, trace_flags_, span_id_, parent_span_id_;
+} ctx_trace;
+
+/**
+ * @brief Whether @p traceparent is a header ctx_trace_begin() would continue,
+ *        by the rules of the W3C Trace Context recommendation.
+ *
+ * Valid: `vv-<32 hex trace-id>-<16 hex parent-id>-<2 hex flags>`, lower-case
+ * hex only, dashes exactly there, neither id all zeros, version not `ff`.
+ * Version `00` must end right after the flags (exactly 55 bytes: no trailing
+ * whitespace, no extra field). A later version is read by its first four
+ * fields: it may go on after the flags, but only with a `-`. At most 56
+ * bytes of @p traceparent are read, whatever its length.
+ * @return 1 when valid, 0 otherwise (NULL included).
+ * Thread safety: pure; any thread.
+ */
+CTXLOG_API int ctx_traceparent_valid(const char *traceparent);
+
+/**
+ * @brief Enter a trace: continue the one an incoming `traceparent` header
+ *        names, or start a new one (what CTX_TRACE does, as a call).
+ *
+ * A valid @p traceparent (see ctx_traceparent_valid()) continues its trace:
+ * `trace_id` and `trace_flags` are the header's (the flags as received),
+ * `span_id` a fresh random id, and `parent_span_id` the header's parent-id.
+ * NULL or an invalid header starts a new trace: a random non-zero 128-bit
+ * `trace_id`, a random non-zero 64-bit `span_id`, `trace_flags` `01`
+ * (sampled), and `parent_span_id` unset for the scope. Nothing of an invalid
+ * header is stored or logged. Ids come from a per-thread generator seeded
+ * from getrandom(2) (reseeded in a forked child).
+ *
+ * `tracestate` is not read: ctxlog neither stores nor logs it. A service
+ * that forwards it passes the incoming `tracestate` on unchanged, and drops
+ * it when ctx_traceparent_valid() said the `traceparent` was invalid, as
+ * the recommendation asks.
+ * @return the tokens; undo them with ctx_trace_end(). If memory runs out
+ *         some variables may be left as they were; ctx_trace_end() still
+ *         undoes what was set.
+ * Allocates what ctx_set() does for each variable set (at most four).
+ */
+CTXLOG_API ctx_trace ctx_trace_begin(const char *traceparent);
+
+/**
+ * @brief Begin a child span of the current trace: a fresh `span_id`, the
+ *        current span as `parent_span_id`, the same `trace_id` and
+ *        `trace_flags` (what CTX_SPAN does, as a call). When no trace is set
+ *        (or the trace variables do not form a valid one), it starts a new
+ *        trace as ctx_trace_begin(NULL) does.
+ * @return the tokens; undo them with ctx_trace_end().
+ */
+CTXLOG_API ctx_trace ctx_span_begin(void);
+
+/**
+ * @brief Undo ctx_trace_begin() or ctx_span_begin(): the trace variables get
+ *        back the values they had before, in reverse order. NULL is a no-op.
+ * Must run in the frame (thread, ctx_run, ctx_attach) that began it.
+ */
+CTXLOG_API void ctx_trace_end(ctx_trace *t);
+
+/**
+ * @brief Write the outgoing `traceparent` header of the current context:
+ *        `00-<trace_id>-<span_id>-<trace_flags>` and a NUL, into @p out.
+ *
+ * The current span is the parent-id the callee will see. No allocation.
+ * @param[out] out room for CTX_TRACEPARENT_LEN + 1 bytes; on error it holds "".
+ * @return 0; CTXLOG_ESTATE when no trace is set (or the trace variables,
+ *         set by hand, do not form a valid header); CTXLOG_EINVAL when
+ *         @p out is NULL.
+ */
+CTXLOG_API int ctx_traceparent(char out[CTX_TRACEPARENT_LEN + 1]);
+
+/**
+ * @brief Continue or start a trace for the rest of the enclosing block, from
+ *        an incoming `traceparent` header value (NULL when the request had
+ *        none); scoped like CTX_SCOPE. See ctx_trace_begin().
+ */
+#define CTX_TRACE(traceparent)                                                    \
+    __attribute__((cleanup(ctx_trace_end), unused)) ctx_trace CTX__UNIQ(ctx__trace_) = \
+        ctx_trace_begin((traceparent))
+
+/**
+ * @brief A child span for the rest of the enclosing block: fresh `span_id`,
+ *        same trace, the enclosing span restored when the block is left.
+ *        Starts a new trace when none is set. See ctx_span_begin().
+ */
+#define CTX_SPAN()                                                                \
+    __attribute__((cleanup(ctx_trace_end), unused)) ctx_trace CTX__UNIQ(ctx__span_) = \
+        ctx_span_begin()
+
+/** The tokens of CTX_REQUEST_TRACED. Members are private. */
+typedef struct ctx_request_traced {
+    ctx_request request_;
+    ctx_trace trace_;
+} ctx_request_traced;
+
+/**
+ * @brief ctx_request_begin() then ctx_trace_begin(), as one call.
+ * @return the tokens; undo them with ctx_request_traced_end().
+ */
+CTXLOG_API ctx_request_traced ctx_request_traced_begin(const char *request_id,
+                                                       const char *user_id,
+                                                       const char *tenant_id,
+                                                       const char *traceparent);
+
+/** @brief Undo ctx_request_traced_begin(): the trace, then the request ids. NULL is a no-op. */
+CTXLOG_API void ctx_request_traced_end(ctx_request_traced *r);
+
+/**
+ * @brief CTX_REQUEST and CTX_TRACE in one scope: the request entry point of
+ *        a service that takes part in distributed traces.
+ */
+#define CTX_REQUEST_TRACED(request_id, user_id, tenant_id, traceparent)          \
+    __attribute__((cleanup(ctx_request_traced_end), unused))                      \
+    ctx_request_traced CTX__UNIQ(ctx__reqt_) =                                    \
+        ctx_request_traced_begin((request_id), (user_id), (tenant_id), (traceparent))
 
 #ifdef __cplusplus
 }

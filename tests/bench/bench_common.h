@@ -32,11 +32,13 @@
 
 /* ---- command line -------------------------------------------------------- */
 
-enum bench_workload { BENCH_W1 = 1, BENCH_W2, BENCH_W3, BENCH_W4, BENCH_W4CTX };
+enum bench_workload {
+    BENCH_W1 = 1, BENCH_W2, BENCH_W3, BENCH_W4, BENCH_W4CTX, BENCH_W1TRACE, BENCH_W1TRACE1
+};
 
 typedef struct bench_args {
     int workload;         /* enum bench_workload */
-    const char *name;     /* "W1" … "W4ctx" */
+    const char *name;     /* "W1" … "W4ctx", "W1trace", "W1trace1" */
     const char *path;     /* the output file */
     long records;         /* W1–W3: records in all; W4/W4ctx: calls per measure */
     int own_path;         /* path made here (mkstemp): removed at the end */
@@ -46,25 +48,27 @@ typedef struct bench_args {
 static inline void bench_usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s W1|W2|W3|W4|W4ctx [path] [records]\n"
+            "usage: %s W1|W2|W3|W4|W4ctx|W1trace|W1trace1 [path] [records]\n"
             "  W1     records to a regular file, 1 thread, flushed at the end (default 1000000)\n"
             "  W2     the same from 2 threads with different contexts, same file (default 1000000 in all)\n"
             "  W3     W1 with per-call caller time (ctxlog: in async mode, CTXLOG_ASYNC=1)\n"
             "  W4     disabled debug calls at level info (default 10000000)\n"
             "  W4ctx  disabled calls with and without a per-context level override\n"
+            "  W1trace  W1 with a W3C trace continued per request (ctxlog only)\n"
+            "  W1trace1 W1 inside one W3C trace begun before the timed loop (ctxlog only)\n"
             "  path   output file, truncated first (default: a temp file, removed)\n",
             prog);
 }
 
 static inline int bench_parse(int argc, char **argv, bench_args *a)
 {
-    static const char *const names[] = {"W1", "W2", "W3", "W4", "W4ctx"};
+    static const char *const names[] = {"W1", "W2", "W3", "W4", "W4ctx", "W1trace", "W1trace1"};
     memset(a, 0, sizeof *a);
     if (argc < 2 || argc > 4) {
         bench_usage(argv[0]);
         return -1;
     }
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 7; i++)
         if (strcmp(argv[1], names[i]) == 0 ||
             (i == 4 && strcmp(argv[1], "W4CTX") == 0)) {
             a->workload = i + 1;
@@ -74,7 +78,7 @@ static inline int bench_parse(int argc, char **argv, bench_args *a)
         bench_usage(argv[0]);
         return -1;
     }
-    a->records = a->workload >= BENCH_W4 ? 10000000L : 1000000L;
+    a->records = a->workload == BENCH_W4 || a->workload == BENCH_W4CTX ? 10000000L : 1000000L;
     if (argc > 3) {
         char *end = NULL;
         a->records = strtol(argv[3], &end, 10);
@@ -139,6 +143,7 @@ typedef struct bench_request {
     char request_id[BENCH_ID_LEN + 1];
     char user_id[16];
     char tenant_id[16];
+    char traceparent[56]; /* W1trace: the request's incoming W3C header */
 } bench_request;
 
 static inline uint64_t bench_splitmix(uint64_t *s)
@@ -183,6 +188,12 @@ static inline bench_request *bench_requests(long records, int stream, long *coun
                  (unsigned)(bench_splitmix(&seed) % 100000u));
         snprintf(r[k].tenant_id, sizeof r[k].tenant_id, "tenant-%u",
                  (unsigned)(bench_splitmix(&seed) % 100u));
+        /* Made after the other ids so that those stay what they were. */
+        uint64_t t1 = bench_splitmix(&seed), t2 = bench_splitmix(&seed);
+        uint64_t p = bench_splitmix(&seed);
+        snprintf(r[k].traceparent, sizeof r[k].traceparent, "00-%016llx%016llx-%016llx-01",
+                 (unsigned long long)(t1 | 1), (unsigned long long)t2,
+                 (unsigned long long)(p | 1));
     }
     *count = n;
     return r;

@@ -2,10 +2,17 @@
  * Issue 4's workload on ctxlog, one workload per run, for tests/bench/run-bench
  * (which runs it alternately with bench_floor and bench_spdlog):
  *
- *   bench_workload W1|W2|W3|W4|W4ctx [path] [records]
+ *   bench_workload W1|W2|W3|W4|W4ctx|W1trace [path] [records]
  *
  *   W1     records (default 1,000,000) from 1 thread to a regular file,
  *          log_flush() at the end, inside the timed part.
+ *   W1trace  W1 with a W3C trace: each new request also continues its
+ *          incoming traceparent (ctx_trace_begin: trace_id, trace_flags, a
+ *          fresh span_id and parent_span_id), so every record carries four
+ *          more members. What tracing costs, against W1.
+ *   W1trace1  W1 inside one trace, begun before the timed loop: what
+ *          stamping the trace on records costs, without beginning one per
+ *          request.
  *   W2     2 threads x records/2, each its own requests (contexts), same file.
  *   W3     W1 with the time of every call kept (caller time: p50, p99.9, max)
  *          and the total until log_flush() returns; run with CTXLOG_ASYNC=1
@@ -56,6 +63,28 @@ void bench_timed_w1(const bench_request *req, long n, int flush)
     }
     if (flush)
         (void)log_flush();
+}
+
+/* W1trace's loop: W1's, and each request continues its trace (the tokens
+ * dropped, as W1 drops its own). Counted by callgrind like W1's. */
+void bench_timed_w1trace(const bench_request *req, long n);
+void bench_timed_w1trace(const bench_request *req, long n)
+{
+    long left = 0;
+    const bench_request *r = req;
+    for (long i = 0; i < n; i++) {
+        if (left == 0) {
+            (void)ctx_set(CTX_REQUEST_ID, r->request_id);
+            (void)ctx_set(CTX_USER_ID, r->user_id);
+            (void)ctx_set(CTX_TENANT_ID, r->tenant_id);
+            (void)ctx_trace_begin(r->traceparent);
+            r++;
+            left = BENCH_PER_REQUEST;
+        }
+        left--;
+        log_info_kv("user logged in", LOG_I64("attempt", i));
+    }
+    (void)log_flush();
 }
 
 /* W3's loop: the same, each call timed. */
@@ -112,8 +141,13 @@ static int run_w1(bench_args *a)
     bench_request *req = bench_requests(a->records, 0, &nreq);
     if (!req || setup(a))
         return 2;
+    if (a->workload == BENCH_W1TRACE1)
+        (void)ctx_trace_begin(req[0].traceparent); /* for the whole run */
     uint64_t t0 = bench_now_ns();
-    bench_timed_w1(req, a->records, 1);
+    if (a->workload == BENCH_W1TRACE)
+        bench_timed_w1trace(req, a->records);
+    else
+        bench_timed_w1(req, a->records, 1);
     uint64_t t1 = bench_now_ns();
     int frc = log_flush(); /* nothing left: its result only */
     print_head(a, a->records);
@@ -310,7 +344,9 @@ int main(int argc, char **argv)
         return 2;
     int rc = 2;
     switch (a.workload) {
-    case BENCH_W1: rc = run_w1(&a); break;
+    case BENCH_W1:
+    case BENCH_W1TRACE:
+    case BENCH_W1TRACE1: rc = run_w1(&a); break;
     case BENCH_W2: rc = run_w2(&a); break;
     case BENCH_W3: rc = run_w3(&a); break;
     case BENCH_W4: rc = run_w4(&a); break;
