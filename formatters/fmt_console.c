@@ -104,31 +104,6 @@ static void put_safe(fmt_buf *b, const char *str, size_t len, int quoted)
     fmt_buf_append(b, s + run, i - run);
 }
 
-/* Whether a string value needs quotes to read unambiguously as key=value:
- * empty, or holding a separator, a quote, or anything put_safe escapes. */
-static int needs_quotes(const char *str, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)str;
-
-    if (len == 0)
-        return 1;
-    for (size_t i = 0; i < len;) {
-        unsigned c = s[i];
-        if (c == ' ' || c == '"' || c == '=' || c < 0x20 || c == 0x7F)
-            return 1;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        int ok;
-        size_t k = ctx__utf8_item(s + i, len - i, &ok);
-        if (ok && hidden_cp(s + i, k))
-            return 1;
-        i += k;
-    }
-    return 0;
-}
-
 /* Whether valid UTF-8 text holds an item hidden_cp() would escape. */
 static int has_hidden(const char *str, size_t len)
 {
@@ -146,6 +121,22 @@ static int has_hidden(const char *str, size_t len)
         i += k;
     }
     return 0;
+}
+
+/* Whether a string value needs quotes to read unambiguously as key=value:
+ * empty, or holding a separator, a quote, or anything put_safe escapes. */
+static int needs_quotes(const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+
+    if (len == 0)
+        return 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned c = s[i];
+        if (c == ' ' || c == '"' || c == '=' || c < 0x20 || c == 0x7F)
+            return 1;
+    }
+    return has_hidden(str, len);
 }
 
 /* Bytes of the first `n` characters of s[0, len) (an ill-formed subpart
