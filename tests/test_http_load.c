@@ -31,6 +31,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "http_client.h"
 #include "http_server_proc.h"
 #include "support.h"
 
@@ -104,33 +105,6 @@ static ts_server server;
 
 /* ---- the client side ------------------------------------------------------------- */
 
-static size_t discard(char *data, size_t size, size_t n, void *user)
-{
-    (void)data;
-    (void)user;
-    return size * n;
-}
-
-static CURL *new_handle(void)
-{
-    CURL *h = curl_easy_init();
-    if (!h)
-        return NULL;
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM for timeouts */
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)CURL_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_PROXY, ""); /* never through an http_proxy */
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-    return h;
-}
-
-static struct curl_slist *add_header(struct curl_slist *list, const char *line, int *oom)
-{
-    struct curl_slist *more = curl_slist_append(list, line);
-    if (!more)
-        *oom = 1;
-    return more ? more : list;
-}
-
 /* GET /orders/i with request i's user and tenant ids and raw_rid as
  * X-Request-ID (none if NULL); the X-Request-ID of the response goes to
  * echo. Returns 0, or -1 with the reason in err. */
@@ -141,12 +115,12 @@ static int fetch(CURL *h, int i, const char *raw_rid, char echo[ID_CAP], char *e
     int oom = 0;
     if (raw_rid) {
         snprintf(line, sizeof line, "X-Request-ID: %s", raw_rid);
-        hdrs = add_header(hdrs, line, &oom);
+        hdrs = hc_add_header(hdrs, line, &oom);
     }
     snprintf(line, sizeof line, "X-User-ID: uid-%d", i);
-    hdrs = add_header(hdrs, line, &oom);
+    hdrs = hc_add_header(hdrs, line, &oom);
     snprintf(line, sizeof line, "X-Tenant-ID: tid-%d", i);
-    hdrs = add_header(hdrs, line, &oom);
+    hdrs = hc_add_header(hdrs, line, &oom);
     if (oom) {
         curl_slist_free_all(hdrs);
         snprintf(err, err_size, "request %d: out of memory", i);
@@ -188,7 +162,7 @@ struct client {
 static void *client_main(void *arg)
 {
     struct client *c = arg;
-    CURL *h = new_handle();
+    CURL *h = hc_handle(CURL_TIMEOUT_MS);
     if (!h) {
         snprintf(c->error, sizeof c->error, "curl_easy_init failed");
         return NULL;
@@ -259,7 +233,7 @@ static int is_uuid7(const char *s)
 static void fire_odd(void)
 {
     memset(long_id, 'r', sizeof long_id - 1);
-    CURL *h = new_handle();
+    CURL *h = hc_handle(CURL_TIMEOUT_MS);
     assert_non_null(h);
     for (int k = 0; k < NODD; k++) {
         int i = LOAD + k;
@@ -287,13 +261,7 @@ static const char *str(json_t *rec, const char *key)
 /* The request a record belongs to, from its user id; -1 if none. */
 static int request_of(const char *uid)
 {
-    int i, end = 0;
-    char want[32];
-    if (!uid || sscanf(uid, "uid-%d%n", &i, &end) != 1 || uid[end] != '\0' || i < 0 ||
-        i >= TOTAL)
-        return -1;
-    snprintf(want, sizeof want, "uid-%d", i);
-    return strcmp(uid, want) == 0 ? i : -1;
+    return hc_request_of(uid, TOTAL);
 }
 
 static int index_of(const char *const *names, int n, const char *name)
@@ -436,24 +404,11 @@ static int kill_server(void **state)
     return 0;
 }
 
-static int curl_up(void **state)
-{
-    (void)state;
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
-
-static int curl_down(void **state)
-{
-    (void)state;
-    curl_global_cleanup();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_http_load__threaded, kill_server),
         cmocka_unit_test_teardown(test_http_load__evloop, kill_server),
     };
-    return cmocka_run_group_tests(tests, curl_up, curl_down);
+    return cmocka_run_group_tests(tests, hc_curl_up, hc_curl_down);
 }

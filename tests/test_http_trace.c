@@ -36,6 +36,7 @@
 
 #include <ctxlog/ctx.h>
 
+#include "http_client.h"
 #include "http_server_proc.h"
 #include "support.h"
 
@@ -108,21 +109,6 @@ static void plan(void)
     }
 }
 
-static size_t discard(char *data, size_t size, size_t n, void *user)
-{
-    (void)data;
-    (void)user;
-    return size * n;
-}
-
-static struct curl_slist *add_header(struct curl_slist *list, const char *line, int *oom)
-{
-    struct curl_slist *more = curl_slist_append(list, line);
-    if (!more)
-        *oom = 1;
-    return more ? more : list;
-}
-
 /* Request i to the caller; checks and keeps the traceparent it answers with.
  * Returns 0, or -1 with the reason in err. */
 static int fetch(CURL *h, int i, char *err, size_t err_size)
@@ -132,14 +118,14 @@ static int fetch(CURL *h, int i, char *err, size_t err_size)
     struct curl_slist *hdrs = NULL;
     int oom = 0;
     snprintf(line, sizeof line, "X-Request-ID: req-%d", i);
-    hdrs = add_header(hdrs, line, &oom);
+    hdrs = hc_add_header(hdrs, line, &oom);
     snprintf(line, sizeof line, "X-User-ID: uid-%d", i);
-    hdrs = add_header(hdrs, line, &oom);
+    hdrs = hc_add_header(hdrs, line, &oom);
     snprintf(line, sizeof line, "X-Tenant-ID: tid-%d", i);
-    hdrs = add_header(hdrs, line, &oom);
+    hdrs = hc_add_header(hdrs, line, &oom);
     if (r->kind != MISSING) {
         snprintf(line, sizeof line, "traceparent: %s", r->header);
-        hdrs = add_header(hdrs, line, &oom);
+        hdrs = hc_add_header(hdrs, line, &oom);
     }
     if (oom) {
         curl_slist_free_all(hdrs);
@@ -191,15 +177,11 @@ struct client {
 static void *client_main(void *arg)
 {
     struct client *c = arg;
-    CURL *h = curl_easy_init();
+    CURL *h = hc_handle(CURL_TIMEOUT_MS);
     if (!h) {
         snprintf(c->error, sizeof c->error, "curl_easy_init failed");
         return NULL;
     }
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)CURL_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_PROXY, "");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
     for (int i = c->first; i < c->first + c->count; i++) {
         if (fetch(h, i, c->error, sizeof c->error) != 0)
             break;
@@ -252,12 +234,7 @@ static void bad(const char *who, const json_t *rec, const char *fmt, ...)
 
 static int request_of(const char *uid)
 {
-    int i, end = 0;
-    char want[32];
-    if (!uid || sscanf(uid, "uid-%d%n", &i, &end) != 1 || uid[end] != '\0' || i < 0 || i >= LOAD)
-        return -1;
-    snprintf(want, sizeof want, "uid-%d", i);
-    return strcmp(uid, want) == 0 ? i : -1;
+    return hc_request_of(uid, LOAD);
 }
 
 /* No string anywhere in v holds the invalid header, nor its trace-id. */
@@ -470,24 +447,11 @@ static int kill_servers(void **state)
     return 0;
 }
 
-static int curl_up(void **state)
-{
-    (void)state;
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
-}
-
-static int curl_down(void **state)
-{
-    (void)state;
-    curl_global_cleanup();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_http_trace__sync, kill_servers),
         cmocka_unit_test_teardown(test_http_trace__async, kill_servers),
     };
-    return cmocka_run_group_tests(tests, curl_up, curl_down);
+    return cmocka_run_group_tests(tests, hc_curl_up, hc_curl_down);
 }
