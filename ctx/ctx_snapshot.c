@@ -74,6 +74,29 @@ ctx__val *ctx__snap_lookup(const ctx_snapshot *s, const ctx_var *v)
     return NULL;
 }
 
+/* A block of `size` bytes for a snapshot of n entries derived from base:
+ * the block's and the snapshot's first reference, a fresh serial, base's
+ * level floor, and the first value slot (at val_off) marked as holding no
+ * value yet (see blk_val). The caller fills the entries and values. NULL
+ * when out of memory. */
+static char *snap_alloc(const ctx_snapshot *base, unsigned n, size_t snap_off, size_t val_off,
+                        size_t size)
+{
+    char *mem = malloc(size);
+    if (!mem)
+        return NULL;
+    ctx__blk *b = (ctx__blk *)(void *)mem;
+    ctx_snapshot *s = (ctx_snapshot *)(void *)(mem + snap_off);
+    atomic_init(&b->refs, 1); /* the snapshot's hold */
+    atomic_init(&s->refs, 1);
+    s->blk = b;
+    s->n = n;
+    s->floor = base->floor;
+    s->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
+    ((ctx__val *)(void *)(mem + val_off))->blk = NULL;
+    return mem;
+}
+
 #define ALIGN_UP(x, a) (((x) + (a)-1) & ~((size_t)(a)-1))
 
 ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__val *val,
@@ -106,20 +129,12 @@ ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__va
     if (nv && text_len > SIZE_MAX - str_off - 1)
         return NULL;
 
-    char *mem = malloc(size);
+    char *mem = snap_alloc(base, n, snap_off, val_off, size);
     if (!mem)
         return NULL;
     ctx__blk *b = (ctx__blk *)(void *)mem;
     ctx_snapshot *s = (ctx_snapshot *)(void *)(mem + snap_off);
     ctx__val *own = (ctx__val *)(void *)(mem + val_off);
-    atomic_init(&b->refs, 1); /* the snapshot's hold */
-    atomic_init(&s->refs, 1);
-    s->blk = b;
-    s->n = n;
-    s->floor = base->floor;
-    s->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
-    /* Marks whether the block holds a value (see blk_val). */
-    own->blk = NULL;
 
     ctx__val *newv = val;
     if (nv) {
@@ -190,19 +205,12 @@ ctx_snapshot *ctx__snap_with_strs(const ctx_snapshot *base, const ctx_var *const
                               _Alignof(ctx__val));
     /* One value slot at least: blk_val() reads the first as the marker. */
     size_t str_off = val_off + (k ? k : 1) * sizeof(ctx__val);
-    char *mem = malloc(str_off + text);
+    char *mem = snap_alloc(base, n, snap_off, val_off, str_off + text);
     if (!mem)
         return NULL;
     ctx__blk *b = (ctx__blk *)(void *)mem;
     ctx_snapshot *snap = (ctx_snapshot *)(void *)(mem + snap_off);
     ctx__val *own = (ctx__val *)(void *)(mem + val_off);
-    atomic_init(&b->refs, 1); /* the snapshot's hold */
-    atomic_init(&snap->refs, 1);
-    snap->blk = b;
-    snap->n = n;
-    snap->floor = base->floor;
-    snap->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
-    own[0].blk = NULL;
 
     /* The new values, inline. Strings never need a release, so blk_val()
      * finding the first of them is all the block's release needs. */
