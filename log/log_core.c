@@ -142,6 +142,7 @@ static ALWAYS_INLINE void record_init(log_record *r, log__scratch *sc, const log
     sc->hint.serial = 0; /* until the context filter stamps the record */
     sc->hint.logger = owner->name;
 }
+
 static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level, const char *file,
                                int line, const char *func, const char *msg, size_t msg_len,
                                const log_field *fields, size_t nfields)
