@@ -56,6 +56,7 @@
 #include "ctx/ctx_tls.h"
 #include "ctx/ctx_utf8.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -92,6 +93,21 @@ struct ctx_cache {
     uint64_t mask; /* the keyset's mask after the context fields */
 };
 static CTX__TLS struct ctx_cache tl_ctx;
+
+/* A record with more keys than this finds them through a hash index of
+ * tl_keys instead of a scan, so that a record of 100,000 fields, or of
+ * 20,000 fields with one key, is written in linear time. */
+#define INDEX_FROM 16
+
+/* A slot of the index: a key (its place in tl_keys, plus one; 0: empty),
+ * and the next ".N" suffix to try when a key renamed to this one is taken
+ * again (put_key): every smaller one was taken when last tried. */
+struct key_slot {
+    uint32_t key1;
+    uint32_t next;
+};
+static CTX__TLS struct key_slot *tl_index;
+static CTX__TLS size_t tl_index_cap; /* a power of two, or 0 */
 #ifndef NDEBUG
 static CTX__TLS fmt_buf tl_check; /* fmt_json_check's fresh encoding */
 #endif
@@ -106,6 +122,9 @@ static void keys_release(void *p)
 {
     (void)p;
     free(tl_keys);
+    free(tl_index);
+    tl_index = NULL;
+    tl_index_cap = 0;
     fmt_buf_free(&tl_ctx.bytes);
     tl_ctx.serial = 0;
 #ifndef NDEBUG
@@ -196,6 +215,7 @@ struct keyset {
     int comma;                /* the next member needs a ',' before it */
     int have_mask;            /* `mask` covers every key taken so far */
     uint64_t mask;            /* one bit (key_bit) per key taken */
+    size_t indexed;           /* keys in tl_index (0: no index yet) */
 };
 
 /* A key's bit in a keyset's mask: a key whose bit is clear is not taken, so
@@ -238,10 +258,77 @@ static int in_lits(const struct lit *l, size_t n, const char *k, size_t len)
     return 0;
 }
 
-static int key_taken(struct keyset *ks, const fmt_buf *b, size_t off, size_t len)
+static uint64_t key_hash(const char *k, size_t len)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)k[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+/* The slot of the key k[0, len) in tl_index: the one holding it, or the
+ * empty one where it would go. */
+static struct key_slot *index_slot(const fmt_buf *b, const char *k, size_t len)
+{
+    size_t mask = tl_index_cap - 1;
+    for (size_t i = (size_t)key_hash(k, len) & mask;; i = (i + 1) & mask) {
+        struct key_slot *sl = &tl_index[i];
+        if (!sl->key1)
+            return sl;
+        const struct key_span *t = &tl_keys[sl->key1 - 1];
+        if (t->len == len && memcmp(b->data + t->off, k, len) == 0)
+            return sl;
+    }
+}
+
+/* Bring the index up to every key of the record (ks->n of them), at most
+ * half full. A record's first use clears what the last record left (the
+ * memory stays for the next one, unless it is far larger than this record
+ * needs); growing keeps each key's suffix hint. Returns -1 when out of
+ * memory (the caller scans instead). */
+static int index_catch_up(struct keyset *ks, const fmt_buf *b)
+{
+    assert(ks->n < UINT32_MAX);
+    size_t need = 64;
+    while (need < 2 * ks->n + 2)
+        need *= 2;
+    if (ks->indexed == 0 && tl_index_cap >= need && tl_index_cap <= 4 * need) {
+        memset(tl_index, 0, tl_index_cap * sizeof *tl_index);
+    } else if (ks->indexed == 0 || need > tl_index_cap) {
+        struct key_slot *old = tl_index;
+        size_t nold = ks->indexed ? tl_index_cap : 0;
+        struct key_slot *p = calloc(need, sizeof *p);
+        if (!p)
+            return -1;
+        tl_index = p;
+        tl_index_cap = need;
+        for (size_t i = 0; i < nold; i++) {
+            if (!old[i].key1)
+                continue;
+            const struct key_span *t = &tl_keys[old[i].key1 - 1];
+            *index_slot(b, b->data + t->off, t->len) = old[i];
+        }
+        free(old);
+    }
+    for (; ks->indexed < ks->n; ks->indexed++) {
+        const struct key_span *t = &tl_keys[ks->indexed];
+        struct key_slot *sl = index_slot(b, b->data + t->off, t->len);
+        if (!sl->key1)
+            *sl = (struct key_slot){(uint32_t)ks->indexed + 1, 0};
+    }
+    return 0;
+}
+
+/* Whether the escaped key b[off, off + len) is taken. With `slot`, a
+ * record past INDEX_FROM keys gets the key's index slot (NULL otherwise):
+ * where put_key keeps the next suffix to try. */
+static int key_taken(struct keyset *ks, const fmt_buf *b, size_t off, size_t len,
+                     struct key_slot **slot)
 {
     const char *k = b->data + off;
 
+    if (slot)
+        *slot = NULL;
     if (!ks->have_mask)
         mask_fill(ks, b);
     if (!(ks->mask & key_bit(k, len)))
@@ -253,6 +340,12 @@ static int key_taken(struct keyset *ks, const fmt_buf *b, size_t off, size_t len
         return 1;
     if (ks->thread && in_lits(&ks->p->thread, 1, k, len))
         return 1;
+    if (ks->n >= INDEX_FROM && index_catch_up(ks, b) == 0) {
+        struct key_slot *sl = index_slot(b, k, len);
+        if (slot && sl->key1)
+            *slot = sl;
+        return sl->key1 != 0;
+    }
     for (size_t i = 0; i < ks->n; i++)
         if (tl_keys[i].len == len && memcmp(b->data + tl_keys[i].off, k, len) == 0)
             return 1;
@@ -478,7 +571,7 @@ static int put_key(struct keyset *ks, fmt_buf *b, const char *key, const char *p
     if (b->oom || keys_reserve(ks->n + 1))
         return -1;
 
-    if (key_taken(ks, b, start, b->len - start)) {
+    if (key_taken(ks, b, start, b->len - start, NULL)) {
         /* Escaping is per code point, so escape(prefix + key) is prefix +
          * escape(key) for an ASCII prefix: shift the escaped key right. */
         size_t plen = strlen(prefix);
@@ -489,13 +582,23 @@ static int put_key(struct keyset *ks, fmt_buf *b, const char *key, const char *p
         memcpy(k + 1, prefix, plen);
         b->len += plen;
 
+        /* Then the first free ".N", N from 2. A key renamed before in
+         * this record remembers where its search ended (every smaller N
+         * was taken then, and keys are never given back): 20,000 fields
+         * of one key cost one try each, not 20,000. */
         size_t quote = b->len - 1; /* the closing '"' */
-        for (uint64_t n = 2; key_taken(ks, b, start, b->len - start); n++) {
-            char *o = b->data + quote; /* room: 1 + 20 + 1 <= 24 reserved */
-            *o++ = '.';
-            o = fmt_u64_put(o, n);
-            *o++ = '"';
-            b->len = (size_t)(o - b->data);
+        struct key_slot *base = NULL;
+        if (key_taken(ks, b, start, b->len - start, &base)) {
+            uint64_t n = base && base->next > 2 ? base->next : 2;
+            do {
+                char *o = b->data + quote; /* room: 1 + 20 + 1 <= 24 reserved */
+                *o++ = '.';
+                o = fmt_u64_put(o, n++);
+                *o++ = '"';
+                b->len = (size_t)(o - b->data);
+            } while (key_taken(ks, b, start, b->len - start, NULL));
+            if (base && n <= UINT32_MAX)
+                base->next = (uint32_t)n;
         }
     }
     tl_keys[ks->n].off = start;

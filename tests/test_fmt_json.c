@@ -891,6 +891,104 @@ static void test_fmt_json__many_same_keys_use_growing_suffixes(void **state)
     free(ctx);
 }
 
+/* Encode r and parse it back (duplicate keys rejected); fails the test
+ * otherwise. */
+static json_t *format_parsed(const log_record *r)
+{
+    fmt_buf_clear(&buf);
+    assert_int_equal(fmt_json_record(r, NULL, &buf), 0);
+    json_error_t err;
+    json_t *o = json_loadb(buf.data, buf.len, JSON_REJECT_DUPLICATES, &err);
+    if (!o)
+        fail_msg("not JSON: %s", err.text);
+    return o;
+}
+
+/* Renaming is linear: 20,000 fields of one key (a child logger's bound
+ * field repeated by the call, say) took minutes with a rescan per suffix;
+ * the names are the same as ever: k, fields.k, fields.k.2, ... */
+static void test_fmt_json__20000_same_keys(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    log_field *f = calloc(N, sizeof *f);
+    assert_non_null(f);
+    for (int i = 0; i < N; i++)
+        f[i] = LOG_I64("k", i);
+    log_record r = base_record();
+    r.fields = f;
+    r.n_fields = N;
+    json_t *o = format_parsed(&r);
+    assert_int_equal(json_object_size(o), 4 + N);
+    assert_int_equal(json_integer_value(json_object_get(o, "k")), 0);
+    assert_int_equal(json_integer_value(json_object_get(o, "fields.k")), 1);
+    for (int i = 2; i < N; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "fields.k.%d", i);
+        json_t *v = json_object_get(o, key);
+        if (!v || json_integer_value(v) != i)
+            fail_msg("%s is not %d", key, i);
+    }
+    json_decref(o);
+    free(f);
+}
+
+/* 100,000 distinct keys: each found free without a scan of the others. */
+static void test_fmt_json__100000_distinct_keys(void **state)
+{
+    (void)state;
+    enum { N = 100000 };
+    log_field *f = calloc(N, sizeof *f);
+    char(*keys)[16] = calloc(N, sizeof *keys);
+    assert_non_null(f);
+    assert_non_null(keys);
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "key%d", i);
+        f[i] = LOG_I64(keys[i], i);
+    }
+    log_record r = base_record();
+    r.fields = f;
+    r.n_fields = N;
+    json_t *o = format_parsed(&r);
+    assert_int_equal(json_object_size(o), 4 + N);
+    for (int i = 0; i < N; i += 997)
+        assert_int_equal(json_integer_value(json_object_get(o, keys[i])), i);
+    json_decref(o);
+    free(keys);
+    free(f);
+}
+
+/* Past the size where keys are indexed, a renamed key still takes the
+ * smallest free suffix, also when a field took one of them by name. */
+static void test_fmt_json__indexed_renaming_takes_smallest_free_suffix(void **state)
+{
+    (void)state;
+    log_field f[26];
+    char pad[20][8];
+    for (int i = 0; i < 20; i++) {
+        snprintf(pad[i], sizeof pad[i], "p%d", i);
+        f[i] = LOG_I64(pad[i], i);
+    }
+    f[20] = LOG_I64("k", 100);
+    f[21] = LOG_I64("k", 101);
+    f[22] = LOG_I64("fields.k.3", 102);
+    f[23] = LOG_I64("k", 103);
+    f[24] = LOG_I64("k", 104);
+    f[25] = LOG_I64("k", 105);
+    log_record r = base_record();
+    r.fields = f;
+    r.n_fields = 26;
+    json_t *o = format_parsed(&r);
+    assert_int_equal(json_object_size(o), 4 + 26);
+    assert_int_equal(json_integer_value(json_object_get(o, "k")), 100);
+    assert_int_equal(json_integer_value(json_object_get(o, "fields.k")), 101);
+    assert_int_equal(json_integer_value(json_object_get(o, "fields.k.3")), 102);
+    assert_int_equal(json_integer_value(json_object_get(o, "fields.k.2")), 103);
+    assert_int_equal(json_integer_value(json_object_get(o, "fields.k.4")), 104);
+    assert_int_equal(json_integer_value(json_object_get(o, "fields.k.5")), 105);
+    json_decref(o);
+}
+
 /* ---- flags, buffer, errors ------------------------------------------------------- */
 
 static void test_fmt_json__callsite_and_thread_flags(void **state)
@@ -1120,6 +1218,10 @@ int main(void)
         cmocka_unit_test_teardown(test_fmt_json__optional_keys_reserved_only_when_written,
                                   teardown),
         cmocka_unit_test_teardown(test_fmt_json__many_same_keys_use_growing_suffixes, teardown),
+        cmocka_unit_test_teardown(test_fmt_json__20000_same_keys, teardown),
+        cmocka_unit_test_teardown(test_fmt_json__100000_distinct_keys, teardown),
+        cmocka_unit_test_teardown(test_fmt_json__indexed_renaming_takes_smallest_free_suffix,
+                                  teardown),
         cmocka_unit_test_teardown(test_fmt_json__callsite_and_thread_flags, teardown),
         cmocka_unit_test_teardown(test_fmt_json__appends_after_existing_content, teardown),
         cmocka_unit_test_teardown(test_fmt_json__oom_buffer_and_bad_arguments, teardown),
