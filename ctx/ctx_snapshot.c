@@ -49,11 +49,30 @@ ctx_snapshot *ctx_retain(ctx_snapshot *c)
     return c;
 }
 
+#ifndef NDEBUG
+/* A release with no reference left to give back. Seen only while the
+ * snapshot's memory is still there (its block kept alive by values other
+ * snapshots share); once freed, nothing can be read safely. The caller's
+ * accounting is wrong and a later release would free memory in use, so
+ * Debug builds stop here, where the error is, rather than at that crash. */
+static void over_released(void)
+{
+    fputs("ctx_release: snapshot released more often than retained\n", stderr);
+    fflush(stderr); /* abort() writes out no buffer */
+    abort();
+}
+#endif
+
 void ctx_release(ctx_snapshot *c)
 {
     if (!c || c == &ctx__empty)
         return;
-    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+    unsigned held = atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel);
+#ifndef NDEBUG
+    if (held == 0)
+        over_released();
+#endif
+    if (held != 1)
         return;
     ctx__blk *b = c->blk;
     ctx__val *own = blk_val(c);

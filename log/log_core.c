@@ -143,6 +143,29 @@ static ALWAYS_INLINE void record_init(log_record *r, log__scratch *sc, const log
     sc->hint.logger = owner->name;
 }
 
+/* A filter or a callback sink that logs nests records inside records; past
+ * LOG__MAX_NESTING (or while a sink runs user code that must not log) the
+ * record is refused. Like every other loss it is counted, and said once per
+ * process so that the count has a reason. A thread whose slots could not be
+ * allocated is refused here too, and told apart. Out of line: the record
+ * path never gets here in a program that does not nest. */
+static __attribute__((noinline, cold)) void nested_too_deep(void)
+{
+    static atomic_flag nested_reported = ATOMIC_FLAG_INIT;
+    static atomic_flag oom_reported = ATOMIC_FLAG_INIT;
+    log__count_dropped(1);
+    if (!log__my_hazard) {
+        if (!atomic_flag_test_and_set(&oom_reported))
+            log__report("out of memory for a thread's record slots; its records are lost "
+                        "(log_dropped_count())");
+        return;
+    }
+    if (!atomic_flag_test_and_set(&nested_reported))
+        log__report("records logged from a filter or a sink nested more than %d deep are "
+                    "lost (log_dropped_count())",
+                    LOG__MAX_NESTING);
+}
+
 static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level, const char *file,
                                int line, const char *func, const char *msg, size_t msg_len,
                                const log_field *fields, size_t nfields)
@@ -150,7 +173,7 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
     log_logger *owner = lg->owner;
     const log_route *route = log__route_pin(owner);
     if (!route) {
-        log__count_dropped(1); /* nested too deep: a filter or sink that logs */
+        nested_too_deep();
         return;
     }
     if (route->nsinks == 0)

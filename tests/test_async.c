@@ -333,6 +333,72 @@ static void test_async__enabled_by_config_file_and_environment(void **state)
     free(cfg);
 }
 
+struct burst {
+    long n;
+};
+
+static void *log_burst(void *p)
+{
+    const struct burst *b = p;
+    for (long i = 0; i < b->n; i++)
+        log_info_kv("burst", LOG_I64("i", i));
+    return NULL;
+}
+
+/* CTXLOG_ASYNC=1 turns the writer on and keeps the file's queue size and
+ * overflow policy: a burst into a tiny queue whose writer is held up drops
+ * and counts records instead of waiting for room. */
+static void test_async__environment_keeps_file_overflow_policy(void **state)
+{
+    (void)state;
+    char *cfg = ts_temp_path("async-drop.json");
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"sinks\": {\"f\": {\"type\": \"file\", \"path\": \"%s\"}},"
+            " \"loggers\": {\"root\": {\"sinks\": [\"f\"]}},"
+            " \"async\": {\"queue_bytes\": 4096, \"overflow\": \"drop\"}}",
+            out_path);
+    assert_int_equal(fclose(f), 0);
+    setenv("CTXLOG_CONFIG", cfg, 1);
+    setenv("CTXLOG_ASYNC", "1", 1);
+    assert_int_equal(log_configure_env(), 0);
+    unsetenv("CTXLOG_ASYNC");
+    unsetenv("CTXLOG_CONFIG");
+    assert_int_equal(atomic_load(&log__async_on), 1);
+
+    const log_route *route = atomic_load(&log__root()->route);
+    assert_int_equal(route->nsinks, 1);
+    log_sink *s = route->sinks[0]; /* the route's reference keeps it */
+    uint64_t before = log_dropped_count();
+    /* Hold the writer up on the sink, so the queue overflows. With "block"
+     * the burst would wait for the writer for good: it runs on a thread,
+     * and one that has not returned long after it could have is released
+     * and reported instead of hanging the suite. */
+    pthread_mutex_lock(&s->lock);
+    struct burst b = {.n = 2000};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, log_burst, &b), 0);
+    struct timespec until;
+    assert_int_equal(clock_gettime(CLOCK_REALTIME, &until), 0);
+    until.tv_sec += 30;
+    int blocked = pthread_timedjoin_np(t, NULL, &until) != 0;
+    pthread_mutex_unlock(&s->lock);
+    if (blocked)
+        assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(log_flush(), 0);
+    if (blocked)
+        fail_msg("a full queue blocked: the file's \"overflow\": \"drop\" was lost");
+
+    struct drop_count d = {0};
+    each_record(count_drops, &d);
+    assert_true(d.reported > 0);
+    assert_int_equal(d.records + d.reported, (size_t)b.n);
+    assert_int_equal(log_dropped_count() - before, d.reported);
+    ts_unlink(cfg);
+    free(cfg);
+}
+
 /* ---- fork ----------------------------------------------------------------------------- */
 
 struct fork_count {
@@ -548,6 +614,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_async__rotating_file_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async__write_failure_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async__enabled_by_config_file_and_environment, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_async__environment_keeps_file_overflow_policy, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_async__fork_child_logs_parent_unharmed, setup,
                                         teardown),

@@ -3,11 +3,13 @@
  * previous configuration left in force, its error filled and exactly one
  * line on stderr. Every JSON line produced is parsed back with jansson. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -761,9 +764,76 @@ static void test_config_file__missing_file_is_eio(void **state)
     (void)state;
     char *missing = fresh("no-such-config.json");
     expect_rejected_at(NULL, missing, CTXLOG_EIO, "", 0, 0);
-    /* A directory opens but cannot be read. */
+    /* A directory is refused: it is not a regular file. */
     expect_rejected_at(NULL, tmp_dir(), CTXLOG_EIO, "", 0, 0);
     free(missing);
+}
+
+/* log_config_load() on another thread, so that a call that blocks fails
+ * the test instead of hanging the suite. */
+typedef struct guarded_load {
+    const char *path;
+    log_config_error err;
+    int rc;
+} guarded_load;
+
+static void *guarded_load_main(void *arg)
+{
+    guarded_load *g = arg;
+    g->rc = log_config_load(g->path, &g->err);
+    return NULL;
+}
+
+/* Load `path` on a thread; false if it has not returned within a bound far
+ * beyond any real load (a hang guard, not a measure of speed). */
+static bool load_guarded(guarded_load *g, const char *path)
+{
+    memset(g, 0, sizeof *g);
+    g->path = path;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, guarded_load_main, g), 0);
+    struct timespec until;
+    assert_int_equal(clock_gettime(CLOCK_REALTIME, &until), 0);
+    until.tv_sec += 30;
+    if (pthread_timedjoin_np(t, NULL, &until) != 0) {
+        /* Give the blocked open or read a writer that goes away at once, so
+         * that it sees the end of the input and the thread can be joined. */
+        int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0)
+            close(fd);
+        pthread_join(t, NULL);
+        return false;
+    }
+    return true;
+}
+
+static void test_config_file__non_regular_file_is_refused_without_blocking(void **state)
+{
+    (void)state;
+    char *fifo = fresh("config.fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const char *paths[] = {fifo, tmp_dir()};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        guarded_load g;
+        char *errpath = fresh("stderr.txt");
+        ts_capture cap = ts_capture_begin(2, errpath);
+        bool returned = load_guarded(&g, paths[i]);
+        ts_capture_end(&cap);
+        if (!returned)
+            fail_msg("log_config_load(\"%s\") blocked", paths[i]);
+        ts_unlink(errpath);
+        free(errpath);
+        assert_int_equal(g.rc, CTXLOG_EIO);
+        assert_string_equal(g.err.file, paths[i]);
+        assert_int_equal(g.err.line, 0);
+        assert_string_equal(g.err.key, "");
+        assert_non_null(strstr(g.err.text, "not a regular file"));
+        /* The whole contract of a rejected file: one line on stderr, the
+         * previous configuration still in force. */
+        expect_rejected_at(NULL, paths[i], CTXLOG_EIO, "", 0, 0);
+    }
+    ts_unlink(fifo);
+    free(fifo);
 }
 
 static void test_config_file__names_are_quoted_in_key_paths(void **state)
@@ -998,6 +1068,7 @@ int main(void)
         cmocka_unit_test(test_config_file__out_of_range_numbers),
         cmocka_unit_test(test_config_file__unwritable_path_is_eio_and_applies_nothing),
         cmocka_unit_test(test_config_file__missing_file_is_eio),
+        cmocka_unit_test(test_config_file__non_regular_file_is_refused_without_blocking),
         cmocka_unit_test(test_config_file__names_are_quoted_in_key_paths),
         cmocka_unit_test(test_config_file__error_struct_is_optional),
         cmocka_unit_test(test_config_file__reload_while_logging),

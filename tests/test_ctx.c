@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -21,8 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <ctxlog/ctx.h>
+
+#include "support.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
@@ -1042,6 +1049,52 @@ static void test_ctx__ptr_released_at_thread_exit(void **state)
 /* ------------------------------------------------------------------------ */
 /* ctx_copy / ctx_retain / ctx_release                                      */
 /* ------------------------------------------------------------------------ */
+
+/* In a forked child: release a copy once more than it was taken, while the
+ * snapshot's block is kept by the value the next snapshot shares. */
+static void over_release_in_child(const char *errpath)
+{
+    int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+        _exit(2);
+    close(fd);
+    ctx_var *a = uvar(), *b = uvar();
+    (void)ctx_set(a, "kept by the next snapshot");
+    ctx_snapshot *c = ctx_copy();
+    (void)ctx_set(b, "y"); /* the frame lets go of c's snapshot */
+    ctx_release(c);        /* the last reference */
+    ctx_release(c);        /* one too many */
+    _exit(0);
+}
+
+static void test_ctx__over_release_aborts_in_debug(void **state)
+{
+    (void)state;
+#ifdef NDEBUG
+    print_message("built with NDEBUG: over-releases are not detected\n");
+    skip();
+#else
+    char *errpath = ts_temp_path("over_release.err");
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        over_release_in_child(errpath);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    FILE *f = fopen(errpath, "r");
+    assert_non_null(f);
+    char text[512] = "";
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    ts_unlink(errpath);
+    free(errpath);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+        fail_msg("the child was not aborted (status %#x), stderr: %s", status, text);
+    assert_non_null(strstr(text, "ctx_release"));
+#endif
+}
 
 typedef struct two_seen {
     ctx_var *v, *w;
@@ -2645,6 +2698,7 @@ int main(void)
         cmocka_unit_test(test_ctx__copy_of_empty_context_not_null),
         cmocka_unit_test(test_ctx__snapshot_shared_by_4_threads),
         cmocka_unit_test(test_ctx__retain_release_refcount),
+        cmocka_unit_test(test_ctx__over_release_aborts_in_debug),
         cmocka_unit_test(test_ctx__release_and_retain_null_ok),
         cmocka_unit_test(test_ctx__copy_many_releases_no_leak),
 

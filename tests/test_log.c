@@ -472,6 +472,56 @@ static void test_log__write_failure_counted_and_reported_once(void **state)
     free(err);
 }
 
+/* A filter that logs from inside every record it sees: each record it
+ * logs passes it again, until the nesting limit refuses one. */
+static log_filter_result log_again(log_record *rec, void *payload)
+{
+    (void)rec;
+    atomic_fetch_add((atomic_int *)payload, 1);
+    log_info("from the filter");
+    return LOG_FILTER_KEEP;
+}
+
+static void test_log__nesting_limit_counted_and_reported_once(void **state)
+{
+    (void)state;
+    char *path = use_file("nested.log");
+    char *err = ts_temp_path("nested.err");
+    ts_unlink(err);
+    atomic_int calls = 0;
+    assert_int_equal(log_logger_add_filter(NULL, log_again, &calls), 0);
+    uint64_t before = log_dropped_count();
+    ts_capture cap = ts_capture_begin(2, err);
+    enum { OUTER = 3 };
+    for (int i = 0; i < OUTER; i++)
+        log_info("outer %d", i);
+    assert_int_equal(log_logger_clear_filters(NULL), 0);
+    json_t *recs = finish(path);
+    ts_capture_end(&cap);
+
+    /* Each outer record nests as deep as the limit allows; the one record
+     * logged below that depth is refused, and only that one. */
+    int depth = atomic_load(&calls) / OUTER;
+    assert_int_equal(atomic_load(&calls), OUTER * depth);
+    assert_true(depth >= 2);
+    assert_int_equal(json_array_size(recs), (size_t)(OUTER * depth));
+    assert_int_equal(log_dropped_count() - before, OUTER);
+
+    /* One line for the process, however many records are refused. */
+    size_t len;
+    char *text = ts_read_file(err, &len);
+    assert_non_null(text);
+    char *nl = strchr(text, '\n');
+    if (!nl || nl[1] != '\0')
+        fail_msg("want exactly one line on stderr, got: %s", text);
+    assert_non_null(strstr(text, "ctxlog: "));
+    assert_non_null(strstr(text, "nest"));
+    free(text);
+    ts_unlink(err);
+    free(err);
+    json_decref(recs);
+}
+
 static void test_log__shutdown_then_log_again(void **state)
 {
     (void)state;
@@ -555,6 +605,7 @@ int main(void)
         cmocka_unit_test(test_log__unwritable_path_falls_back_to_stderr),
         cmocka_unit_test(test_log__output_set),
         cmocka_unit_test(test_log__write_failure_counted_and_reported_once),
+        cmocka_unit_test(test_log__nesting_limit_counted_and_reported_once),
         cmocka_unit_test(test_log__shutdown_then_log_again),
         cmocka_unit_test(test_log__flush_reports_write_failure),
         cmocka_unit_test(test_log__level_set_needs_no_allocation),

@@ -174,7 +174,16 @@ CTXLOG_API ctx_snapshot *ctx_copy(void);
 /** @brief Take another reference to @p c (NULL is allowed and returned). */
 CTXLOG_API ctx_snapshot *ctx_retain(ctx_snapshot *c);
 
-/** @brief Drop one reference to @p c; NULL is a no-op. */
+/**
+ * @brief Drop one reference to @p c; NULL is a no-op.
+ * Releasing more references than were taken (ctx_copy(), ctx_retain()) is
+ * undefined behaviour: the snapshot may be freed while a thread's context
+ * or another holder still uses it. Debug builds (without NDEBUG) catch the
+ * release that finds no reference left while the snapshot's memory is still
+ * there (kept by values other snapshots share) and abort with
+ * "ctx_release: snapshot released more often than retained" on stderr; an
+ * over-release that frees the snapshot first cannot be caught.
+ */
 CTXLOG_API void ctx_release(ctx_snapshot *c);
 
 /**

@@ -27,6 +27,9 @@ extern atomic_int log__async_on;
 void log__async_put(log_sink *s, const char *text, size_t len, int urgent);
 /* Start or stop async mode (stopping writes out what is queued). */
 int log__async_set(bool on, size_t queue_bytes, bool drop);
+/* Start or stop async mode and keep the queue size and overflow policy
+ * (the environment's switch, which must not undo a file's options). */
+int log__async_turn(bool on);
 /* Wait until everything queued before the call is written out. */
 void log__async_drain(void);
 /* The background thread: async writer, and flusher of sync buffers. */

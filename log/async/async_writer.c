@@ -309,12 +309,15 @@ void log__async_drain(void)
     pthread_mutex_unlock(&w_lock);
 }
 
-int log__async_set(bool on, size_t queue_bytes, bool drop)
+/* `configure`: set the queue size and overflow policy too; else they stay
+ * as they are. */
+static int async_switch(bool on, bool configure, size_t queue_bytes, bool drop)
 {
     if (!on)
         atomic_store(&log__async_on, 0);
     log__async_drain(); /* what was queued goes out first */
-    log__async_configure(queue_bytes, drop);
+    if (configure)
+        log__async_configure(queue_bytes, drop);
     if (on) {
         pthread_mutex_lock(&w_lock);
         start_locked();
@@ -328,6 +331,16 @@ int log__async_set(bool on, size_t queue_bytes, bool drop)
         (void)log__sinks_flush(0, 0);
     }
     return 0;
+}
+
+int log__async_set(bool on, size_t queue_bytes, bool drop)
+{
+    return async_switch(on, true, queue_bytes, drop);
+}
+
+int log__async_turn(bool on)
+{
+    return async_switch(on, false, 0, false);
 }
 
 void log__writer_fork(int phase)

@@ -58,7 +58,9 @@ static int async_from_env(void)
         log__report("CTXLOG_ASYNC='%s' is not 0 or 1; ignored", async);
         return CTXLOG_ECONFIG;
     }
-    (void)log__async_set(async[0] == '1', 0, false);
+    /* Only the switch: the queue size and overflow policy stay those the
+     * file (or the application) chose. */
+    (void)log__async_turn(async[0] == '1');
     return 0;
 }
 

@@ -799,33 +799,48 @@ static void plan_free(plan *p)
     free(p->loggers);
 }
 
-/* jansson's failure as our error: the file missing or unreadable is EIO. */
+/* jansson's failure to parse what was read as our error. */
 static int parse_failed(plan *p, const json_error_t *jerr)
 {
-    switch (json_error_code(jerr)) {
-    case json_error_cannot_open_file: {
-        /* jansson's text repeats the path, and may cut the reason off
-         * after a long one: ask the system again for the reason alone. */
-        int fd = open(p->file, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            close(fd);
-            return report(p, CTXLOG_EIO, 0, 0, "", "%s", jerr->text);
-        }
-        return report(p, CTXLOG_EIO, 0, 0, "", "cannot open: %s", strerror(errno));
-    }
-    case json_error_out_of_memory:
+    if (json_error_code(jerr) == json_error_out_of_memory)
         return report(p, CTXLOG_ENOMEM, 0, 0, "", "out of memory");
-    case json_error_premature_end_of_input: {
-        /* fopen() accepts a directory; only the read fails. */
-        struct stat st;
-        if (stat(p->file, &st) == 0 && S_ISDIR(st.st_mode))
-            return report(p, CTXLOG_EIO, 0, 0, "", "cannot read: %s", strerror(EISDIR));
-        break;
-    }
-    default:
-        break;
-    }
     return report(p, CTXLOG_ECONFIG, jerr->line, jerr->column, "", "%s", jerr->text);
+}
+
+/* Open the file and parse it. Only a regular file is read: a FIFO would
+ * block the open or the read (holding load_lock) until some writer came,
+ * and a device or a directory is no configuration either. O_NONBLOCK makes
+ * the open of a FIFO return at once so that fstat can refuse it; a regular
+ * file reads the same with it. */
+static int load_document(plan *p, json_t **out)
+{
+    *out = NULL;
+    int fd = open(p->file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return report(p, CTXLOG_EIO, 0, 0, "", "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return report(p, CTXLOG_EIO, 0, 0, "", "cannot read: %s", strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return report(p, CTXLOG_EIO, 0, 0, "", "not a regular file (%s)",
+                      S_ISDIR(st.st_mode)    ? "a directory"
+                      : S_ISFIFO(st.st_mode) ? "a FIFO"
+                      : S_ISSOCK(st.st_mode) ? "a socket"
+                      : S_ISCHR(st.st_mode)  ? "a character device"
+                      : S_ISBLK(st.st_mode)  ? "a block device"
+                                             : "an unknown kind");
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+    close(fd);
+    if (!doc)
+        return parse_failed(p, &jerr);
+    *out = doc;
+    return 0;
 }
 
 int log_config_load(const char *path, log_config_error *err)
@@ -844,12 +859,9 @@ int log_config_load(const char *path, log_config_error *err)
                       "cannot load a configuration from a filter or a callback sink");
     log__fork_handlers_install(); /* it may start the writer thread */
     pthread_mutex_lock(&load_lock);
-    json_error_t jerr;
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    int rc;
-    if (!doc)
-        rc = parse_failed(&p, &jerr);
-    else if ((rc = plan_document(&p, doc)) == 0 && (rc = create_all(&p)) == 0)
+    json_t *doc;
+    int rc = load_document(&p, &doc);
+    if (rc == 0 && (rc = plan_document(&p, doc)) == 0 && (rc = create_all(&p)) == 0)
         rc = apply(&p);
     /* Loggers hold their own references to what was attached. */
     plan_free(&p);
