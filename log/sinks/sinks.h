@@ -85,9 +85,13 @@ enum log__put {
 void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how);
 /* Write n whole records to a sink straight from where they are (its
  * writev op), after what its buffer holds, or through its buffer when it
- * has no such op (sink_gather.c). */
+ * has no such op (sink_gather.c). claim(payload) is called once, just
+ * before the records are handed over (with the sink's lock held when they
+ * are written straight): when it returns false someone else (the crash
+ * handler) has taken them, and nothing is written. Returns claim's answer. */
 struct iovec;
-void log__sink_put_gathered(log_sink *s, struct iovec *iov, int n);
+bool log__sink_put_gathered(log_sink *s, struct iovec *iov, int n, bool (*claim)(void *payload),
+                            void *payload);
 /* Write out a sink's buffer (log__sink_flush_locked: lock held). */
 void log__sink_flush(log_sink *s);
 void log__sink_flush_locked(log_sink *s);
