@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -18,6 +19,7 @@
 
 #include <ctxlog/ctxlog.h>
 
+#include "log/log_internal.h"
 #include "support.h"
 
 static int setup(void **state)
@@ -529,6 +531,99 @@ static void test_sinks__configuration_from_a_callback_sink(void **state)
     check_calls_from_inside(0);
 }
 
+/* ---- a pipe whose reader has gone -------------------------------------------------- */
+
+#define PIPE_LATE 100
+
+/* Read up to '\n' from fd into buf (NUL-terminated); the length. */
+static size_t read_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    while (n + 1 < cap && read(fd, buf + n, 1) == 1 && buf[n] != '\n')
+        n++;
+    buf[n] = '\0';
+    return n;
+}
+
+/* Like `prog | head -1`: the child logs to stdout, a pipe; the parent reads
+ * one line and closes its end, then the child logs PIPE_LATE more records.
+ * The child must live on (not killed by SIGPIPE), with those records
+ * counted as dropped, in either mode. */
+static void closed_pipe(bool async)
+{
+    int out[2], go[2], report[2];
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(report), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(out[0]);
+        close(go[1]);
+        close(report[0]);
+        signal(SIGPIPE, SIG_DFL); /* what a program gets by default */
+        if (dup2(out[1], STDOUT_FILENO) < 0)
+            _exit(3);
+        close(out[1]);
+        log_sink *s = log_sink_stdout();
+        if (!s || log_logger_clear_sinks(NULL) != 0 || log_logger_add_sink(NULL, s) != 0 ||
+            log__async_set(async, 0, false) != 0)
+            _exit(4);
+        log_level_set(LOG_LEVEL_INFO);
+        log_info_kv("first", LOG_I64("i", 0));
+        (void)log_flush();
+        char c;
+        if (read(go[0], &c, 1) != 1) /* the parent has closed its end */
+            _exit(5);
+        for (int i = 1; i <= PIPE_LATE; i++)
+            log_info_kv("late", LOG_I64("i", i));
+        (void)log_flush();
+        char line[64];
+        int len = snprintf(line, sizeof line, "%llu\n", (unsigned long long)log_dropped_count());
+        if (write(report[1], line, (size_t)len) != len)
+            _exit(6);
+        _exit(0);
+    }
+    close(out[1]);
+    close(go[0]);
+    close(report[1]);
+    char buf[4096];
+    size_t n = read_line(out[0], buf, sizeof buf);
+    json_error_t err;
+    json_t *rec = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &err);
+    if (!json_is_object(rec))
+        fail_msg("the first line is not a JSON object: %s", err.text);
+    assert_string_equal(json_string_value(json_object_get(rec, "msg")), "first");
+    json_decref(rec);
+    close(out[0]); /* the reader goes */
+    assert_int_equal(write(go[1], "x", 1), 1);
+    close(go[1]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("%s mode: the child was killed by signal %d", async ? "async" : "sync",
+                 WTERMSIG(status));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    n = read_line(report[0], buf, sizeof buf);
+    close(report[0]);
+    assert_true(n > 0);
+    /* The first record was read; every later one was dropped, and counted. */
+    assert_int_equal(strtoull(buf, NULL, 10), PIPE_LATE);
+}
+
+static void test_sinks__closed_pipe_counts_drops_sync(void **state)
+{
+    (void)state;
+    closed_pipe(false);
+}
+
+static void test_sinks__closed_pipe_counts_drops_async(void **state)
+{
+    (void)state;
+    closed_pipe(true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +635,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sinks__rotation_keeps_n_backups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__replay_route_follows_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__configuration_from_a_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__closed_pipe_counts_drops_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__closed_pipe_counts_drops_async, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_sinks__configuration_from_a_callback_sink, setup,
                                         teardown),
     };

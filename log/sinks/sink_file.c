@@ -38,6 +38,7 @@ typedef struct file_sink {
     unsigned backups;
     uint64_t size;             /* bytes in the current file */
     unsigned reopen_seen;      /* log__reopen_generation when last opened */
+    bool pipe;                 /* the path is a named pipe or a socket (log__fd_is_pipe) */
 } file_sink;
 
 static int open_file(const char *path, uint64_t *size)
@@ -64,6 +65,7 @@ static int reopen_locked(file_sink *f)
     pthread_rwlock_wrlock(&f->fd_lock); /* no write without the lock under way */
     close(f->fd);
     f->fd = fd;
+    f->pipe = log__fd_is_pipe(fd);
     pthread_rwlock_unlock(&f->fd_lock);
     f->size = size;
     return 0;
@@ -138,7 +140,7 @@ static int file_write_lines(log_sink *s, const char *p, size_t len, unsigned gen
     if (log__reopen_due(&f->reopen_seen, gen))
         (void)reopen_locked(f);
     *done = 0;
-    int err = log__write_all(f->fd, p, len);
+    int err = log__write_all(f->fd, f->pipe, p, len);
     if (!err)
         f->size += len;
     return err;
@@ -156,7 +158,7 @@ static int file_write_lines_unlock(log_sink *s, const char *p, size_t len, unsig
     pthread_rwlock_rdlock(&f->fd_lock);
     pthread_mutex_unlock(&s->lock);
     *done = 0;
-    int err = log__write_all(f->fd, p, len);
+    int err = log__write_all(f->fd, f->pipe, p, len);
     pthread_rwlock_unlock(&f->fd_lock);
     return err;
 }
@@ -169,7 +171,7 @@ static int file_writev(log_sink *s, struct iovec *iov, int n, int *done)
     file_sink *f = LOG__SINK_OF(file_sink, s);
     if (log__reopen_due(&f->reopen_seen, atomic_load(&log__reopen_generation)))
         (void)reopen_locked(f);
-    return log__writev_all(f->fd, iov, n, done);
+    return log__writev_all(f->fd, f->pipe, iov, n, done);
 }
 
 /* A file that rotates: line by line where it fills up. */
@@ -184,7 +186,7 @@ static int rotating_write_lines(log_sink *s, const char *p, size_t len, unsigned
     size_t off = 0;
     while (off < len) {
         size_t n = fit(f, p + off, len - off);
-        int err = log__write_all(f->fd, p + off, n);
+        int err = log__write_all(f->fd, f->pipe, p + off, n);
         if (err) {
             *done = off;
             return err;
@@ -206,7 +208,8 @@ static int file_reopen(log_sink *s)
 
 static void file_crash_write(log_sink *s, const char *p, size_t len)
 {
-    (void)log__write_all(LOG__SINK_OF(file_sink, s)->fd, p, len);
+    file_sink *f = LOG__SINK_OF(file_sink, s);
+    (void)log__write_all(f->fd, false, p, len); /* unguarded, as fd_crash_write */
 }
 
 static void file_close(log_sink *s)
@@ -255,6 +258,7 @@ int log_sink_file(log_sink **out, const char *path, const log_file_options *opts
     }
     file_sink *f = LOG__SINK_OF(file_sink, s);
     f->fd = fd;
+    f->pipe = log__fd_is_pipe(fd);
     f->size = size;
     f->max_bytes = max_bytes;
     f->backups = opts ? opts->backups : 0;

@@ -155,11 +155,15 @@ void log__tbufs_detach(log_sink *s);
 /* From a fatal signal handler: write every thread buffer, no locks. */
 void log__tbufs_crash_write(void);
 
-/* Write all of it to fd; returns 0 or the errno of the failure. */
-int log__write_all(int fd, const char *p, size_t len);
+/* Whether writing to fd can raise SIGPIPE (a pipe or a socket): then the
+ * writes below keep the signal from the process (sink_fd.c). */
+bool log__fd_is_pipe(int fd);
+/* Write all of it to fd (`pipe`: log__fd_is_pipe(fd)); returns 0 or the
+ * errno of the failure (EPIPE when the reader has gone, never SIGPIPE). */
+int log__write_all(int fd, bool pipe, const char *p, size_t len);
 /* The same for n pieces, none empty, in order (writev; iov is used up as
  * it goes): *done gets how many pieces were written whole. */
-int log__writev_all(int fd, struct iovec *iov, int n, int *done);
+int log__writev_all(int fd, bool pipe, struct iovec *iov, int n, int *done);
 /* Count `lost` records (at least one) as lost, and say so once per failure
  * streak (under s->lock). */
 void log__sink_failed(log_sink *s, int err, uint64_t lost);
