@@ -80,13 +80,15 @@ static void guard_end(const pipe_guard *g, int err)
     (void)pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
-static int write_all(int fd, const char *p, size_t len)
+static int write_all(int fd, const char *p, size_t len, size_t *wrote)
 {
+    *wrote = 0;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n > 0) {
             p += n;
             len -= (size_t)n;
+            *wrote += (size_t)n;
         } else if (!try_again(fd, n)) {
             return n < 0 ? errno : EIO;
         }
@@ -94,20 +96,21 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-int log__write_all(int fd, bool pipe, const char *p, size_t len)
+int log__write_all(int fd, bool pipe, const char *p, size_t len, size_t *wrote)
 {
     if (!pipe)
-        return write_all(fd, p, len);
+        return write_all(fd, p, len, wrote);
     pipe_guard g;
     guard_begin(&g);
-    int err = write_all(fd, p, len);
+    int err = write_all(fd, p, len, wrote);
     guard_end(&g, err);
     return err;
 }
 
-static int writev_all(int fd, struct iovec *iov, int n, int *done)
+static int writev_all(int fd, struct iovec *iov, int n, int *done, size_t *part)
 {
     int i = 0;
+    *part = 0;
     while (i < n) {
         ssize_t w = writev(fd, iov + i, n - i < IOV_MAX ? n - i : IOV_MAX);
         if (w <= 0) {
@@ -117,24 +120,28 @@ static int writev_all(int fd, struct iovec *iov, int n, int *done)
             return w < 0 ? errno : EIO;
         }
         size_t left = (size_t)w;
-        while (i < n && left >= iov[i].iov_len)
+        while (i < n && left >= iov[i].iov_len) {
             left -= iov[i++].iov_len;
+            *part = 0;
+        }
         if (i < n) { /* a piece written in part: the rest of it next */
             iov[i].iov_base = (char *)iov[i].iov_base + left;
             iov[i].iov_len -= left;
+            *part += left;
         }
     }
     *done = n;
+    *part = 0;
     return 0;
 }
 
-int log__writev_all(int fd, bool pipe, struct iovec *iov, int n, int *done)
+int log__writev_all(int fd, bool pipe, struct iovec *iov, int n, int *done, size_t *part)
 {
     if (!pipe)
-        return writev_all(fd, iov, n, done);
+        return writev_all(fd, iov, n, done, part);
     pipe_guard g;
     guard_begin(&g);
-    int err = writev_all(fd, iov, n, done);
+    int err = writev_all(fd, iov, n, done, part);
     guard_end(&g, err);
     return err;
 }
@@ -168,20 +175,23 @@ static int fd_write_lines(log_sink *s, const char *p, size_t len, unsigned gen, 
     (void)gen; /* the process's descriptors are never reopened */
     *done = 0;
     fd_sink *f = LOG__SINK_OF(fd_sink, s);
-    return log__write_all(f->fd, f->pipe, p, len);
+    size_t wrote; /* a line written in part cannot be taken back from a stream */
+    return log__write_all(f->fd, f->pipe, p, len, &wrote);
 }
 
 static int fd_writev(log_sink *s, struct iovec *iov, int n, int *done)
 {
     fd_sink *f = LOG__SINK_OF(fd_sink, s);
-    return log__writev_all(f->fd, f->pipe, iov, n, done);
+    size_t part;
+    return log__writev_all(f->fd, f->pipe, iov, n, done, &part);
 }
 
 static void fd_crash_write(log_sink *s, const char *p, size_t len)
 {
     /* Unguarded: pthread_sigmask and sigtimedwait are not meant for a
      * signal handler, and the process is ending anyway. */
-    (void)write_all(LOG__SINK_OF(fd_sink, s)->fd, p, len);
+    size_t wrote;
+    (void)write_all(LOG__SINK_OF(fd_sink, s)->fd, p, len, &wrote);
 }
 
 static const log__sink_ops fd_ops = {

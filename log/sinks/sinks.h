@@ -159,11 +159,14 @@ void log__tbufs_crash_write(void);
  * writes below keep the signal from the process (sink_fd.c). */
 bool log__fd_is_pipe(int fd);
 /* Write all of it to fd (`pipe`: log__fd_is_pipe(fd)); returns 0 or the
- * errno of the failure (EPIPE when the reader has gone, never SIGPIPE). */
-int log__write_all(int fd, bool pipe, const char *p, size_t len);
+ * errno of the failure (EPIPE when the reader has gone, never SIGPIPE),
+ * with *wrote the bytes written before it (a full disk takes a part). */
+int log__write_all(int fd, bool pipe, const char *p, size_t len, size_t *wrote);
 /* The same for n pieces, none empty, in order (writev; iov is used up as
- * it goes): *done gets how many pieces were written whole. */
-int log__writev_all(int fd, bool pipe, struct iovec *iov, int n, int *done);
+ * it goes): *done gets how many pieces were written whole and, on failure,
+ * *part how many bytes of the next one were written (its bytes end at
+ * iov[*done].iov_base). */
+int log__writev_all(int fd, bool pipe, struct iovec *iov, int n, int *done, size_t *part);
 /* Count `lost` records (at least one) as lost, and say so once per failure
  * streak (under s->lock). */
 void log__sink_failed(log_sink *s, int err, uint64_t lost);
