@@ -24,6 +24,13 @@
 #include "log/log_internal.h"
 #include "support.h"
 
+/* The children of the pipe test start a writer thread: allowed. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "die_after_fork=0";
+}
+
 static int setup(void **state)
 {
     (void)state;
