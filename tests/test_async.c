@@ -7,6 +7,7 @@
  * CTXLOG_STRESS_RECORDS sets the records per thread of the loss test
  * (default 250,000: 4 threads x 250,000 = 1,000,000 records).
  */
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -503,6 +504,75 @@ static void test_async__crash_handler_writes_buffered_records(void **state)
     crash_with_pending(0);
 }
 
+/* The crash handler racing the writer: records the writer is writing out
+ * as the process crashes must be written once, by one of them. */
+#define CRASH_RUNS 50
+#define CRASH_RECORDS 100000
+#define CRASH_QUEUE ((size_t)16 << 20)
+
+static void *log_numbered(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < CRASH_RECORDS; i++)
+        log_info_kv("numbered", LOG_I64("i", i));
+    return NULL;
+}
+
+static void count_each_i(json_t *rec, void *arg)
+{
+    unsigned char *seen = arg;
+    json_int_t i = json_integer_value(json_object_get(rec, "i"));
+    if (i < 0 || i >= CRASH_RECORDS)
+        fail_msg("unexpected record %lld", (long long)i);
+    if (seen[i] == UCHAR_MAX)
+        fail_msg("record %lld seen too often", (long long)i);
+    seen[i]++;
+}
+
+static void test_async__crash_flush_writes_each_record_once(void **state)
+{
+    (void)state;
+    unsigned char *seen = malloc(CRASH_RECORDS);
+    assert_non_null(seen);
+    for (int run = 0; run < CRASH_RUNS; run++) {
+        ts_unlink(out_path);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            /* cmocka catches SIGSEGV; the crash handler passes it on to
+             * the default action instead. */
+            signal(SIGSEGV, SIG_DFL);
+            (void)file_sink(NULL);
+            /* A queue that holds them all: the writer is still at work when
+             * the crash comes, most runs. */
+            if (log__async_set(true, CRASH_QUEUE, false) != 0 ||
+                log_crash_handler_install() != 0)
+                _exit(3);
+            pthread_t t;
+            if (pthread_create(&t, NULL, log_numbered, NULL) != 0 || pthread_join(t, NULL) != 0)
+                _exit(4);
+            /* No thread logs now; the writer may still be writing. */
+            raise(SIGSEGV);
+            _exit(5);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+            fail_msg("run %d: child status %#x, not killed by SIGSEGV", run, status);
+        memset(seen, 0, CRASH_RECORDS);
+        size_t lines = each_record(count_each_i, seen);
+        size_t twice = 0, missing = 0;
+        for (long i = 0; i < CRASH_RECORDS; i++) {
+            twice += seen[i] > 1;
+            missing += seen[i] == 0;
+        }
+        if (lines != CRASH_RECORDS || twice || missing)
+            fail_msg("run %d: %zu lines, %zu records more than once, %zu missing", run, lines,
+                     twice, missing);
+    }
+    free(seen);
+}
+
 /* ---- when buffered records reach the file ------------------------------------------ */
 
 static size_t lines_now(void)
@@ -623,6 +693,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_async__crash_handler_writes_queued_records, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_async__crash_handler_writes_buffered_records, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_async__crash_flush_writes_each_record_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_async__buffered_error_is_written_at_once, setup,
                                         teardown),

@@ -2,6 +2,7 @@
  * sinks, reopening for logrotate, and size-based rotation under concurrent
  * writers. Every line is parsed back with jansson. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -18,7 +21,15 @@
 
 #include <ctxlog/ctxlog.h>
 
+#include "log/log_internal.h"
 #include "support.h"
+
+/* The children of the pipe test start a writer thread: allowed. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "die_after_fork=0";
+}
 
 static int setup(void **state)
 {
@@ -529,6 +540,221 @@ static void test_sinks__configuration_from_a_callback_sink(void **state)
     check_calls_from_inside(0);
 }
 
+/* ---- a pipe whose reader has gone -------------------------------------------------- */
+
+#define PIPE_LATE 100
+
+/* Read up to '\n' from fd into buf (NUL-terminated); the length. */
+static size_t read_line(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    while (n + 1 < cap && read(fd, buf + n, 1) == 1 && buf[n] != '\n')
+        n++;
+    buf[n] = '\0';
+    return n;
+}
+
+/* Like `prog | head -1`: the child logs to stdout, a pipe; the parent reads
+ * one line and closes its end, then the child logs PIPE_LATE more records.
+ * The child must live on (not killed by SIGPIPE), with those records
+ * counted as dropped, in either mode. */
+static void closed_pipe(bool async)
+{
+    int out[2], go[2], report[2];
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(report), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(out[0]);
+        close(go[1]);
+        close(report[0]);
+        signal(SIGPIPE, SIG_DFL); /* what a program gets by default */
+        if (dup2(out[1], STDOUT_FILENO) < 0)
+            _exit(3);
+        close(out[1]);
+        log_sink *s = log_sink_stdout();
+        if (!s || log_logger_clear_sinks(NULL) != 0 || log_logger_add_sink(NULL, s) != 0 ||
+            log__async_set(async, 0, false) != 0)
+            _exit(4);
+        log_level_set(LOG_LEVEL_INFO);
+        log_info_kv("first", LOG_I64("i", 0));
+        (void)log_flush();
+        char c;
+        if (read(go[0], &c, 1) != 1) /* the parent has closed its end */
+            _exit(5);
+        for (int i = 1; i <= PIPE_LATE; i++)
+            log_info_kv("late", LOG_I64("i", i));
+        (void)log_flush();
+        char line[64];
+        int len = snprintf(line, sizeof line, "%llu\n", (unsigned long long)log_dropped_count());
+        if (write(report[1], line, (size_t)len) != len)
+            _exit(6);
+        _exit(0);
+    }
+    close(out[1]);
+    close(go[0]);
+    close(report[1]);
+    char buf[4096];
+    size_t n = read_line(out[0], buf, sizeof buf);
+    json_error_t err;
+    json_t *rec = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &err);
+    if (!json_is_object(rec))
+        fail_msg("the first line is not a JSON object: %s", err.text);
+    assert_string_equal(json_string_value(json_object_get(rec, "msg")), "first");
+    json_decref(rec);
+    close(out[0]); /* the reader goes */
+    assert_int_equal(write(go[1], "x", 1), 1);
+    close(go[1]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("%s mode: the child was killed by signal %d", async ? "async" : "sync",
+                 WTERMSIG(status));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    n = read_line(report[0], buf, sizeof buf);
+    close(report[0]);
+    assert_true(n > 0);
+    /* The first record was read; every later one was dropped, and counted. */
+    assert_int_equal(strtoull(buf, NULL, 10), PIPE_LATE);
+}
+
+static void test_sinks__closed_pipe_counts_drops_sync(void **state)
+{
+    (void)state;
+    closed_pipe(false);
+}
+
+static void test_sinks__closed_pipe_counts_drops_async(void **state)
+{
+    (void)state;
+    closed_pipe(true);
+}
+
+/* ---- a full disk ---------------------------------------------------------------------- */
+
+#define DISK_FULL_RECORDS 40000
+#define DISK_FREED_RECORDS 1000
+
+static char *disk_dir;     /* the small file system's mount point */
+static bool disk_mounted;
+
+enum disk_mode { DISK_BUFFERED, DISK_WRITE_THROUGH, DISK_ASYNC };
+
+struct disk_count {
+    size_t full, freed;
+};
+
+static void count_disk_record(json_t *rec, struct disk_count *c)
+{
+    const char *msg = json_string_value(json_object_get(rec, "msg"));
+    assert_non_null(msg);
+    if (strcmp(msg, "full") == 0)
+        c->full++;
+    else if (strcmp(msg, "freed") == 0)
+        c->freed++;
+    else
+        fail_msg("unexpected record '%s'", msg);
+}
+
+/* Fill the small file system `dir` with records (a filler file takes some
+ * room first), free the filler's room, log some more: every line of the
+ * file must be a whole record, and lines + drops = records logged. */
+static void full_disk(const char *dir, enum disk_mode mode)
+{
+    char path[512], filler[512];
+    snprintf(path, sizeof path, "%s/app.log", dir);
+    snprintf(filler, sizeof filler, "%s/filler", dir);
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    static char block[64 * 1024];
+    memset(block, 'x', sizeof block);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(write(fd, block, sizeof block), (ssize_t)sizeof block);
+    close(fd);
+
+    log_sink *s = NULL;
+    log_file_options opts = {.write_through = mode == DISK_WRITE_THROUGH};
+    assert_int_equal(log_sink_file(&s, path, &opts), 0);
+    assert_int_equal(log_logger_clear_sinks(NULL), 0);
+    assert_int_equal(log_logger_add_sink(NULL, s), 0);
+    log_level_set(LOG_LEVEL_INFO);
+    assert_int_equal(log__async_set(mode == DISK_ASYNC, 0, false), 0);
+    uint64_t dropped_before = log_dropped_count();
+    for (long i = 0; i < DISK_FULL_RECORDS; i++)
+        log_info_kv("full", LOG_I64("i", i));
+    assert_int_equal(log_flush(), CTXLOG_EIO); /* the disk is full */
+    assert_int_equal(unlink(filler), 0);
+    for (long i = 0; i < DISK_FREED_RECORDS; i++)
+        log_info_kv("freed", LOG_I64("i", i));
+    assert_int_equal(log_flush(), 0);
+    assert_int_equal(log__async_set(false, 0, false), 0);
+    uint64_t dropped = log_dropped_count() - dropped_before;
+
+    size_t len = 0, lines = 0;
+    struct disk_count c = {0, 0};
+    char *text = ts_read_file(path, &len);
+    assert_non_null(text);
+    for (char *p = text, *end = text + len; p < end; lines++) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            fail_msg("mode %d: the file ends inside a record (line %zu)", (int)mode, lines + 1);
+        json_error_t err;
+        json_t *rec = json_loadb(p, (size_t)(nl - p), JSON_REJECT_DUPLICATES, &err);
+        if (!json_is_object(rec))
+            fail_msg("mode %d: line %zu is not a JSON object: %s", (int)mode, lines + 1,
+                     err.text);
+        count_disk_record(rec, &c);
+        json_decref(rec);
+        p = nl + 1;
+    }
+    free(text);
+    print_message("mode %d: %zu lines (%zu + %zu), %llu dropped\n", (int)mode, lines, c.full,
+                  c.freed, (unsigned long long)dropped);
+    assert_true(dropped > 0);
+    assert_int_equal(c.freed, DISK_FREED_RECORDS); /* written again once there is room */
+    assert_int_equal(lines + dropped, DISK_FULL_RECORDS + DISK_FREED_RECORDS);
+    assert_int_equal(log_logger_clear_sinks(NULL), 0);
+    log_sink_release(s);
+    assert_int_equal(unlink(path), 0);
+}
+
+static void test_sinks__full_disk_leaves_whole_records(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("not root: cannot mount a small file system; skipped\n");
+        skip();
+    }
+    disk_dir = ts_temp_path("small");
+    assert_int_equal(mkdir(disk_dir, 0700), 0);
+    if (mount("tmpfs", disk_dir, "tmpfs", 0, "size=2m") != 0) {
+        print_message("cannot mount a tmpfs (%s); skipped\n", strerror(errno));
+        skip();
+    }
+    disk_mounted = true;
+    full_disk(disk_dir, DISK_BUFFERED);
+    full_disk(disk_dir, DISK_WRITE_THROUGH);
+    full_disk(disk_dir, DISK_ASYNC);
+}
+
+/* The small file system goes, whether the test passed or not. */
+static int teardown_disk(void **state)
+{
+    (void)log__async_set(false, 0, false);
+    (void)log_logger_clear_sinks(NULL);
+    if (disk_mounted && umount(disk_dir) != 0)
+        print_message("cannot unmount %s: %s\n", disk_dir, strerror(errno));
+    disk_mounted = false;
+    if (disk_dir)
+        rmdir(disk_dir);
+    free(disk_dir);
+    disk_dir = NULL;
+    return teardown(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +766,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sinks__rotation_keeps_n_backups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__replay_route_follows_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__configuration_from_a_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__closed_pipe_counts_drops_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__closed_pipe_counts_drops_async, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__full_disk_leaves_whole_records, setup,
+                                        teardown_disk),
         cmocka_unit_test_setup_teardown(test_sinks__configuration_from_a_callback_sink, setup,
                                         teardown),
     };

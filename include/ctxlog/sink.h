@@ -149,7 +149,17 @@ CTXLOG_API void log_formatter_release(log_formatter *f);
 /** An output. */
 typedef struct log_sink log_sink;
 
-/** @brief Sinks writing to the process's stdout / stderr. NULL when out of memory. */
+/**
+ * @brief Sinks writing to the process's stdout / stderr. NULL when out of memory.
+ *
+ * Writing to a pipe or socket whose reader has gone never raises SIGPIPE
+ * in the process, in either mode (the same holds for a file sink whose
+ * path is a named pipe): the library does not change SIGPIPE's
+ * disposition, but blocks it around its own writes and takes back the one
+ * its write raised. The records are counted in log_dropped_count() and the
+ * failure is said once on stderr. Whether the descriptor is a pipe or a
+ * socket is decided when the sink is made.
+ */
 CTXLOG_API log_sink *log_sink_stdout(void);
 CTXLOG_API log_sink *log_sink_stderr(void);
 

@@ -320,17 +320,52 @@ void log__async_configure(size_t bytes, bool drop)
     atomic_store(&drop_when_full, drop);
 }
 
+/* How long, in all, the crash handler waits for others (milliseconds): for
+ * the writer to end a write under way, and for a stage in use. A write to
+ * a pipe that nobody reads may never end; then the handler writes the
+ * entries itself (they may come out twice, but are not lost). */
+#define CRASH_PATIENCE_MS 1000
+static int crash_patience = CRASH_PATIENCE_MS; /* the handler runs once */
+
+/* Wait a millisecond, when there is patience left. */
+static bool crash_wait(void)
+{
+    if (crash_patience <= 0)
+        return false;
+    crash_patience--;
+    struct timespec ms = {0, 1000000};
+    (void)nanosleep(&ms, NULL); /* async-signal-safe */
+    return true;
+}
+
 void log__rings_crash_write(void)
 {
     for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next)) {
-        uint64_t tail = atomic_load(&r->tail), head = atomic_load(&r->head);
+        /* The stage first: while the handler holds its lock, nobody copies
+         * it into the ring, so the head stays where it is read. */
+        bool staged_mine;
+        while (!(staged_mine = !atomic_exchange(&r->stage_lock, 1)) && crash_wait())
+            ;
+        uint64_t head = atomic_load(&r->head);
+        uint64_t from = atomic_load(&r->claimed);
+        while (from < head && !atomic_compare_exchange_weak(&r->claimed, &from, head))
+            ;
+        /* [from, head) is the handler's now. The writer claimed what is
+         * before it, and may be writing it still (it blocks this signal
+         * and runs on): wait until it has. */
+        uint64_t tail;
+        while ((tail = atomic_load(&r->tail)) < from && crash_wait())
+            ;
+        if (tail > from)
+            tail = from;
         while (tail < head) {
             log__ring_hdr h;
             const char *text = log__ring_next(r, &tail, head, &h);
             if (text && h.sink && h.sink->ops->crash_write)
                 h.sink->ops->crash_write(h.sink, text, h.len);
         }
-        /* Then what is staged, newer. */
+        /* Then what is staged, newer; taken, so that the writer does not
+         * copy it into the ring after all. */
         size_t n = atomic_load(&r->stage_len);
         for (size_t at = 0; at < n;) {
             log__ring_hdr h;
@@ -338,6 +373,10 @@ void log__rings_crash_write(void)
             if (h.sink && h.sink->ops->crash_write)
                 h.sink->ops->crash_write(h.sink, r->stage + at + RING_HDR, h.len);
             at += log__ring_entry_size(h.len);
+        }
+        if (staged_mine) {
+            atomic_store(&r->stage_len, 0);
+            stage_unlock(r);
         }
     }
 }
@@ -357,6 +396,7 @@ void log__rings_fork(int phase)
      * do not exist here. */
     for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next)) {
         atomic_store(&r->tail, atomic_load(&r->head));
+        atomic_store(&r->claimed, atomic_load(&r->tail));
         atomic_store(&r->stage_len, 0);
         atomic_store(&r->stage_lock, 0); /* a thread that held it is not here */
         atomic_store(&r->waiting, 0);

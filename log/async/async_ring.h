@@ -19,6 +19,14 @@
  * Rings are never freed: when its thread exits a ring is orphaned, drained,
  * then given to the next thread that needs one. So the list of rings can be
  * walked without a lock (by the writer, and by the crash handler).
+ *
+ * The writer and the crash handler never write the same entry: each
+ * claims the entries it writes by moving `claimed` forward with a
+ * compare-and-swap, the writer one run at a time just before the run's
+ * write (sink_gather.c), the handler everything up to the head. The writer
+ * stores the tail after each write, so the tail is also how far it has
+ * written: a handler that finds claimed ahead of the tail waits for the
+ * write under way to end, and writes the rest itself.
  */
 #ifndef CTXLOG_LOG_ASYNC_RING_H
 #define CTXLOG_LOG_ASYNC_RING_H
@@ -39,8 +47,9 @@ typedef struct log__ring {
     uint64_t stage_since;  /* CLOCK_MONOTONIC of the first staged entry */
     char *stage;           /* log__ring_stage_cap(cap) bytes */
     char pad_head[16];
-    _Atomic uint64_t tail; /* bytes ever consumed (writer) */
-    char pad_tail[56];
+    _Atomic uint64_t tail; /* bytes ever consumed: written out (writer) */
+    _Atomic uint64_t claimed; /* bytes taken to be written (writer, crash handler) */
+    char pad_tail[48];
     char *data;
     size_t cap;            /* a power of two */
     atomic_int state;

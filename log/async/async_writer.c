@@ -13,6 +13,7 @@
  */
 #include "log/async/async_ring.h"
 
+#include <assert.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -41,38 +42,63 @@ static int cond_clock_set; /* w_cond waits on CLOCK_MONOTONIC */
  * is looking: it may have passed that buffer already). */
 static _Atomic uint64_t flush_deadline = UINT64_MAX;
 
+/* A run of a ring's entries, [from, to), about to be written. */
+struct run {
+    log__ring *r;
+    uint64_t from, to;
+    uint64_t taken; /* when the claim fails: how far the crash handler took */
+};
+
+/* Claim the run for the writer (see async_ring.h). It fails only when the
+ * crash handler has claimed the entries from `from` on. */
+static bool claim_run(void *payload)
+{
+    struct run *run = payload;
+    uint64_t expect = run->from;
+    if (atomic_compare_exchange_strong(&run->r->claimed, &expect, run->to))
+        return true;
+    assert(expect > run->from);
+    run->taken = expect;
+    return false;
+}
+
 /* Drain `r` up to `limit` (a head it had); returns the entries written.
  * Runs of entries for one sink are written in one writev from the ring;
  * the tail moves past entries once they are written. */
 static size_t drain_ring(log__ring *r, uint64_t limit)
 {
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    struct iovec iov[GATHER];
-    log_sink *sink = NULL;
-    int n = 0;
     size_t total = 0;
     while (tail < limit) {
-        uint64_t at = tail;
-        log__ring_hdr h;
-        const char *text = log__ring_next(r, &tail, limit, &h);
-        if (!text)
-            break;
-        if (n && (h.sink != sink || n == GATHER)) {
-            log__sink_put_gathered(sink, iov, n);
-            total += (size_t)n;
-            n = 0;
-            atomic_store_explicit(&r->tail, at, memory_order_release);
-            log__ring_wake_producer(r);
+        struct iovec iov[GATHER];
+        log_sink *sink = NULL;
+        int n = 0;
+        uint64_t end = tail;
+        while (end < limit && n < GATHER) {
+            uint64_t next = end;
+            log__ring_hdr h;
+            const char *text = log__ring_next(r, &next, limit, &h);
+            if (text && n && h.sink != sink)
+                break;
+            end = next; /* past a WRAP filler too */
+            if (!text)
+                break;
+            sink = h.sink;
+            iov[n++] = (struct iovec){(void *)(uintptr_t)text, h.len};
         }
-        sink = h.sink;
-        iov[n++] = (struct iovec){(void *)(uintptr_t)text, h.len};
+        struct run run = {.r = r, .from = tail, .to = end};
+        bool mine = n ? log__sink_put_gathered(sink, iov, n, claim_run, &run) : claim_run(&run);
+        if (mine) {
+            total += (size_t)n;
+        } else {
+            /* The crash handler writes what it took; the writer goes on
+             * after it (should the process live on). */
+            end = run.taken;
+        }
+        tail = end;
+        atomic_store_explicit(&r->tail, tail, memory_order_release);
+        log__ring_wake_producer(r);
     }
-    if (n) {
-        log__sink_put_gathered(sink, iov, n);
-        total += (size_t)n;
-    }
-    atomic_store_explicit(&r->tail, tail, memory_order_release);
-    log__ring_wake_producer(r);
     return total;
 }
 

@@ -11,8 +11,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "formatters/fmt_formatter.h"
@@ -31,13 +34,61 @@ static int try_again(int fd, ssize_t w)
     return 0;
 }
 
-int log__write_all(int fd, const char *p, size_t len)
+bool log__fd_is_pipe(int fd)
 {
+    struct stat st;
+    return fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+/*
+ * A pipe or socket whose reader has gone: write(2) fails with EPIPE and
+ * raises SIGPIPE, whose default action kills the process. The library does
+ * not change the process's disposition of SIGPIPE (that is the
+ * application's); it blocks the signal in the writing thread around its
+ * own writes and, when its write raised it, takes it back (sigtimedwait
+ * without waiting) before unblocking, unless one was pending already. The
+ * failure is then an EPIPE like any other: the records are counted as
+ * dropped and the failure said once. Only descriptors that can raise it
+ * pay for the three extra system calls (regular files cannot), and they
+ * are made per write-out, which is per record only for sinks that write
+ * each record through.
+ */
+typedef struct pipe_guard {
+    sigset_t old; /* the thread's mask before */
+    bool pending; /* a SIGPIPE was pending before: not ours to take */
+} pipe_guard;
+
+static void guard_begin(pipe_guard *g)
+{
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    g->pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+    (void)pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void guard_end(const pipe_guard *g, int err)
+{
+    if (err == EPIPE && !g->pending) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        const struct timespec zero = {0, 0};
+        while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    (void)pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static int write_all(int fd, const char *p, size_t len, size_t *wrote)
+{
+    *wrote = 0;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n > 0) {
             p += n;
             len -= (size_t)n;
+            *wrote += (size_t)n;
         } else if (!try_again(fd, n)) {
             return n < 0 ? errno : EIO;
         }
@@ -45,9 +96,21 @@ int log__write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-int log__writev_all(int fd, struct iovec *iov, int n, int *done)
+int log__write_all(int fd, bool pipe, const char *p, size_t len, size_t *wrote)
+{
+    if (!pipe)
+        return write_all(fd, p, len, wrote);
+    pipe_guard g;
+    guard_begin(&g);
+    int err = write_all(fd, p, len, wrote);
+    guard_end(&g, err);
+    return err;
+}
+
+static int writev_all(int fd, struct iovec *iov, int n, int *done, size_t *part)
 {
     int i = 0;
+    *part = 0;
     while (i < n) {
         ssize_t w = writev(fd, iov + i, n - i < IOV_MAX ? n - i : IOV_MAX);
         if (w <= 0) {
@@ -57,15 +120,30 @@ int log__writev_all(int fd, struct iovec *iov, int n, int *done)
             return w < 0 ? errno : EIO;
         }
         size_t left = (size_t)w;
-        while (i < n && left >= iov[i].iov_len)
+        while (i < n && left >= iov[i].iov_len) {
             left -= iov[i++].iov_len;
+            *part = 0;
+        }
         if (i < n) { /* a piece written in part: the rest of it next */
             iov[i].iov_base = (char *)iov[i].iov_base + left;
             iov[i].iov_len -= left;
+            *part += left;
         }
     }
     *done = n;
+    *part = 0;
     return 0;
+}
+
+int log__writev_all(int fd, bool pipe, struct iovec *iov, int n, int *done, size_t *part)
+{
+    if (!pipe)
+        return writev_all(fd, iov, n, done, part);
+    pipe_guard g;
+    guard_begin(&g);
+    int err = writev_all(fd, iov, n, done, part);
+    guard_end(&g, err);
+    return err;
 }
 
 void log__sink_failed(log_sink *s, int err, uint64_t lost)
@@ -88,24 +166,32 @@ void log__sink_recovered(log_sink *s)
 
 typedef struct fd_sink {
     log_sink base;
-    int fd; /* not ours: never closed */
+    int fd;    /* not ours: never closed */
+    bool pipe; /* log__fd_is_pipe(fd) when the sink was made */
 } fd_sink;
 
 static int fd_write_lines(log_sink *s, const char *p, size_t len, unsigned gen, size_t *done)
 {
     (void)gen; /* the process's descriptors are never reopened */
     *done = 0;
-    return log__write_all(LOG__SINK_OF(fd_sink, s)->fd, p, len);
+    fd_sink *f = LOG__SINK_OF(fd_sink, s);
+    size_t wrote; /* a line written in part cannot be taken back from a stream */
+    return log__write_all(f->fd, f->pipe, p, len, &wrote);
 }
 
 static int fd_writev(log_sink *s, struct iovec *iov, int n, int *done)
 {
-    return log__writev_all(LOG__SINK_OF(fd_sink, s)->fd, iov, n, done);
+    fd_sink *f = LOG__SINK_OF(fd_sink, s);
+    size_t part;
+    return log__writev_all(f->fd, f->pipe, iov, n, done, &part);
 }
 
 static void fd_crash_write(log_sink *s, const char *p, size_t len)
 {
-    (void)log__write_all(LOG__SINK_OF(fd_sink, s)->fd, p, len);
+    /* Unguarded: pthread_sigmask and sigtimedwait are not meant for a
+     * signal handler, and the process is ending anyway. */
+    size_t wrote;
+    (void)write_all(LOG__SINK_OF(fd_sink, s)->fd, p, len, &wrote);
 }
 
 static const log__sink_ops fd_ops = {
@@ -121,6 +207,7 @@ static log_sink *fd_sink_new(int fd, const char *name)
     if (!s)
         return NULL;
     LOG__SINK_OF(fd_sink, s)->fd = fd;
+    LOG__SINK_OF(fd_sink, s)->pipe = log__fd_is_pipe(fd);
     s->tty = isatty(fd) == 1;
     s->formatter = fmt_formatter_retain(fmt_formatter_default());
     s->json = fmt_formatter_json_options(s->formatter);

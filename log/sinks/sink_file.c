@@ -15,6 +15,10 @@
  * async writer's runs with one writev, and threads' buffers without the
  * lock (under fd_lock), so that threads writing their buffers out do not
  * wait for each other's write(2) on it (the kernel orders O_APPEND writes).
+ *
+ * A write cut short (a full disk) leaves no part of a record in the file:
+ * the part is cut off its end again (cut_torn), so that the next record
+ * does not continue it; the record is counted as lost with those after it.
  */
 #include "log/sinks/sink_ops.h"
 
@@ -38,11 +42,16 @@ typedef struct file_sink {
     unsigned backups;
     uint64_t size;             /* bytes in the current file */
     unsigned reopen_seen;      /* log__reopen_generation when last opened */
+    bool pipe;                 /* the path is a named pipe or a socket (log__fd_is_pipe) */
 } file_sink;
 
 static int open_file(const char *path, uint64_t *size)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    /* Read too, to check what cut_torn cuts; a file the process may only
+     * write is written all the same. */
+    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0 && errno == EACCES)
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd < 0)
         return -1;
     struct stat st;
@@ -64,6 +73,7 @@ static int reopen_locked(file_sink *f)
     pthread_rwlock_wrlock(&f->fd_lock); /* no write without the lock under way */
     close(f->fd);
     f->fd = fd;
+    f->pipe = log__fd_is_pipe(fd);
     pthread_rwlock_unlock(&f->fd_lock);
     f->size = size;
     return 0;
@@ -128,6 +138,56 @@ static size_t fit(file_sink *f, const char *p, size_t len)
     return nl ? (size_t)(nl - p) + 1 : len;
 }
 
+/* Whether the n bytes at `off` in fd are those of p. */
+static bool file_has(int fd, uint64_t off, const char *p, size_t n)
+{
+    char back[4096];
+    while (n > 0) {
+        size_t k = n < sizeof back ? n : sizeof back;
+        if (pread(fd, back, k, (off_t)off) != (ssize_t)k || memcmp(back, p, k) != 0)
+            return false;
+        off += k;
+        p += k;
+        n -= k;
+    }
+    return true;
+}
+
+/*
+ * A write cut short put the first n bytes of a line, `torn`, at the end of
+ * the file: cut them off (ftruncate), so that the file keeps whole records
+ * only. Under fd_lock (write), taken here, so that no other thread appends
+ * meanwhile; the bytes are read back first, and left (and said) if they
+ * are not the file's last ones any more (a thread that wrote after them
+ * before the lock was taken). Returns the file's size after it, or 0 when
+ * unknown.
+ */
+static uint64_t cut_torn(file_sink *f, const char *torn, size_t n)
+{
+    pthread_rwlock_wrlock(&f->fd_lock);
+    struct stat st;
+    uint64_t size = fstat(f->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    if (n && size >= n && file_has(f->fd, size - n, torn, n) &&
+        ftruncate(f->fd, (off_t)(size - n)) == 0) {
+        size -= n;
+    } else if (n) {
+        log__report("cannot remove a record written in part from '%s'", f->base.name);
+    }
+    pthread_rwlock_unlock(&f->fd_lock);
+    return size;
+}
+
+/* After the write of the whole lines p[0, len) failed having written
+ * `wrote` bytes: the bytes of the lines written whole; a line written in
+ * part is cut off the file. *size gets the file's size when known. */
+static size_t keep_whole_lines(file_sink *f, const char *p, size_t wrote, uint64_t *size)
+{
+    const char *nl = wrote ? memrchr(p, '\n', wrote) : NULL;
+    size_t whole = nl ? (size_t)(nl - p) + 1 : 0;
+    *size = cut_torn(f, p + whole, wrote - whole);
+    return whole;
+}
+
 /* ---- the operations ------------------------------------------------------------------ */
 
 /* A file that does not rotate: the lines in one write. */
@@ -137,10 +197,16 @@ static int file_write_lines(log_sink *s, const char *p, size_t len, unsigned gen
     file_sink *f = LOG__SINK_OF(file_sink, s);
     if (log__reopen_due(&f->reopen_seen, gen))
         (void)reopen_locked(f);
-    *done = 0;
-    int err = log__write_all(f->fd, p, len);
-    if (!err)
+    size_t wrote;
+    int err = log__write_all(f->fd, f->pipe, p, len, &wrote);
+    if (!err) {
         f->size += len;
+        *done = len;
+        return 0;
+    }
+    uint64_t size;
+    *done = keep_whole_lines(f, p, wrote, &size);
+    f->size = size ? size : f->size + *done;
     return err;
 }
 
@@ -155,9 +221,14 @@ static int file_write_lines_unlock(log_sink *s, const char *p, size_t len, unsig
         (void)reopen_locked(f);
     pthread_rwlock_rdlock(&f->fd_lock);
     pthread_mutex_unlock(&s->lock);
-    *done = 0;
-    int err = log__write_all(f->fd, p, len);
+    size_t wrote;
+    int err = log__write_all(f->fd, f->pipe, p, len, &wrote);
     pthread_rwlock_unlock(&f->fd_lock);
+    *done = len;
+    if (err) {
+        uint64_t size; /* not kept without the sink's lock */
+        *done = keep_whole_lines(f, p, wrote, &size);
+    }
     return err;
 }
 
@@ -169,7 +240,15 @@ static int file_writev(log_sink *s, struct iovec *iov, int n, int *done)
     file_sink *f = LOG__SINK_OF(file_sink, s);
     if (log__reopen_due(&f->reopen_seen, atomic_load(&log__reopen_generation)))
         (void)reopen_locked(f);
-    return log__writev_all(f->fd, iov, n, done);
+    size_t part;
+    int err = log__writev_all(f->fd, f->pipe, iov, n, done, &part);
+    if (err && part) {
+        assert(*done < n);
+        uint64_t size = cut_torn(f, (const char *)iov[*done].iov_base - part, part);
+        if (size)
+            f->size = size;
+    }
+    return err;
 }
 
 /* A file that rotates: line by line where it fills up. */
@@ -184,9 +263,12 @@ static int rotating_write_lines(log_sink *s, const char *p, size_t len, unsigned
     size_t off = 0;
     while (off < len) {
         size_t n = fit(f, p + off, len - off);
-        int err = log__write_all(f->fd, p + off, n);
+        size_t wrote;
+        int err = log__write_all(f->fd, f->pipe, p + off, n, &wrote);
         if (err) {
-            *done = off;
+            uint64_t size;
+            *done = off + keep_whole_lines(f, p + off, wrote, &size);
+            f->size = size ? size : f->size + (*done - off);
             return err;
         }
         f->size += n;
@@ -206,7 +288,9 @@ static int file_reopen(log_sink *s)
 
 static void file_crash_write(log_sink *s, const char *p, size_t len)
 {
-    (void)log__write_all(LOG__SINK_OF(file_sink, s)->fd, p, len);
+    file_sink *f = LOG__SINK_OF(file_sink, s);
+    size_t wrote;
+    (void)log__write_all(f->fd, false, p, len, &wrote); /* unguarded, as fd_crash_write */
 }
 
 static void file_close(log_sink *s)
@@ -255,6 +339,7 @@ int log_sink_file(log_sink **out, const char *path, const log_file_options *opts
     }
     file_sink *f = LOG__SINK_OF(file_sink, s);
     f->fd = fd;
+    f->pipe = log__fd_is_pipe(fd);
     f->size = size;
     f->max_bytes = max_bytes;
     f->backups = opts ? opts->backups : 0;

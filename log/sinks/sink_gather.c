@@ -12,16 +12,28 @@
 
 #include <sys/uio.h>
 
-void log__sink_put_gathered(log_sink *s, struct iovec *iov, int n)
+bool log__sink_put_gathered(log_sink *s, struct iovec *iov, int n, bool (*claim)(void *payload),
+                            void *payload)
 {
-    assert(s->registered && n > 0);
+    assert(s->registered && n > 0 && claim);
     if (!s->ops->writev) {
+        /* Copied into the buffer, they are the buffer's from then on (the
+         * crash handler writes buffers out too). */
+        if (!claim(payload))
+            return false;
         for (int i = 0; i < n; i++)
             log__sink_put(s, iov[i].iov_base, iov[i].iov_len, LOG__PUT_BATCH);
-        return;
+        return true;
     }
     pthread_mutex_lock(&s->lock);
     log__sink_flush_locked(s); /* older records first */
+    /* Claimed under the lock, right before the write: a writer that waits
+     * for the lock (held by a thread that crashed, say) has claimed
+     * nothing, and the crash handler can take the records instead. */
+    if (!claim(payload)) {
+        pthread_mutex_unlock(&s->lock);
+        return false;
+    }
     int done;
     int err = s->ops->writev(s, iov, n, &done);
     if (err)
@@ -29,4 +41,5 @@ void log__sink_put_gathered(log_sink *s, struct iovec *iov, int n)
     else if (s->failing)
         log__sink_recovered(s);
     pthread_mutex_unlock(&s->lock);
+    return true;
 }

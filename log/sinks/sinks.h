@@ -85,9 +85,13 @@ enum log__put {
 void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how);
 /* Write n whole records to a sink straight from where they are (its
  * writev op), after what its buffer holds, or through its buffer when it
- * has no such op (sink_gather.c). */
+ * has no such op (sink_gather.c). claim(payload) is called once, just
+ * before the records are handed over (with the sink's lock held when they
+ * are written straight): when it returns false someone else (the crash
+ * handler) has taken them, and nothing is written. Returns claim's answer. */
 struct iovec;
-void log__sink_put_gathered(log_sink *s, struct iovec *iov, int n);
+bool log__sink_put_gathered(log_sink *s, struct iovec *iov, int n, bool (*claim)(void *payload),
+                            void *payload);
 /* Write out a sink's buffer (log__sink_flush_locked: lock held). */
 void log__sink_flush(log_sink *s);
 void log__sink_flush_locked(log_sink *s);
@@ -151,11 +155,18 @@ void log__tbufs_detach(log_sink *s);
 /* From a fatal signal handler: write every thread buffer, no locks. */
 void log__tbufs_crash_write(void);
 
-/* Write all of it to fd; returns 0 or the errno of the failure. */
-int log__write_all(int fd, const char *p, size_t len);
+/* Whether writing to fd can raise SIGPIPE (a pipe or a socket): then the
+ * writes below keep the signal from the process (sink_fd.c). */
+bool log__fd_is_pipe(int fd);
+/* Write all of it to fd (`pipe`: log__fd_is_pipe(fd)); returns 0 or the
+ * errno of the failure (EPIPE when the reader has gone, never SIGPIPE),
+ * with *wrote the bytes written before it (a full disk takes a part). */
+int log__write_all(int fd, bool pipe, const char *p, size_t len, size_t *wrote);
 /* The same for n pieces, none empty, in order (writev; iov is used up as
- * it goes): *done gets how many pieces were written whole. */
-int log__writev_all(int fd, struct iovec *iov, int n, int *done);
+ * it goes): *done gets how many pieces were written whole and, on failure,
+ * *part how many bytes of the next one were written (its bytes end at
+ * iov[*done].iov_base). */
+int log__writev_all(int fd, bool pipe, struct iovec *iov, int n, int *done, size_t *part);
 /* Count `lost` records (at least one) as lost, and say so once per failure
  * streak (under s->lock). */
 void log__sink_failed(log_sink *s, int err, uint64_t lost);
