@@ -46,30 +46,34 @@ bool log__fd_is_pipe(int fd)
  * not change the process's disposition of SIGPIPE (that is the
  * application's); it blocks the signal in the writing thread around its
  * own writes and, when its write raised it, takes it back (sigtimedwait
- * without waiting) before unblocking, unless one was pending already. The
- * failure is then an EPIPE like any other: the records are counted as
- * dropped and the failure said once. Only descriptors that can raise it
- * pay for the three extra system calls (regular files cannot), and they
- * are made per write-out, which is per record only for sinks that write
- * each record through.
+ * without waiting) before unblocking. The failure is then an EPIPE like
+ * any other: the records are counted as dropped and the failure said once.
+ * A thread that blocks SIGPIPE itself is left as it is (one system call):
+ * a SIGPIPE the write raises stays pending for it, as the application
+ * chose. Only descriptors that can raise it pay for the two extra system
+ * calls (regular files cannot), made per write-out, which is per record
+ * only for sinks that write each record through.
  */
 typedef struct pipe_guard {
     sigset_t old; /* the thread's mask before */
-    bool pending; /* a SIGPIPE was pending before: not ours to take */
+    bool blocked; /* SIGPIPE was blocked already: nothing to undo */
 } pipe_guard;
 
 static void guard_begin(pipe_guard *g)
 {
-    sigset_t set, pending;
+    sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGPIPE);
-    g->pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
-    (void)pthread_sigmask(SIG_BLOCK, &set, &g->old);
+    g->blocked = pthread_sigmask(SIG_BLOCK, &set, &g->old) != 0 ||
+                 sigismember(&g->old, SIGPIPE) == 1;
 }
 
 static void guard_end(const pipe_guard *g, int err)
 {
-    if (err == EPIPE && !g->pending) {
+    if (g->blocked)
+        return;
+    if (err == EPIPE) {
+        /* Unblocked until now, so none was pending before: this one is ours. */
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGPIPE);
