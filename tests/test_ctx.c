@@ -1050,6 +1050,7 @@ static void test_ctx__ptr_released_at_thread_exit(void **state)
 /* ctx_copy / ctx_retain / ctx_release                                      */
 /* ------------------------------------------------------------------------ */
 
+#ifndef NDEBUG
 /* In a forked child: release a copy once more than it was taken, while the
  * snapshot's block is kept by the value the next snapshot shares. */
 static void over_release_in_child(const char *errpath)
@@ -1066,6 +1067,7 @@ static void over_release_in_child(const char *errpath)
     ctx_release(c);        /* one too many */
     _exit(0);
 }
+#endif
 
 static void test_ctx__over_release_aborts_in_debug(void **state)
 {
