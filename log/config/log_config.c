@@ -176,14 +176,9 @@ int log_flush(void)
 {
     log__async_drain();
     (void)log__sinks_flush(0, 0);
-    /* The sinks' own flush, after every buffer: a user transport that
-     * cannot deliver what it was given has lost accepted records too. */
-    int sync = log__sinks_sync();
-    /* Asked after the writes: a sink whose last write failed, in this
-     * flush or before it (the background thread may have written a buffer
-     * just before), has lost records that were accepted. Its flag stays
-     * until a write to it succeeds again. */
-    return sync || log__sinks_failing() ? CTXLOG_EIO : 0;
+    /* The sinks' own flush, after every buffer; a sink that failed (a
+     * write, or a user transport's flush) has lost accepted records. */
+    return log__sinks_sync();
 }
 
 void log_shutdown(void)

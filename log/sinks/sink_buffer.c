@@ -214,16 +214,6 @@ uint64_t log__sinks_flush(int due_only, uint64_t now_ns)
     return tnext < next ? tnext : next;
 }
 
-int log__sinks_failing(void)
-{
-    int any = 0;
-    pthread_mutex_lock(&reg_lock);
-    for (log_sink *s = reg_head; s && !any; s = s->reg_next)
-        any = atomic_load(&s->failing) != 0;
-    pthread_mutex_unlock(&reg_lock);
-    return any;
-}
-
 /* The record that says how many records the async queue dropped for `s`. */
 static void report_drops(log_sink *s, uint64_t n, fmt_buf *b)
 {
@@ -292,20 +282,19 @@ void log__sinks_crash_write(void)
 
 int log__sinks_sync(void)
 {
-    int rc = 0;
+    int failed = 0;
     pthread_mutex_lock(&reg_lock);
     for (log_sink *s = reg_head; s; s = s->reg_next) {
-        if (!s->ops->flush)
-            continue;
-        pthread_mutex_lock(&s->lock);
-        log__sink_flush_locked(s); /* appended since log__sinks_flush */
-        int err = s->ops->flush(s);
-        if (err && !rc)
-            rc = err;
-        pthread_mutex_unlock(&s->lock);
+        if (s->ops->flush) {
+            pthread_mutex_lock(&s->lock);
+            log__sink_flush_locked(s); /* appended since log__sinks_flush */
+            failed |= s->ops->flush(s) != 0;
+            pthread_mutex_unlock(&s->lock);
+        }
+        failed |= atomic_load(&s->failing) != 0;
     }
     pthread_mutex_unlock(&reg_lock);
-    return rc;
+    return failed ? CTXLOG_EIO : 0;
 }
 
 int log_reopen(void)

@@ -107,8 +107,6 @@ void log__sink_unregister(log_sink *s);
  * LOG__FLUSH_INTERVAL_NS at `now_ns`. Returns the monotonic time at which
  * the next buffer falls due (UINT64_MAX: none is waiting). */
 uint64_t log__sinks_flush(int due_only, uint64_t now_ns);
-/* Whether some registered sink's last write failed (its `failing` flag). */
-int log__sinks_failing(void);
 /* For every registered sink whose async queue dropped records since the
  * last call, write a record saying how many (writer thread only). */
 void log__sinks_report_drops(void);
@@ -125,8 +123,12 @@ void log__sink_write_lines(log_sink *s, const char *p, size_t len, unsigned gen)
  * written without the lock, so that threads writing their buffers out do
  * not wait for each other's write(2) on it. */
 void log__sink_write_lines_unlock(log_sink *s, const char *p, size_t len, unsigned gen);
-/* log_flush(): call the flush op of every registered sink that has one,
- * after writing out its shared buffer. Returns 0 or the first op's error. */
+/* log_flush(), after log__sinks_flush: write out what each registered
+ * sink's shared buffer took since, and call its flush op if it has one.
+ * Returns CTXLOG_EIO when some flush op failed or some sink's last write
+ * failed (its `failing` flag: in this flush or before it, the background
+ * thread may have written just before; it stays until a write succeeds
+ * again), else 0. */
 int log__sinks_sync(void);
 
 /* ---- per-thread buffers of buffered sinks in sync mode (sink_thread_buf.c) ---- */
