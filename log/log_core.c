@@ -319,6 +319,30 @@ static ALWAYS_INLINE int replay_record(log_logger *lg, log_level level, const ch
     return done;
 }
 
+/* The message of a printf-style call, in the thread's message buffer; the
+ * format itself when formatting fails (bad conversion, out of memory). */
+static const char *format_msg(log__scratch *sc, const char *fmt, va_list ap, size_t *len)
+{
+    if (!fmt) {
+        *len = 0;
+        return "";
+    }
+    fmt_buf_clear(&sc->msg);
+    (void)fmt_buf_reserve(&sc->msg, 256);
+    va_list again;
+    va_copy(again, ap);
+    int n = sc->msg.oom ? -1 : vsnprintf(sc->msg.data, sc->msg.cap, fmt, ap);
+    if (n >= 0 && (size_t)n >= sc->msg.cap && fmt_buf_reserve(&sc->msg, (size_t)n + 1) == 0)
+        n = vsnprintf(sc->msg.data, sc->msg.cap, fmt, again);
+    va_end(again);
+    if (n >= 0 && (size_t)n < sc->msg.cap) {
+        *len = (size_t)n;
+        return sc->msg.data;
+    }
+    *len = strlen(fmt);
+    return fmt;
+}
+
 void log__printf(log_logger *lg, log_level level, const char *file, int line, const char *func,
                  const char *fmt, ...)
 {
@@ -328,29 +352,31 @@ void log__printf(log_logger *lg, log_level level, const char *file, int line, co
     log__scratch *sc = record_scratch(&temporary);
     if (!sc)
         return;
-    const char *msg = "";
-    size_t len = 0;
-    if (fmt) {
-        fmt_buf_clear(&sc->msg);
-        (void)fmt_buf_reserve(&sc->msg, 256);
-        va_list ap;
-        va_start(ap, fmt);
-        int n = sc->msg.oom ? -1 : vsnprintf(sc->msg.data, sc->msg.cap, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n >= sc->msg.cap && fmt_buf_reserve(&sc->msg, (size_t)n + 1) == 0) {
-            va_start(ap, fmt);
-            n = vsnprintf(sc->msg.data, sc->msg.cap, fmt, ap);
-            va_end(ap);
-        }
-        if (n >= 0 && (size_t)n < sc->msg.cap) {
-            msg = sc->msg.data;
-            len = (size_t)n;
-        } else {
-            msg = fmt; /* the format failed (bad conversion, out of memory) */
-            len = strlen(fmt);
-        }
-    }
+    size_t len;
+    va_list ap;
+    va_start(ap, fmt);
+    const char *msg = format_msg(sc, fmt, ap, &len);
+    va_end(ap);
     emit(lg, sc, level, file, line, func, msg, len, NULL, 0);
+    scratch_put(sc, temporary);
+}
+
+void log__printf_kv(log_logger *lg, log_level level, const char *file, int line,
+                    const char *func, const log_field *fields, size_t nfields, const char *fmt,
+                    ...)
+{
+    if (!record_enabled(&lg, level))
+        return;
+    int temporary;
+    log__scratch *sc = record_scratch(&temporary);
+    if (!sc)
+        return;
+    size_t len;
+    va_list ap;
+    va_start(ap, fmt);
+    const char *msg = format_msg(sc, fmt, ap, &len);
+    va_end(ap);
+    emit(lg, sc, level, file, line, func, msg, len, fields, fields ? nfields : 0);
     scratch_put(sc, temporary);
 }
 

@@ -6,6 +6,10 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" { /* tests/test_header_cpp.cpp uses them too */
+#endif
+
 /* A fresh path in a private temporary directory (not created). Free it. */
 char *ts_temp_path(const char *name);
 
@@ -27,5 +31,9 @@ json_t *ts_read_records(const char *path);
 
 /* Remove a file and ignore errors. */
 void ts_unlink(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -73,15 +73,138 @@ typedef struct log_field {
     } v;
 } log_field;
 
-/* Typed-field constructors. They allocate nothing; a value of the wrong type is
- * a compile-time diagnostic. */
-#define LOG_STR(k, val) ((log_field){.key = (k), .type = LOG_FIELD_STR, .v.s = (val)})
-#define LOG_I64(k, val) ((log_field){.key = (k), .type = LOG_FIELD_I64, .v.i64 = (val)})
-#define LOG_U64(k, val) ((log_field){.key = (k), .type = LOG_FIELD_U64, .v.u64 = (val)})
-#define LOG_F64(k, val) ((log_field){.key = (k), .type = LOG_FIELD_F64, .v.f64 = (val)})
-#define LOG_BOOL(k, val) ((log_field){.key = (k), .type = LOG_FIELD_BOOL, .v.b = (val)})
+/* Private: what the field macros below expand to. Allocate nothing. */
+static inline log_field log__field_str(const char *k, const char *val)
+{
+    log_field f;
+    f.key = k;
+    f.type = LOG_FIELD_STR;
+    f.v.s = val;
+    return f;
+}
+static inline log_field log__field_i64(const char *k, int64_t val)
+{
+    log_field f;
+    f.key = k;
+    f.type = LOG_FIELD_I64;
+    f.v.i64 = val;
+    return f;
+}
+static inline log_field log__field_u64(const char *k, uint64_t val)
+{
+    log_field f;
+    f.key = k;
+    f.type = LOG_FIELD_U64;
+    f.v.u64 = val;
+    return f;
+}
+static inline log_field log__field_f64(const char *k, double val)
+{
+    log_field f;
+    f.key = k;
+    f.type = LOG_FIELD_F64;
+    f.v.f64 = val;
+    return f;
+}
+static inline log_field log__field_bool(const char *k, bool val)
+{
+    log_field f;
+    f.key = k;
+    f.type = LOG_FIELD_BOOL;
+    f.v.b = val;
+    return f;
+}
+static inline log_field log__field_json(const char *k, const struct json_t *val)
+{
+    log_field f;
+    f.key = k;
+    f.type = LOG_FIELD_JSON;
+    f.v.json = val;
+    return f;
+}
+
+/*
+ * Typed-field constructors, in C and C++. They allocate nothing. The value
+ * is converted to the macro's type as a function argument is: LOG_I64("ms",
+ * 3.7) logs 3, LOG_U64("n", -1) logs 18446744073709551615. LOG_KV picks the
+ * type from the value instead.
+ */
+#define LOG_STR(k, val) log__field_str((k), (val))
+#define LOG_I64(k, val) log__field_i64((k), (val))
+#define LOG_U64(k, val) log__field_u64((k), (val))
+#define LOG_F64(k, val) log__field_f64((k), (val))
+#define LOG_BOOL(k, val) log__field_bool((k), (val))
 /** A jansson value, serialized compactly. The reference is borrowed, not stolen. */
-#define LOG_JSON(k, val) ((log_field){.key = (k), .type = LOG_FIELD_JSON, .v.json = (val)})
+#define LOG_JSON(k, val) log__field_json((k), (val))
+
+/**
+ * @brief A field whose type is that of @p val: `LOG_KV("ms", elapsed)`.
+ *
+ * - signed integer types (char, signed char, short, int, long, long long and
+ *   their typedefs: int64_t, ssize_t …): as LOG_I64;
+ * - unsigned integer types (unsigned char … unsigned long long, size_t,
+ *   uint64_t …): as LOG_U64;
+ * - float, double: as LOG_F64;
+ * - bool: as LOG_BOOL;
+ * - char *, const char * (and char arrays, string literals): as LOG_STR;
+ * - json_t *, const json_t *: as LOG_JSON.
+ *
+ * Any other type (a struct, long double, void *, another pointer, a NULL
+ * constant) does not compile. In C an enum is its integer type; in C++ cast
+ * it. In C before C23 `true` and `false` are int constants and log as 1 and
+ * 0: pass a bool variable or use LOG_BOOL. @p val is evaluated once.
+ * Implemented with C11 _Generic in C, with overloads in C++.
+ */
+#ifdef __cplusplus
+#define LOG_KV(k, val) log__kv_field((k), (val))
+#else
+#define LOG_KV(k, val)                                                            \
+    _Generic((val),                                                               \
+        _Bool: log__field_bool,                                                   \
+        char: log__field_i64,                                                     \
+        signed char: log__field_i64,                                              \
+        short: log__field_i64,                                                    \
+        int: log__field_i64,                                                      \
+        long: log__field_i64,                                                     \
+        long long: log__field_i64,                                                \
+        unsigned char: log__field_u64,                                            \
+        unsigned short: log__field_u64,                                           \
+        unsigned int: log__field_u64,                                             \
+        unsigned long: log__field_u64,                                            \
+        unsigned long long: log__field_u64,                                       \
+        float: log__field_f64,                                                    \
+        double: log__field_f64,                                                   \
+        char *: log__field_str,                                                   \
+        const char *: log__field_str,                                             \
+        struct json_t *: log__field_json,                                         \
+        const struct json_t *: log__field_json)((k), (val))
+#endif
+
+#ifdef __cplusplus
+extern "C++" {
+/* Private: LOG_KV in C++, one overload per type of the list above; the
+ * deleted template takes every other type, so that it does not compile. */
+inline log_field log__kv_field(const char *k, bool v) { return log__field_bool(k, v); }
+inline log_field log__kv_field(const char *k, char v) { return log__field_i64(k, v); }
+inline log_field log__kv_field(const char *k, signed char v) { return log__field_i64(k, v); }
+inline log_field log__kv_field(const char *k, short v) { return log__field_i64(k, v); }
+inline log_field log__kv_field(const char *k, int v) { return log__field_i64(k, v); }
+inline log_field log__kv_field(const char *k, long v) { return log__field_i64(k, v); }
+inline log_field log__kv_field(const char *k, long long v) { return log__field_i64(k, v); }
+inline log_field log__kv_field(const char *k, unsigned char v) { return log__field_u64(k, v); }
+inline log_field log__kv_field(const char *k, unsigned short v) { return log__field_u64(k, v); }
+inline log_field log__kv_field(const char *k, unsigned int v) { return log__field_u64(k, v); }
+inline log_field log__kv_field(const char *k, unsigned long v) { return log__field_u64(k, v); }
+inline log_field log__kv_field(const char *k, unsigned long long v) { return log__field_u64(k, v); }
+inline log_field log__kv_field(const char *k, float v) { return log__field_f64(k, v); }
+inline log_field log__kv_field(const char *k, double v) { return log__field_f64(k, v); }
+inline log_field log__kv_field(const char *k, char *v) { return log__field_str(k, v); }
+inline log_field log__kv_field(const char *k, const char *v) { return log__field_str(k, v); }
+inline log_field log__kv_field(const char *k, struct json_t *v) { return log__field_json(k, v); }
+inline log_field log__kv_field(const char *k, const struct json_t *v) { return log__field_json(k, v); }
+template <typename T> log_field log__kv_field(const char *k, T v) = delete;
+}
+#endif
 
 /* ---- configuration --------------------------------------------------------- */
 
@@ -210,10 +333,22 @@ CTXLOG_API log_logger *log_logger_child(log_logger *parent, const log_field *fie
 /** @brief Free a logger made by log_logger_child(). NULL and log_get() loggers are ignored. */
 CTXLOG_API void log_logger_free(log_logger *child);
 
-/** Make a child with bound fields: `LOG_CHILD(db, LOG_STR("component", "pool"))`. */
+/** Make a child with bound fields: `LOG_CHILD(db, LOG_STR("component", "pool"))`.
+ *  At least one field. */
+#ifdef __cplusplus
+extern "C++" {
+template <typename... F> inline log_logger *log__child(log_logger *parent, const F &...f)
+{
+    const log_field fields[] = {f...};
+    return log_logger_child(parent, fields, sizeof...(F));
+}
+}
+#define LOG_CHILD(parent, ...) log__child((parent), __VA_ARGS__)
+#else
 #define LOG_CHILD(parent, ...)                                                   \
     log_logger_child((parent), (const log_field[]){__VA_ARGS__},               \
                      sizeof((const log_field[]){__VA_ARGS__}) / sizeof(log_field))
+#endif
 
 /* ---- per-context level ------------------------------------------------------- */
 
@@ -281,6 +416,26 @@ CTXLOG_API void log__kv(log_logger *lg, log_level level, const char *file, int l
 CTXLOG_API void log__kv_n(log_logger *lg, log_level level, const char *file, int line,
                           const char *func, const char *msg, size_t msg_len,
                           const log_field *fields, size_t nfields);
+/* log__printf() with typed fields: the formatted message, then the fields. */
+CTXLOG_API void log__printf_kv(log_logger *lg, log_level level, const char *file, int line,
+                               const char *func, const log_field *fields, size_t nfields,
+                               const char *fmt, ...) CTXLOG_PRINTF(8, 9);
+
+/* Private: `1` for one argument, `M` for 2 to 64: the field macros below
+ * pick their expansion by it, so that a call with no field uses no empty
+ * variadic argument nor an empty array (which the C and C++ compilers treat
+ * differently). */
+#define LOG__ARG65(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, \
+                   a17, a18, a19, a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30,   \
+                   a31, a32, a33, a34, a35, a36, a37, a38, a39, a40, a41, a42, a43, a44,   \
+                   a45, a46, a47, a48, a49, a50, a51, a52, a53, a54, a55, a56, a57, a58,   \
+                   a59, a60, a61, a62, a63, a64, n, ...)                                  \
+    n
+#define LOG__ONE_OR_MANY(...)                                                     \
+    LOG__ARG65(__VA_ARGS__, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, \
+               M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, \
+               M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, M, 1, 0)
+#define LOG__UNPAREN(...) __VA_ARGS__
 
 /**
  * @brief Log a printf-formatted message at @p lvl to logger @p lg (NULL: the
@@ -297,9 +452,23 @@ CTXLOG_API void log__kv_n(log_logger *lg, log_level level, const char *file, int
 /**
  * @brief Log @p msg (a plain string, not a format) with typed fields to @p lg,
  *        e.g. `log_to_kv(db, LOG_LEVEL_INFO, "login", LOG_STR("method", m))`.
- * At least one field; fields are not evaluated when the level is disabled.
+ * From 0 to 63 fields; with none it logs @p msg alone (in C and C++, with
+ * every compiler). Neither @p msg nor the fields are evaluated when the level
+ * is disabled. A NULL @p msg is logged as "".
  */
-#define log_to_kv(lg, lvl, msg, ...)                                              \
+#define log_to_kv(lg, lvl, ...)                                                   \
+    CTX__CAT(log__to_kv_, LOG__ONE_OR_MANY(__VA_ARGS__))((lg), (lvl), __VA_ARGS__)
+#define log__to_kv_1(lg, lvl, msg)                                                \
+    do {                                                                          \
+        log_logger *log__lg_ = (lg);                                              \
+        if (log__enabled(log__lg_, (lvl))) {                                      \
+            const char *log__msg_ = (msg);                                        \
+            log__kv_n(log__lg_, (lvl), __FILE__, __LINE__, __func__, log__msg_,   \
+                      log__msg_ ? __builtin_strlen(log__msg_) : 0,                \
+                      (const log_field *)0, 0);                                   \
+        }                                                                         \
+    } while (0)
+#define log__to_kv_M(lg, lvl, msg, ...)                                           \
     do {                                                                          \
         log_logger *log__lg_ = (lg);                                              \
         if (log__enabled(log__lg_, (lvl))) {                                      \
@@ -311,10 +480,40 @@ CTXLOG_API void log__kv_n(log_logger *lg, log_level level, const char *file, int
         }                                                                         \
     } while (0)
 
+/**
+ * @brief Log a printf-formatted message with typed fields to @p lg: the
+ *        format and its arguments in parentheses, then the fields, e.g.
+ *        `log_to_kvf(db, LOG_LEVEL_INFO, ("took %d ms", ms), LOG_KV("ms", ms))`.
+ * The format is checked by the compiler like printf's (-Wformat). From 0 to
+ * 63 fields. When the level is disabled neither the format arguments nor the
+ * fields are evaluated. The message is formatted as log_to() formats it.
+ */
+#define log_to_kvf(lg, lvl, ...)                                                  \
+    CTX__CAT(log__to_kvf_, LOG__ONE_OR_MANY(__VA_ARGS__))((lg), (lvl), __VA_ARGS__)
+#define log__to_kvf_1(lg, lvl, fmt_args)                                          \
+    do {                                                                          \
+        log_logger *log__lg_ = (lg);                                              \
+        if (log__enabled(log__lg_, (lvl)))                                        \
+            log__printf_kv(log__lg_, (lvl), __FILE__, __LINE__, __func__,         \
+                           (const log_field *)0, 0, LOG__UNPAREN fmt_args);        \
+    } while (0)
+#define log__to_kvf_M(lg, lvl, fmt_args, ...)                                     \
+    do {                                                                          \
+        log_logger *log__lg_ = (lg);                                              \
+        if (log__enabled(log__lg_, (lvl))) {                                      \
+            const log_field log__fields_[] = {__VA_ARGS__};                       \
+            log__printf_kv(log__lg_, (lvl), __FILE__, __LINE__, __func__,         \
+                           log__fields_, sizeof log__fields_ / sizeof log__fields_[0], \
+                           LOG__UNPAREN fmt_args);                                \
+        }                                                                         \
+    } while (0)
+
 /** Log to this file's logger (CTXLOG_LOGGER, else the root) at @p lvl. */
 #define log_at(lvl, ...) log_to(LOG__THIS_LOGGER, lvl, __VA_ARGS__)
 #define log_at_kv(lvl, ...) log_to_kv(LOG__THIS_LOGGER, lvl, __VA_ARGS__)
+#define log_at_kvf(lvl, ...) log_to_kvf(LOG__THIS_LOGGER, lvl, __VA_ARGS__)
 
+/* printf-style: log_info("took %d ms", ms). */
 #define log_trace(...) log_at(LOG_LEVEL_TRACE, __VA_ARGS__)
 #define log_debug(...) log_at(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_info(...) log_at(LOG_LEVEL_INFO, __VA_ARGS__)
@@ -323,12 +522,22 @@ CTXLOG_API void log__kv_n(log_logger *lg, log_level level, const char *file, int
 /** Logs at fatal level; it does not end the process. */
 #define log_fatal(...) log_at(LOG_LEVEL_FATAL, __VA_ARGS__)
 
+/* A plain message and fields: log_info_kv("login", LOG_KV("user", u)). */
 #define log_trace_kv(...) log_at_kv(LOG_LEVEL_TRACE, __VA_ARGS__)
 #define log_debug_kv(...) log_at_kv(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_info_kv(...) log_at_kv(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_warn_kv(...) log_at_kv(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_error_kv(...) log_at_kv(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_fatal_kv(...) log_at_kv(LOG_LEVEL_FATAL, __VA_ARGS__)
+
+/* A printf-formatted message and fields:
+ * log_info_kvf(("took %d ms", ms), LOG_KV("ms", ms)). */
+#define log_trace_kvf(...) log_at_kvf(LOG_LEVEL_TRACE, __VA_ARGS__)
+#define log_debug_kvf(...) log_at_kvf(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info_kvf(...) log_at_kvf(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn_kvf(...) log_at_kvf(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error_kvf(...) log_at_kvf(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_fatal_kvf(...) log_at_kvf(LOG_LEVEL_FATAL, __VA_ARGS__)
 
 /* The same, to an explicit logger: log_info_to(db, "took %d ms", ms). */
 #define log_trace_to(lg, ...) log_to(lg, LOG_LEVEL_TRACE, __VA_ARGS__)
@@ -344,6 +553,13 @@ CTXLOG_API void log__kv_n(log_logger *lg, log_level level, const char *file, int
 #define log_warn_kv_to(lg, ...) log_to_kv(lg, LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_error_kv_to(lg, ...) log_to_kv(lg, LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_fatal_kv_to(lg, ...) log_to_kv(lg, LOG_LEVEL_FATAL, __VA_ARGS__)
+
+#define log_trace_kvf_to(lg, ...) log_to_kvf(lg, LOG_LEVEL_TRACE, __VA_ARGS__)
+#define log_debug_kvf_to(lg, ...) log_to_kvf(lg, LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info_kvf_to(lg, ...) log_to_kvf(lg, LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn_kvf_to(lg, ...) log_to_kvf(lg, LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error_kvf_to(lg, ...) log_to_kvf(lg, LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_fatal_kvf_to(lg, ...) log_to_kvf(lg, LOG_LEVEL_FATAL, __VA_ARGS__)
 
 #ifdef __cplusplus
 }
