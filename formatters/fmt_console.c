@@ -153,6 +153,20 @@ static size_t prefix_chars(const char *str, size_t len, size_t n)
     return i;
 }
 
+/* Bytes before the last `n` characters of s[0, len) (characters counted as
+ * prefix_chars() counts them). */
+static size_t suffix_start(const char *str, size_t len, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t chars = 0;
+
+    for (size_t i = 0; i < len; chars++) {
+        int ok;
+        i += s[i] < 0x80 ? 1 : ctx__utf8_item(s + i, len - i, &ok);
+    }
+    return chars > n ? prefix_chars(str, len, chars - n) : 0;
+}
+
 /* Characters (code points) in UTF-8 text that put_safe wrote. */
 static size_t count_chars(const char *s, size_t len)
 {
@@ -314,7 +328,15 @@ struct line {
     size_t nkv; /* key=value pairs written so far */
 };
 
-static void put_kv(struct line *l, const char *key, const log_field *f, size_t max_chars)
+/* Which part of a long string value put_kv shows. */
+enum shown {
+    SHOW_ALL,
+    SHOW_HEAD, /* the first max_chars characters */
+    SHOW_TAIL, /* the last max_chars characters */
+};
+
+static void put_kv(struct line *l, const char *key, const log_field *f, enum shown shown,
+                   size_t max_chars)
 {
     fmt_buf *b = l->b;
 
@@ -325,10 +347,16 @@ static void put_kv(struct line *l, const char *key, const log_field *f, size_t m
     put_safe(b, key ? key : "(null)", key ? strlen(key) : 6, 0);
     fmt_buf_putc(b, '=');
     if (f->type == LOG_FIELD_STR && f->v.s) {
-        size_t len = strlen(f->v.s);
-        if (max_chars)
-            len = prefix_chars(f->v.s, len, max_chars);
-        put_string_value(b, f->v.s, len);
+        const char *v = f->v.s;
+        size_t len = strlen(v);
+        if (shown == SHOW_HEAD) {
+            len = prefix_chars(v, len, max_chars);
+        } else if (shown == SHOW_TAIL) {
+            size_t at = suffix_start(v, len, max_chars);
+            v += at;
+            len -= at;
+        }
+        put_string_value(b, v, len);
     } else {
         put_other_value(b, f);
     }
@@ -336,18 +364,21 @@ static void put_kv(struct line *l, const char *key, const log_field *f, size_t m
 
 /* The context variables people scan for, first and under short names; and
  * the trace flags, not shown (label NULL): they make the line long and a
- * person tells traces apart by the trace id. */
+ * person tells traces apart by the trace id. Of a request_id the tail is
+ * shown: a UUIDv7 begins with its time, the same for every request of a
+ * minute, and ends with random bits. */
 static const struct {
     const char *key;
     const char *label;
-    size_t max_chars; /* 0: all */
+    enum shown shown;
+    size_t max_chars;
 } known_ctx[] = {
-    {"request_id", "req", FMT_CONSOLE_REQ_CHARS},
-    {"user_id", "user", 0},
-    {"tenant_id", "tenant", 0},
-    {"trace_id", "trace", FMT_CONSOLE_TRACE_CHARS},
-    {"span_id", "span", 0},
-    {"trace_flags", NULL, 0},
+    {"request_id", "req", SHOW_TAIL, FMT_CONSOLE_REQ_CHARS},
+    {"user_id", "user", SHOW_ALL, 0},
+    {"tenant_id", "tenant", SHOW_ALL, 0},
+    {"trace_id", "trace", SHOW_HEAD, FMT_CONSOLE_TRACE_CHARS},
+    {"span_id", "span", SHOW_ALL, 0},
+    {"trace_flags", NULL, SHOW_ALL, 0},
 };
 #define N_KNOWN (sizeof known_ctx / sizeof known_ctx[0])
 
@@ -367,12 +398,13 @@ static void put_fields(struct line *l, const log_record *r)
     for (size_t k = 0; k < N_KNOWN; k++)
         for (size_t i = 0; i < nctx; i++)
             if (known_ctx[k].label && known_index(r->ctx_fields[i].key) == (int)k)
-                put_kv(l, known_ctx[k].label, &r->ctx_fields[i], known_ctx[k].max_chars);
+                put_kv(l, known_ctx[k].label, &r->ctx_fields[i], known_ctx[k].shown,
+                       known_ctx[k].max_chars);
     for (size_t i = 0; i < nctx; i++)
         if (known_index(r->ctx_fields[i].key) < 0)
-            put_kv(l, r->ctx_fields[i].key, &r->ctx_fields[i], 0);
+            put_kv(l, r->ctx_fields[i].key, &r->ctx_fields[i], SHOW_ALL, 0);
     for (size_t i = 0; i < nf; i++)
-        put_kv(l, r->fields[i].key, &r->fields[i], 0);
+        put_kv(l, r->fields[i].key, &r->fields[i], SHOW_ALL, 0);
 }
 
 int fmt_console_record(const log_record *r, bool color, fmt_buf *b)

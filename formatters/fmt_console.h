@@ -12,7 +12,8 @@
 
 /* Width of the logger column; longer names keep their tail after a '…'. */
 #define FMT_CONSOLE_LOGGER_WIDTH 12
-/* Characters of request_id shown: enough to tell requests apart by eye. */
+/* Characters of request_id shown, its last ones: enough to tell requests
+ * apart by eye (of a UUIDv7, 8 hex digits of its random part). */
 #define FMT_CONSOLE_REQ_CHARS 8
 /* Characters of trace_id shown, for the same reason. */
 #define FMT_CONSOLE_TRACE_CHARS 8
@@ -20,12 +21,12 @@
 /*
  * Append the record as one line:
  *
- *   HH:MM:SS.mmm LEVEL logger:       message  req=1b4e28ba user=u-7 k=v …
+ *   HH:MM:SS.mmm LEVEL logger:       message  req=3a9c0e5b user=u-7 k=v …
  *
  * local time to the millisecond; the level upper case, padded to 5; the
  * logger name and ':' padded to FMT_CONSOLE_LOGGER_WIDTH + 1; the message;
- * then, after two spaces, the context fields (request_id as "req" cut to
- * FMT_CONSOLE_REQ_CHARS characters, user_id as "user", tenant_id as
+ * then, after two spaces, the context fields (request_id as "req", its
+ * last FMT_CONSOLE_REQ_CHARS characters, user_id as "user", tenant_id as
  * "tenant", trace_id as "trace" cut to FMT_CONSOLE_TRACE_CHARS, span_id as
  * "span", in that order, then the others as they come; trace_flags is left
  * out, the JSON records have it) and the record's fields, as key=value.

@@ -174,7 +174,7 @@ static void test_fmt_console__layout(void **state)
     r.n_fields = N_OF(f);
 
     assert_string_equal(line_of(&r, false),
-                        PREFIX "hello  req=0190b6f4 user=u-7 tenant=acme span=s-1 shard=4 "
+                        PREFIX "hello  req=89abcdef user=u-7 tenant=acme span=s-1 shard=4 "
                                "attempt=3 method=GET ok=true ratio=0.5 "
                                "n=18446744073709551615 delta=-5\n");
     assert_terminal_safe(buf.data, buf.len, false);
@@ -454,6 +454,34 @@ static void test_fmt_console__other_values(void **state)
     json_decref(str);
 }
 
+/* The ids the library makes tell requests apart on the console: ids made
+ * in a row (the same millisecond, mostly: the same first 8 characters)
+ * show their random tail, each a different one. 16 ids: two equal 32-bit
+ * random tails come once in 3e7 runs. */
+static void test_fmt_console__request_id_uuid7_apart(void **state)
+{
+    (void)state;
+    enum { N = 16 };
+    char ids[N][CTX_UUID_LEN + 1];
+    char shown[N][64];
+    for (size_t i = 0; i < N; i++) {
+        ctx_uuid7(ids[i]);
+        log_record r = base_record();
+        log_field ctx[] = {LOG_STR("request_id", ids[i])};
+        r.ctx_fields = ctx;
+        r.n_ctx_fields = 1;
+        const char *l = line_of(&r, false);
+        const char *at = strstr(l, "  req=");
+        assert_non_null(at);
+        snprintf(shown[i], sizeof shown[i], "%s", at + 6);
+        char want[16];
+        snprintf(want, sizeof want, "%s\n", ids[i] + CTX_UUID_LEN - FMT_CONSOLE_REQ_CHARS);
+        assert_string_equal(shown[i], want);
+        for (size_t k = 0; k < i; k++)
+            assert_string_not_equal(shown[i], shown[k]);
+    }
+}
+
 static void test_fmt_console__request_id_cut(void **state)
 {
     (void)state;
@@ -461,14 +489,15 @@ static void test_fmt_console__request_id_cut(void **state)
         const char *in;
         const char *out;
     } cases[] = {
-        {"0123456789abcdef", "01234567"},
+        {"0123456789abcdef", "89abcdef"}, /* the last 8 */
         {"short", "short"},
         {"12345678", "12345678"},
         {"", "\"\""},
         {"\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9",
          "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"},
-        {"ab cdefghij", "\"ab cdefg\""},   /* quoted after the cut */
-        {"abcdefgh ij", "abcdefgh"},       /* the space was cut off */
+        {"x\xC3\xA9" "bcdefgh", "\xC3\xA9" "bcdefgh"}, /* characters, not bytes */
+        {"abcdefg hij", "\"defg hij\""},   /* quoted after the cut */
+        {"ab cdefghij", "cdefghij"},       /* the space was cut off */
         {"\n\n\n\n\n\n\n\n\n\n", "\"\\n\\n\\n\\n\\n\\n\\n\\n\""},
         {"\xff\xfe\xff\xfe\xff\xfe\xff\xfe\xff", FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD},
     };
@@ -1170,6 +1199,7 @@ int main(void)
         cmocka_unit_test_teardown(test_fmt_console__values_quoted_when_needed, teardown),
         cmocka_unit_test_teardown(test_fmt_console__other_values, teardown),
         cmocka_unit_test_teardown(test_fmt_console__request_id_cut, teardown),
+        cmocka_unit_test_teardown(test_fmt_console__request_id_uuid7_apart, teardown),
         cmocka_unit_test_teardown(test_fmt_console__trace_id_short, teardown),
         cmocka_unit_test_teardown(test_fmt_console__color_wraps_the_level_only, teardown),
         cmocka_unit_test_teardown(test_fmt_console__color_modes, teardown),
