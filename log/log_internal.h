@@ -98,8 +98,11 @@ struct log__replace {
 int log__loggers_replace(const struct log__replace *conf);
 /* Detach every sink of every logger (log_shutdown). */
 void log__sinks_clear_all(void);
-/* Replace the root's sinks by `s` (a reference is taken). */
-int log__root_set_sink(log_sink *s);
+/* Replace the root's sinks by `s` (a reference is taken). `is_default`:
+ * the default output of the implicit configuration, installed only when
+ * the root has no sink, and replaced by the first log_logger_add_sink()
+ * on the root. */
+int log__root_set_sink(log_sink *s, int is_default);
 int log__root_has_sinks(void);
 
 /* ---- pinning a route (hazard slots: log/base/log_hazard.h) ---- */

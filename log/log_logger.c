@@ -8,6 +8,7 @@
  */
 #include "log/log_internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -267,12 +268,36 @@ struct sink_arg {
     log_sink *sink;
 };
 
+/* Whether the root's one sink is the default output, installed by the
+ * implicit configuration of the first record (registry lock). */
+static bool root_default;
+
+/* Registry lock held. The sinks' last references go with the old routes. */
+static void clear_sinks(log_logger *lg)
+{
+    for (unsigned i = 0; i < lg->nsinks; i++)
+        log_sink_release(lg->sinks[i]);
+    free(lg->sinks);
+    lg->sinks = NULL;
+    lg->nsinks = 0;
+    if (lg == &root)
+        root_default = false;
+}
+
 static int do_add_sink(void *p)
 {
     struct sink_arg *a = p;
-    log_sink **grown = realloc(a->lg->sinks, (a->lg->nsinks + 1) * sizeof *grown);
+    /* The first sink the application adds to the root replaces the default
+     * output, whether it was installed already or not (see sink.h). */
+    bool replace = a->lg == &root && root_default;
+    size_t keep = replace ? 0 : a->lg->nsinks;
+    log_sink **grown = replace ? malloc(sizeof *grown)
+                               : realloc(a->lg->sinks, (keep + 1) * sizeof *grown);
     if (!grown)
         return CTXLOG_ENOMEM;
+    if (replace)
+        clear_sinks(&root);
+    assert(a->lg->nsinks == keep);
     a->lg->sinks = grown;
     a->lg->sinks[a->lg->nsinks++] = log__sink_ref(a->sink);
     atomic_store(&a->sink->attached, true);
@@ -287,16 +312,6 @@ int log_logger_add_sink(log_logger *lg, log_sink *s)
     return reconfigure(do_add_sink, &a);
 }
 
-/* Registry lock held. The sinks' last references go with the old routes. */
-static void clear_sinks(log_logger *lg)
-{
-    for (unsigned i = 0; i < lg->nsinks; i++)
-        log_sink_release(lg->sinks[i]);
-    free(lg->sinks);
-    lg->sinks = NULL;
-    lg->nsinks = 0;
-}
-
 static int do_clear_sinks(void *p)
 {
     clear_sinks(p);
@@ -308,16 +323,27 @@ int log_logger_clear_sinks(log_logger *lg)
     return reconfigure(do_clear_sinks, lg ? lg->owner : &root);
 }
 
+struct root_sink_arg {
+    log_sink *sink;
+    bool is_default;
+};
+
 static int do_set_root_sink(void *p)
 {
+    struct root_sink_arg *a = p;
+    if (a->is_default && root.nsinks)
+        return 0; /* the application's sinks, added meanwhile, stay */
     clear_sinks(&root);
-    struct sink_arg a = {&root, p};
-    return do_add_sink(&a);
+    struct sink_arg add = {&root, a->sink};
+    int rc = do_add_sink(&add);
+    root_default = rc == 0 && a->is_default;
+    return rc;
 }
 
-int log__root_set_sink(log_sink *s)
+int log__root_set_sink(log_sink *s, int is_default)
 {
-    return reconfigure(do_set_root_sink, s);
+    struct root_sink_arg a = {s, is_default != 0};
+    return reconfigure(do_set_root_sink, &a);
 }
 
 int log__root_has_sinks(void)

@@ -140,6 +140,88 @@ static void test_sinks__callback_sink(void **state)
     assert_string_equal(formatted.last_msg, "two");
 }
 
+/* One rule, whatever was logged before: the first sink added to the root
+ * replaces the default output (stdout here), the next ones add to it. */
+static void first_root_sink_case(int log_first)
+{
+    unsetenv("CTXLOG_OUTPUT");
+    unsetenv("CTXLOG_CONFIG");
+    unsetenv("CTXLOG_FORMAT");
+    log_shutdown();
+    char *out = ts_temp_path("default_stdout.log");
+    ts_unlink(out);
+    ts_capture cap = ts_capture_begin(1, out);
+    cb_state a = {0}, b = {0};
+    if (log_first)
+        log_info("before");
+    log_sink *sa = log_sink_callback(callback, &a);
+    assert_int_equal(log_logger_add_sink(NULL, sa), 0);
+    log_sink_release(sa);
+    log_info("after");
+    log_sink *sb = log_sink_callback(callback, &b);
+    assert_int_equal(log_logger_add_sink(NULL, sb), 0);
+    log_sink_release(sb);
+    log_info("second");
+    log_shutdown();
+    ts_capture_end(&cap);
+
+    json_t *recs = ts_read_records(out);
+    assert_int_equal(json_array_size(recs), log_first ? 1 : 0);
+    if (log_first)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 0), "msg")),
+                            "before");
+    assert_int_equal(a.calls, 2);
+    assert_string_equal(a.last_msg, "second");
+    assert_int_equal(b.calls, 1);
+    json_decref(recs);
+    ts_unlink(out);
+    free(out);
+}
+
+static void test_sinks__first_root_sink_replaces_default_logged_before(void **state)
+{
+    (void)state;
+    first_root_sink_case(1);
+}
+
+static void test_sinks__first_root_sink_replaces_default_nothing_logged(void **state)
+{
+    (void)state;
+    first_root_sink_case(0);
+}
+
+/* An output the application chose is not the default: a sink added to the
+ * root after log_output_set() or log_configure_env() adds to it. */
+static void test_sinks__root_sink_adds_to_a_chosen_output(void **state)
+{
+    (void)state;
+    for (int how = 0; how < 2; how++) {
+        char *out = ts_temp_path("chosen.log");
+        ts_unlink(out);
+        if (how == 0) {
+            assert_int_equal(log_output_set(out), 0);
+        } else {
+            setenv("CTXLOG_OUTPUT", out, 1);
+            assert_int_equal(log_configure_env(), 0);
+            unsetenv("CTXLOG_OUTPUT");
+        }
+        cb_state a = {0};
+        log_sink *sa = log_sink_callback(callback, &a);
+        assert_int_equal(log_logger_add_sink(NULL, sa), 0);
+        log_sink_release(sa);
+        log_info("both");
+        log_shutdown();
+        json_t *recs = ts_read_records(out);
+        assert_int_equal(json_array_size(recs), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 0), "msg")),
+                            "both");
+        assert_int_equal(a.calls, 1);
+        json_decref(recs);
+        ts_unlink(out);
+        free(out);
+    }
+}
+
 static void on_sighup(int sig)
 {
     (void)sig;
@@ -760,6 +842,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sinks__levels_per_sink_and_additivity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__callback_sink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__first_root_sink_replaces_default_logged_before,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_sinks__first_root_sink_replaces_default_nothing_logged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__root_sink_adds_to_a_chosen_output, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_sinks__reopen_after_move, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__rotation_under_concurrent_writers, setup, teardown),

@@ -303,6 +303,16 @@ CTXLOG_API void log_sink_release(log_sink *s);
 
 /**
  * @brief Write records of @p lg (NULL: root) and of its descendants to @p s too.
+ *
+ * The root and the default output: until the application chooses the
+ * root's outputs, the first record installs the default one (CTXLOG_OUTPUT,
+ * else stdout; see log_configure_env()). The first sink added to the root
+ * replaces that default output, whether a record was logged before or not;
+ * the sinks added after it add to it. The outputs chosen by
+ * log_configure_env(), log_output_set() or a configuration file are not
+ * the default: sinks added to the root after them add to them. So
+ * `log_logger_add_sink(NULL, s)` alone always means "the root writes to s
+ * (and to what else the application chose)", never to stdout as well.
  * @return 0; CTXLOG_EINVAL when @p s is NULL; CTXLOG_ENOMEM; CTXLOG_EBUSY
  *         from a filter or a callback sink (nothing changed).
  */

@@ -110,7 +110,7 @@ static int configure_env_locked(int implicit)
         if (s && f)
             (void)log_sink_set_formatter(s, f);
         if (s)
-            (void)log__root_set_sink(s);
+            (void)log__root_set_sink(s, implicit);
         log_sink_release(s);
     }
     log_formatter_release(f);
@@ -167,7 +167,7 @@ int log_output_set(const char *where)
     int rc = sink_for(where, 0, &s);
     if (rc)
         return rc;
-    rc = log__root_set_sink(s);
+    rc = log__root_set_sink(s, 0);
     log_sink_release(s);
     return rc;
 }
