@@ -436,7 +436,8 @@ static void test_log__output_set(void **state)
     assert_int_equal(log_output_set(""), CTXLOG_EINVAL);
     assert_int_equal(log_output_set(path), 0);
     ts_capture cap = ts_capture_begin(2, err);
-    assert_int_equal(log_output_set("/nonexistent-dir/x.log"), CTXLOG_EIO);
+    assert_int_equal(log_output_set("/nonexistent-dir/x.log"), CTXLOG_ENOENT);
+    assert_non_null(strstr(ctxlog_last_error(), "'/nonexistent-dir/x.log'"));
     ts_capture_end(&cap);
     log_info("still to the file");
     json_t *recs = finish(path);

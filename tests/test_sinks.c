@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -222,6 +223,53 @@ static void test_sinks__root_sink_adds_to_a_chosen_output(void **state)
     }
 }
 
+static void *last_error_of_thread(void *arg)
+{
+    (void)arg;
+    return (void *)ctxlog_last_error();
+}
+
+/* A file sink that cannot be opened says why and which path: the code
+ * (ENOENT apart), ctxlog_strerror, ctxlog_last_error (per thread, cleared
+ * by a success) and errno. */
+static void test_sinks__file_open_error_names_path(void **state)
+{
+    (void)state;
+    log_sink *s = NULL;
+    errno = 0;
+    assert_int_equal(log_sink_file(&s, "/nonexistent-dir/sub/app.log", NULL), CTXLOG_ENOENT);
+    assert_int_equal(errno, ENOENT);
+    assert_null(s);
+    assert_string_equal(ctxlog_strerror(CTXLOG_ENOENT), "no such file or directory");
+    assert_string_equal(ctxlog_last_error(),
+                        "cannot open log file '/nonexistent-dir/sub/app.log': "
+                        "No such file or directory");
+    /* Per thread: another thread has none. */
+    pthread_t t;
+    void *other = (void *)1;
+    assert_int_equal(pthread_create(&t, NULL, last_error_of_thread, NULL), 0);
+    assert_int_equal(pthread_join(t, &other), 0);
+    assert_null(other);
+
+    /* Another reason: EIO, and the detail says which. A directory cannot
+     * be opened for writing. */
+    char *dir = ts_temp_path("");
+    assert_int_equal(log_sink_file(&s, dir, NULL), CTXLOG_EIO);
+    assert_int_equal(errno, EISDIR);
+    char want[512];
+    snprintf(want, sizeof want, "cannot open log file '%s': %s", dir, strerror(EISDIR));
+    assert_string_equal(ctxlog_last_error(), want);
+
+    /* A success clears it. */
+    char *ok = ts_temp_path("opened.log");
+    assert_int_equal(log_sink_file(&s, ok, NULL), 0);
+    assert_null(ctxlog_last_error());
+    log_sink_release(s);
+    ts_unlink(ok);
+    free(ok);
+    free(dir);
+}
+
 static void on_sighup(int sig)
 {
     (void)sig;
@@ -269,7 +317,7 @@ static void test_sinks__bad_arguments(void **state)
     assert_int_equal(log_sink_file(&s, NULL, NULL), CTXLOG_EINVAL);
     assert_int_equal(log_sink_file(&s, "", NULL), CTXLOG_EINVAL);
     assert_int_equal(log_sink_file(NULL, "/tmp/x", NULL), CTXLOG_EINVAL);
-    assert_int_equal(log_sink_file(&s, "/nonexistent-dir/x.log", NULL), CTXLOG_EIO);
+    assert_int_equal(log_sink_file(&s, "/nonexistent-dir/x.log", NULL), CTXLOG_ENOENT);
     log_file_options bad = {.max_bytes = 100, .backups = 0};
     assert_int_equal(log_sink_file(&s, "/tmp/x.log", &bad), CTXLOG_EINVAL);
     assert_int_equal(log_sink_set_level(NULL, LOG_LEVEL_INFO), CTXLOG_EINVAL);
@@ -842,6 +890,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sinks__levels_per_sink_and_additivity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__callback_sink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sinks__file_open_error_names_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sinks__first_root_sink_replaces_default_logged_before,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(

@@ -37,6 +37,7 @@ enum ctxlog_error {
     CTXLOG_EIO = -6,      /**< an open, write or other system call failed */
     CTXLOG_ECONFIG = -7,  /**< a configuration value is invalid */
     CTXLOG_EBUSY = -8,    /**< not allowed from a filter or a callback sink (nothing changed) */
+    CTXLOG_ENOENT = -9,   /**< a file, or a directory of its path, does not exist */
 };
 
 /**
@@ -45,6 +46,21 @@ enum ctxlog_error {
  * Thread safety: safe from any thread.
  */
 CTXLOG_API const char *ctxlog_strerror(int err);
+
+/**
+ * @brief What the calling thread's last failed call that says more than its
+ *        code went wrong with, in one line, e.g. `cannot open log file
+ *        'logs/app.log': No such file or directory (ENOENT)`.
+ *
+ * Calls that set it say so in their documentation (log_sink_file(),
+ * log_output_set(); also the first record's configuration when
+ * CTXLOG_OUTPUT cannot be opened); they clear it when they succeed. Other calls leave it
+ * as it is, like errno: read it right after the failing call.
+ * @return the text, or NULL when there is none. Valid until the calling
+ *         thread's next call that sets or clears it; owned by the library.
+ * Thread safety: per thread; safe from any thread.
+ */
+CTXLOG_API const char *ctxlog_last_error(void);
 
 /**
  * @brief The run-time version of the library, e.g. "0.1.0".

@@ -230,8 +230,9 @@ CTXLOG_API int log_level_parse(const char *name, log_level *out);
 /**
  * @brief Send the records to @p where: "stdout", "stderr" or a file path (opened
  *        for append, created with mode 0640).
- * @return 0; CTXLOG_EINVAL for NULL or ""; CTXLOG_EIO when the file cannot be
- *         opened (the message names it on stderr, the previous output stays);
+ * @return 0; CTXLOG_EINVAL for NULL or ""; CTXLOG_ENOENT or CTXLOG_EIO when
+ *         the file cannot be opened, as log_sink_file() (the message names
+ *         it on stderr and in ctxlog_last_error(), the previous output stays);
  *         CTXLOG_ENOMEM; CTXLOG_EBUSY from a filter or a callback sink (the
  *         previous output stays).
  */

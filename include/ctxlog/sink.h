@@ -186,8 +186,12 @@ typedef struct log_file_options {
  * across files, and is never lost by a rotation.
  * @param[out] out the sink.
  * @param opts NULL: no rotation.
- * @return 0; CTXLOG_EIO when the file cannot be opened (errno tells why);
- *         CTXLOG_EINVAL; CTXLOG_ENOMEM.
+ * @return 0; CTXLOG_ENOENT when the file's directory does not exist (it is
+ *         not created); CTXLOG_EIO when the file cannot be opened for
+ *         another reason (errno tells why); CTXLOG_EINVAL; CTXLOG_ENOMEM.
+ *         On ENOENT and EIO, ctxlog_last_error() names the path and the
+ *         system's reason (`cannot open log file 'logs/app.log': No such
+ *         file or directory`); on success it is cleared.
  */
 CTXLOG_API int log_sink_file(log_sink **out, const char *path, const log_file_options *opts);
 

@@ -27,7 +27,7 @@ static int sink_for(const char *where, int fallback, log_sink **out)
         *out = log_sink_stderr();
     else {
         int err = log_sink_file(out, where, NULL);
-        if (err == CTXLOG_EIO) {
+        if (err == CTXLOG_EIO || err == CTXLOG_ENOENT) {
             log__report("cannot open log file '%s': %s%s", where, strerror(errno),
                         fallback ? "; writing to stderr instead" : "");
             if (!fallback)
@@ -167,6 +167,7 @@ int log_output_set(const char *where)
     int rc = sink_for(where, 0, &s);
     if (rc)
         return rc;
+    log__error_detail_clear();
     rc = log__root_set_sink(s, 0);
     log_sink_release(s);
     return rc;

@@ -669,7 +669,7 @@ static int create_sink(plan *p, sink_plan *sp)
     int rc = 0;
     if (sp->type == SINK_FILE) {
         rc = log_sink_file(&sp->sink, sp->path, &sp->file);
-        if (rc == CTXLOG_EIO) {
+        if (rc == CTXLOG_EIO || rc == CTXLOG_ENOENT) {
             int e = errno;
             char buf[96];
             return reject(p, CTXLOG_EIO, w, "path", "cannot open %s: %s",

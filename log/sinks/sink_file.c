@@ -328,8 +328,12 @@ int log_sink_file(log_sink **out, const char *path, const log_file_options *opts
         return CTXLOG_EINVAL;
     uint64_t size;
     int fd = open_file(path, &size);
-    if (fd < 0)
-        return CTXLOG_EIO;
+    if (fd < 0) {
+        int e = errno;
+        log__error_detail("cannot open log file '%s': %s", path, strerror(e));
+        return e == ENOENT ? CTXLOG_ENOENT : CTXLOG_EIO;
+    }
+    log__error_detail_clear();
     size_t max_bytes = opts ? opts->max_bytes : 0;
     log_sink *s =
         log__sink_new(max_bytes ? &rotating_file_ops : &file_ops, sizeof(file_sink), path);
