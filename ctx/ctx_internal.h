@@ -83,7 +83,8 @@ ctx_var *ctx__floor_var(void);
 ctx__val *ctx__snap_lookup(const ctx_snapshot *s, const ctx_var *v);
 /* A new snapshot: `base` with `v` set to a new inline value `nv`, or (nv NULL)
  * to the existing value `val` (NULL = unset). Returns a snapshot holding one
- * reference, or NULL when memory runs out. One allocation at most. */
+ * reference (the static empty one when nothing is left), or NULL when
+ * memory runs out. One allocation at most. */
 ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__val *val,
                              const ctx__newval *nv);
 /* Several string variables at once, in one allocation: `base` with each

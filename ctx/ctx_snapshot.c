@@ -128,6 +128,10 @@ ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__va
     int present = pos < base->n && base->ent[pos].var == v;
     int setting = nv != NULL || val != NULL;
     unsigned n = base->n + (setting && !present) - (!setting && present);
+    /* Nothing left (the usual end of a request): the static empty context,
+     * so that a thread outside any request holds no block. */
+    if (n == 0 && (v == ctx__floor_var() || base->floor == INT_MAX))
+        return &ctx__empty;
 
     char i64buf[24];
     const char *text = NULL;
