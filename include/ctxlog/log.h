@@ -79,6 +79,7 @@ static inline log_field log__field_str(const char *k, const char *val)
     log_field f;
     f.key = k;
     f.type = LOG_FIELD_STR;
+    f.v.u64 = 0; /* the whole union set, as an initializer would */
     f.v.s = val;
     return f;
 }
@@ -111,6 +112,7 @@ static inline log_field log__field_bool(const char *k, bool val)
     log_field f;
     f.key = k;
     f.type = LOG_FIELD_BOOL;
+    f.v.u64 = 0; /* the whole union set, as an initializer would */
     f.v.b = val;
     return f;
 }
@@ -119,6 +121,7 @@ static inline log_field log__field_json(const char *k, const struct json_t *val)
     log_field f;
     f.key = k;
     f.type = LOG_FIELD_JSON;
+    f.v.u64 = 0; /* the whole union set, as an initializer would */
     f.v.json = val;
     return f;
 }
