@@ -42,11 +42,12 @@
 /* Room kept in front of a message for the octet count and its space. */
 #define PREFIX 24
 
-/* One message waiting for the stream: bytes [off, len) of data still to send. */
+/* One message waiting for the stream: data[start, len), of which bytes
+ * [off, len) are still to send. */
 typedef struct frame {
     struct frame *next;
     char *data;
-    size_t off, len;
+    size_t start, off, len;
 } frame;
 
 typedef struct syslog_sink {
@@ -263,7 +264,7 @@ static void disconnect_locked(syslog_sink *y, int err)
     y->fd = -1;
     y->stalled = false;
     if (y->head)
-        y->head->off = 0;
+        y->head->off = y->head->start;
     y->next_try_ns = mono_ns() + (uint64_t)y->backoff_ms * 1000000u;
     y->backoff_ms = y->backoff_ms * 2 > y->backoff_max_ms ? y->backoff_max_ms : y->backoff_ms * 2;
     if (!s->failing)
@@ -366,7 +367,7 @@ static bool enqueue_locked(syslog_sink *y, char *data, size_t start, size_t len,
         free(data);
         return false;
     }
-    *f = (frame){.data = data, .off = start, .len = len};
+    *f = (frame){.data = data, .start = start, .off = start, .len = len};
     if (y->tail)
         y->tail->next = f;
     else
