@@ -187,6 +187,7 @@ static size_t build_frame(const syslog_sink *y, const log_record *r, const char 
         return start;
     char count[PREFIX];
     k = snprintf(count, sizeof count, "%zu ", b->len - start);
+    assert(k > 0 && k < PREFIX); /* the room left in front holds the count */
     memcpy(b->data + start - (size_t)k, count, (size_t)k);
     return start - (size_t)k;
 }
@@ -319,6 +320,8 @@ static bool peer_closed(const syslog_sink *y)
 /* Lock held: send what the queue holds, as far as the daemon takes it. */
 static void pump_locked(syslog_sink *y)
 {
+    LOG__ASSERT_LOCKED(&y->base);
+    assert(y->transport == LOG_SYSLOG_TCP);
     if (y->fd >= 0 && peer_closed(y))
         disconnect_locked(y, ECONNRESET);
     if (!connect_locked(y, false))
@@ -362,6 +365,8 @@ static void pump_locked(syslog_sink *y)
  * there was no room or memory (nothing queued). */
 static bool enqueue_locked(syslog_sink *y, char *data, size_t start, size_t len, bool counted)
 {
+    LOG__ASSERT_LOCKED(&y->base);
+    assert(start < len && (y->head != NULL) == (y->queued != 0));
     frame *f = counted && y->queued >= y->queue_max ? NULL : malloc(sizeof *f);
     if (!f) {
         free(data);
@@ -435,11 +440,13 @@ static void syslog_record(log_sink *s, const log_record *r, const char *text, si
 static void syslog_close(log_sink *s)
 {
     syslog_sink *y = LOG__SINK_OF(syslog_sink, s);
+    pthread_mutex_lock(&s->lock); /* the last reference: for the assertions */
     if (y->head) {
         y->stalled = false;
         if (connect_locked(y, true))
             pump_locked(y);
     }
+    pthread_mutex_unlock(&s->lock);
     if (y->queued) {
         log__count_dropped(y->queued);
         log__report("%zu records for %s could not be delivered before it was closed", y->queued,
