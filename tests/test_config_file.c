@@ -15,7 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -678,10 +682,136 @@ static void test_config_file__bad_level_name(void **state)
                     CTXLOG_ECONFIG, "sinks.o.level");
 }
 
+/* ---- the journald and syslog sinks ------------------------------------------------- */
+
+/* A datagram the test's socket got, NUL-terminated. */
+static size_t receive_dgram(int fd, char *buf, size_t cap)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 10000), 1);
+    ssize_t n = recv(fd, buf, cap - 1, 0);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    return (size_t)n;
+}
+
+static void test_config_file__journald_and_syslog_sinks(void **state)
+{
+    (void)state;
+    /* Sockets of the test's own stand in for the daemons' here (the
+     * daemons themselves: test_sink_journald, test_sink_syslog). */
+    int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(u, (struct sockaddr *)&a, &al), 0);
+    char *jpath = fresh("journal.sock");
+    int j = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    snprintf(un.sun_path, sizeof un.sun_path, "%s", jpath);
+    assert_int_equal(bind(j, (struct sockaddr *)&un, sizeof un), 0);
+
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"sinks\": {"
+             "  \"journal\": {\"type\": \"journald\", \"socket_path\": \"@DIR@/journal.sock\","
+             "                \"identifier\": \"cfg-ident\", \"timeout_ms\": 500, \"level\": \"warn\"},"
+             "  \"syslog\": {\"type\": \"syslog\", \"transport\": \"udp\", \"host\": \"127.0.0.1\","
+             "               \"port\": %u, \"facility\": \"local0\", \"app_name\": \"cfg-app\","
+             "               \"hostname\": \"cfg-host\", \"enterprise_id\": 12345,"
+             "               \"callsite\": true}},"
+             " \"loggers\": {\"root\": {\"level\": \"info\", \"sinks\": [\"journal\", \"syslog\"]}}}",
+             (unsigned)ntohs(a.sin_port));
+    load_ok("pipeline.json", text);
+    {
+        CTX_REQUEST("cfg-1", NULL, NULL);
+        log_info_kv("info to syslog only", LOG_STR("k", "v"));
+        log_warn_kv("warn to both", LOG_STR("k", "w"));
+    }
+    char buf[4096];
+    /* syslog: local0 (16) * 8 + info (6) = 134. */
+    receive_dgram(u, buf, sizeof buf);
+    const char *head = "<134>1 ";
+    assert_memory_equal(buf, head, strlen(head));
+    char want[128];
+    snprintf(want, sizeof want, " cfg-host cfg-app %ld root [ctx@12345 request_id=\"cfg-1\"] {",
+             (long)getpid());
+    const char *at = strstr(buf, want);
+    assert_non_null(at);
+    json_error_t jerr;
+    json_t *rec = json_loads(at + strlen(want) - 1, 0, &jerr);
+    assert_non_null(rec);
+    assert_string_equal(json_string_value(json_object_get(rec, "msg")), "info to syslog only");
+    assert_string_equal(json_string_value(json_object_get(rec, "func")),
+                        "test_config_file__journald_and_syslog_sinks"); /* "callsite" */
+    json_decref(rec);
+    receive_dgram(u, buf, sizeof buf);
+    assert_memory_equal(buf, "<132>1 ", 7);
+    /* journald: the warning alone (its level), its fields. */
+    receive_dgram(j, buf, sizeof buf);
+    assert_memory_equal(buf, "MESSAGE=warn to both\nPRIORITY=4\nSYSLOG_IDENTIFIER=cfg-ident\n",
+                        strlen("MESSAGE=warn to both\nPRIORITY=4\nSYSLOG_IDENTIFIER=cfg-ident\n"));
+    assert_non_null(strstr(buf, "\nREQUEST_ID=cfg-1\nK=w\n"));
+    assert_int_equal(recv(j, buf, sizeof buf, MSG_DONTWAIT), -1);
+    log_shutdown();
+    close(u);
+    close(j);
+    ts_unlink(jpath);
+    free(jpath);
+}
+
+static void test_config_file__journald_and_syslog_keys_checked(void **state)
+{
+    (void)state;
+#define USED(sink) sink "}, \"loggers\": {\"root\": {\"sinks\": [\"s\"]}}}"
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"journald\", \"format\": \"json\"}}}",
+                    CTXLOG_ECONFIG, "sinks.s.format");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"journald\", \"path\": \"/x\"}}}",
+                    CTXLOG_ECONFIG, "sinks.s.path");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"journald\", \"socket_path\": \"\"}}}",
+                    CTXLOG_ECONFIG, "sinks.s.socket_path");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"journald\", \"identifier\": 3}}}",
+                    CTXLOG_ECONFIG, "sinks.s.identifier");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"stdout\", \"identifier\": \"x\"}}}",
+                    CTXLOG_ECONFIG, "sinks.s.identifier");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"file\", \"path\": \"@DIR@/bad.log\","
+                    " \"host\": \"x\"}}}",
+                    CTXLOG_ECONFIG, "sinks.s.host");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"syslog\", \"transport\": \"tls\"}}}",
+                    CTXLOG_ECONFIG, "sinks.s.transport");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"syslog\", \"host\": \"x\"}}}",
+                    CTXLOG_ECONFIG, "sinks.s.host");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"syslog\", \"transport\": \"udp\","
+                    " \"path\": \"/dev/log\"}}}",
+                    CTXLOG_ECONFIG, "sinks.s.path");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"syslog\", \"transport\": \"udp\","
+                    " \"queue_max\": 10}}}",
+                    CTXLOG_ECONFIG, "sinks.s.queue_max");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"syslog\", \"transport\": \"tcp\","
+                    " \"port\": 0}}}",
+                    CTXLOG_ECONFIG, "sinks.s.port");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"syslog\", \"transport\": \"tcp\","
+                    " \"port\": \"514\"}}}",
+                    CTXLOG_ECONFIG, "sinks.s.port");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"syslog\", \"facility\": \"kern\"}}}",
+                    CTXLOG_ECONFIG, "sinks.s.facility");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"syslog\", \"enterprise_id\": 0}}}",
+                    CTXLOG_ECONFIG, "sinks.s.enterprise_id");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"syslog\", \"timeout_ms\": 0}}}",
+                    CTXLOG_ECONFIG, "sinks.s.timeout_ms");
+    expect_rejected("{\"sinks\": {\"s\": {\"type\": \"syslog\", \"app_name\": \"\"}}}",
+                    CTXLOG_ECONFIG, "sinks.s.app_name");
+    /* Found when the sink is made: a host that does not resolve. */
+    expect_rejected(USED("{\"sinks\": {\"s\": {\"type\": \"syslog\", \"transport\": \"tcp\","
+                         " \"host\": \"no-such-host.invalid\"}"),
+                    CTXLOG_EIO, "sinks.s.host");
+#undef USED
+}
+
 static void test_config_file__bad_enum_value(void **state)
 {
     (void)state;
-    expect_rejected("{\"sinks\": {\"o\": {\"type\": \"syslog\"}}}", CTXLOG_ECONFIG, "sinks.o.type");
+    expect_rejected("{\"sinks\": {\"o\": {\"type\": \"kafka\"}}}", CTXLOG_ECONFIG, "sinks.o.type");
     expect_rejected("{\"sinks\": {\"o\": {\"type\": \"STDOUT\"}}}", CTXLOG_ECONFIG, "sinks.o.type");
     expect_rejected("{\"sinks\": {\"o\": {\"type\": \"stdout\", \"format\": \"xml\"}}}",
                     CTXLOG_ECONFIG, "sinks.o.format");
@@ -1071,6 +1201,8 @@ int main(void)
         cmocka_unit_test(test_config_file__non_regular_file_is_refused_without_blocking),
         cmocka_unit_test(test_config_file__names_are_quoted_in_key_paths),
         cmocka_unit_test(test_config_file__error_struct_is_optional),
+        cmocka_unit_test(test_config_file__journald_and_syslog_sinks),
+        cmocka_unit_test(test_config_file__journald_and_syslog_keys_checked),
         cmocka_unit_test(test_config_file__reload_while_logging),
         cmocka_unit_test(test_config_file__reload_loses_no_record),
     };

@@ -205,6 +205,138 @@ typedef void (*log_sink_fn)(const log_record *rec, const char *text, size_t len,
 /** @brief A sink calling @p fn. Without a formatter set, @p text is NULL. */
 CTXLOG_API log_sink *log_sink_callback(log_sink_fn fn, void *payload);
 
+/* ---- the machine's log pipeline: journald and syslog ------------------------------ */
+
+/**
+ * Options of a journald sink. Zero (or NULL options) means the default of
+ * each member.
+ */
+typedef struct log_journald_options {
+    /** The journal's native socket; NULL: "/run/systemd/journal/socket". */
+    const char *socket_path;
+    /** SYSLOG_IDENTIFIER; NULL: the program's name (program_invocation_short_name). */
+    const char *identifier;
+    /** Longest wait, in milliseconds, for the journal to take one entry
+     *  when its queue is full; 0: 1000. */
+    int timeout_ms;
+} log_journald_options;
+
+/**
+ * @brief A sink sending each record to systemd-journald over its native
+ *        protocol (no libsystemd needed).
+ *
+ * Each entry has MESSAGE (the record's message, any bytes), PRIORITY (trace
+ * and debug 7, info 6, warn 4, error 3, fatal 2), SYSLOG_IDENTIFIER, LOGGER
+ * (the logger's name), TID, CODE_FILE/CODE_LINE/CODE_FUNC (when the call
+ * site is known), then one field per context variable and per field of the
+ * record, in the record's order. Names are mapped to the journal's rules:
+ * a-z becomes A-Z, every byte other than A-Z, 0-9 and '_' becomes '_',
+ * leading '_' are dropped (they mark the journal's trusted fields), a name
+ * left empty or starting with a digit gets "F_" in front, and the result is
+ * cut to 64 bytes. A mapped name equal to one already in the entry (one of
+ * the fields above, or an earlier variable or field) gets "_2", "_3"… after
+ * it: nothing is dropped. String values are sent as their bytes; other
+ * values as the JSON encoder writes them (42, true, {"a":1}). Values with a
+ * newline, and any other, go in the protocol's length-prefixed form when
+ * needed; an entry too large for one datagram goes through a sealed memfd.
+ *
+ * The sink has no formatter (log_sink_set_formatter() is accepted and
+ * ignored) and no buffer: every record is sent on the logging thread,
+ * in sync and in async mode alike (a datagram to a local socket; the async
+ * writer does not see these records). When the journal does not take an
+ * entry (not running, its queue full for longer than timeout_ms), the
+ * record is counted in log_dropped_count(), said once on stderr, and when
+ * sending works again an entry says how many were lost ("journald: records
+ * dropped", field DROPPED).
+ *
+ * @param[out] out the sink (one reference); NULL on error.
+ * @param opts NULL: the defaults; copied.
+ * @return 0; CTXLOG_EINVAL when @p out is NULL, a path is too long for a
+ *         socket address or timeout_ms is negative; CTXLOG_EIO when no
+ *         socket can be made (errno tells why); CTXLOG_ENOMEM.
+ *         The journal need not be running yet.
+ * Thread safety: any thread; the sink may be used by many threads at once.
+ */
+CTXLOG_API int log_sink_journald(log_sink **out, const log_journald_options *opts);
+
+/** How a syslog sink reaches the daemon. */
+typedef enum log_syslog_transport {
+    LOG_SYSLOG_UNIX = 0, /**< datagrams on a local socket (default "/dev/log") */
+    LOG_SYSLOG_UDP,      /**< one datagram per message (RFC 5426) */
+    LOG_SYSLOG_TCP,      /**< a stream, RFC 6587 octet counting: "LEN SP MSG" */
+} log_syslog_transport;
+
+/** Options of a syslog sink. Zero (or NULL options) means each default. */
+typedef struct log_syslog_options {
+    log_syslog_transport transport;
+    /** LOG_SYSLOG_UNIX: the socket; NULL: "/dev/log". */
+    const char *path;
+    /** UDP and TCP: host name or address; NULL: "127.0.0.1". */
+    const char *host;
+    /** UDP and TCP: port; 0: 514. */
+    unsigned port;
+    /** Facility number 1..23 (user=1 … local0=16 … local7=23, not shifted
+     *  as <syslog.h>'s LOG_LOCAL0 is); 0: 1 (user). */
+    unsigned facility;
+    /** APP-NAME; NULL: the program's name. Cut to 48 printable ASCII bytes. */
+    const char *app_name;
+    /** HOSTNAME; NULL: gethostname(). Cut to 255 printable ASCII bytes. */
+    const char *hostname;
+    /** Private enterprise number of the "ctx@N" structured-data element;
+     *  0: 32473 (the number RFC 5612 reserves for documentation). */
+    unsigned enterprise_id;
+    /** TCP: records kept while the daemon cannot take them; 0: 10000. */
+    size_t queue_max;
+    /** Longest wait for the daemon, per connect and per blocked send, in
+     *  milliseconds; 0: 1000. */
+    int timeout_ms;
+    /** TCP: first and longest wait between connection attempts, doubling
+     *  from one to the other; 0: 100 and 10000. */
+    int reconnect_min_ms;
+    int reconnect_max_ms;
+} log_syslog_options;
+
+/**
+ * @brief A sink sending each record as an RFC 5424 message to a syslog
+ *        daemon.
+ *
+ * `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG`: PRI is facility
+ * × 8 + severity (trace and debug 7, info 6, warn 4, error 3, fatal 2),
+ * TIMESTAMP the record's time in UTC with microseconds, PROCID the process
+ * id, MSGID the logger's name (cut to 32 printable ASCII bytes), SD one
+ * element `[ctx@N name="value" …]` with the record's context variables
+ * ("-" when it has none; `"`, `\` and `]` escaped with a backslash, invalid
+ * UTF-8 replaced by U+FFFD, names cut to 32 printable ASCII bytes with
+ * `=`, `]`, `"` and space replaced by `_`), and MSG the record as the
+ * sink's formatter writes it (JSON by default; log_sink_set_formatter()
+ * changes it), without the final newline.
+ *
+ * Each record is sent on the logging thread (in sync and async mode alike:
+ * the async writer does not see these records), under the sink's lock. A
+ * send waits at most timeout_ms; after one such wait, sends do not wait
+ * again until the daemon takes bytes. UNIX and UDP: a message the daemon
+ * or the network does not take (too big for a datagram, no daemon) is
+ * lost and counted. TCP: while the daemon is away or not reading, up to
+ * queue_max records wait in the sink, and connection attempts follow with
+ * the backoff; once connected again the queue goes out first, in order
+ * (with the next record, or when the sink is released). Records that
+ * found the queue full are counted in log_dropped_count(), said once on
+ * stderr per outage, and followed by a record saying how many ("syslog:
+ * records dropped", field "dropped") once delivery resumes. Records in
+ * flight in the kernel's buffers when a daemon is killed cannot be known
+ * to TCP's sender and are not counted; a daemon that closes its connection
+ * is noticed before the next send.
+ *
+ * @param[out] out the sink (one reference); NULL on error.
+ * @param opts NULL: the defaults; copied.
+ * @return 0; CTXLOG_EINVAL when @p out is NULL or an option is out of range
+ *         (transport, facility > 23, a path too long, negative times);
+ *         CTXLOG_EIO when the host cannot be resolved or no socket can be
+ *         made; CTXLOG_ENOMEM. The daemon need not be running yet.
+ * Thread safety: any thread; the sink may be used by many threads at once.
+ */
+CTXLOG_API int log_sink_syslog(log_sink **out, const log_syslog_options *opts);
+
 /* ---- users' own transports -------------------------------------------------------- */
 
 /** The version of log_sink_ops this header describes. */

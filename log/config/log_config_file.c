@@ -6,13 +6,24 @@
  *   "level": "info",                       // optional: root level (trace debug info warn error fatal off)
  *   "sinks": {                             // optional: named outputs
  *     "<name>": {
- *       "type": "stdout" | "stderr" | "file" ,  // required
- *       "path": "app.log",                 // file: required, string
+ *       "type": "stdout" | "stderr" | "file" | "journald" | "syslog",  // required
+ *       "path": "app.log",                 // file: required, string; syslog (unix): the socket
  *       "max_bytes": 10485760,             // file: optional integer >= 0 (0 = no rotation)
  *       "backups": 5,                      // file: optional integer 1..1000 (default 5 when max_bytes > 0)
  *       "write_through": false,            // file: optional boolean (default false: batched writes)
+ *       "socket_path": "/run/systemd/journal/socket", // journald: optional string
+ *       "identifier": "myapp",             // journald: optional SYSLOG_IDENTIFIER
+ *       "transport": "unix" | "udp" | "tcp",    // syslog: optional, default unix
+ *       "host": "127.0.0.1", "port": 514,  // syslog udp/tcp: optional string, integer 1..65535
+ *       "facility": "user",                // syslog: optional, user mail daemon auth syslog lpr
+ *                                          //   news uucp cron authpriv ftp ntp security console
+ *                                          //   solaris-cron local0..local7 (default user)
+ *       "app_name": "myapp", "hostname": "web-1", // syslog: optional strings
+ *       "enterprise_id": 32473,            // syslog: optional integer 1..4294967295 (ctx@N)
+ *       "queue_max": 10000,                // syslog tcp: optional integer 1..1073741824
+ *       "timeout_ms": 1000,                // journald, syslog: optional integer 1..3600000
  *       "level": "debug",                  // optional level of the sink
- *       "format": "json" | "console",      // optional, default json
+ *       "format": "json" | "console",      // optional, default json (not for journald)
  *       "preset": "default" | "ecs" | "otel",   // json only
  *       "callsite": true, "thread_id": true,    // json only, booleans
  *       "color": "auto" | "always" | "never"    // console only
@@ -65,6 +76,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -77,13 +89,15 @@
 #define JINT_MAX LONG_MAX
 #endif
 
-enum sink_type { SINK_STDOUT, SINK_STDERR, SINK_FILE };
+enum sink_type { SINK_STDOUT, SINK_STDERR, SINK_FILE, SINK_JOURNALD, SINK_SYSLOG };
 
 typedef struct sink_plan {
     const char *name; /* borrowed from the parsed document, like every string here */
     enum sink_type type;
     const char *path;
     log_file_options file;
+    log_journald_options journald;
+    log_syslog_options syslog;
     bool has_level;
     log_level level;
     bool console; /* else JSON */
@@ -386,7 +400,7 @@ static int get_enum(plan *p, const json_t *obj, where w, const char *key,
             return 0;
         }
     }
-    char list[128];
+    char list[256];
     size_t len = 0;
     list[0] = '\0';
     for (size_t i = 0; i < n; i++) {
@@ -435,7 +449,43 @@ static int only_keys(plan *p, const json_t *obj, where w, const char *const *all
 
 /* ---- validation: the document into a plan, without side effects ------------------ */
 
-static const char *const sink_types[] = {"stdout", "stderr", "file"};
+static const char *const sink_types[] = {"stdout", "stderr", "file", "journald", "syslog"};
+static const char *const transports[] = {"unix", "udp", "tcp"};
+/* Facility numbers 1.. in order (kern, 0, is not for programs). */
+static const char *const facilities[] = {
+    "user",     "mail",     "daemon",  "auth",         "syslog", "lpr",    "news",   "uucp",
+    "cron",     "authpriv", "ftp",     "ntp",          "security", "console", "solaris-cron",
+    "local0",   "local1",   "local2",  "local3",       "local4", "local5", "local6", "local7"};
+
+#define T(type) (1u << (type))
+#define ALL_TYPES (T(SINK_STDOUT) | T(SINK_STDERR) | T(SINK_FILE) | T(SINK_JOURNALD) | T(SINK_SYSLOG))
+/* The keys that apply to some sink types only. */
+static const struct {
+    const char *key;
+    unsigned types;
+} typed_keys[] = {
+    {"path", T(SINK_FILE) | T(SINK_SYSLOG)},
+    {"max_bytes", T(SINK_FILE)},
+    {"backups", T(SINK_FILE)},
+    {"write_through", T(SINK_FILE)},
+    {"socket_path", T(SINK_JOURNALD)},
+    {"identifier", T(SINK_JOURNALD)},
+    {"timeout_ms", T(SINK_JOURNALD) | T(SINK_SYSLOG)},
+    {"transport", T(SINK_SYSLOG)},
+    {"host", T(SINK_SYSLOG)},
+    {"port", T(SINK_SYSLOG)},
+    {"facility", T(SINK_SYSLOG)},
+    {"app_name", T(SINK_SYSLOG)},
+    {"hostname", T(SINK_SYSLOG)},
+    {"enterprise_id", T(SINK_SYSLOG)},
+    {"queue_max", T(SINK_SYSLOG)},
+    /* A journal entry is made of the record's fields: no formatter. */
+    {"format", ALL_TYPES & ~T(SINK_JOURNALD)},
+    {"preset", ALL_TYPES & ~T(SINK_JOURNALD)},
+    {"callsite", ALL_TYPES & ~T(SINK_JOURNALD)},
+    {"thread_id", ALL_TYPES & ~T(SINK_JOURNALD)},
+    {"color", ALL_TYPES & ~T(SINK_JOURNALD)},
+};
 static const char *const formats[] = {"json", "console"};
 static const char *const presets[] = {"default", "ecs", "otel"};
 static const char *const colors[] = {"auto", "always", "never"};
@@ -447,11 +497,77 @@ static int not_for(plan *p, const json_t *obj, where w, const char *key, const c
     return 0;
 }
 
+/* A string key that must not be empty when given. */
+static int get_name(plan *p, const json_t *obj, where w, const char *key, const char **out)
+{
+    int rc = get_string(p, obj, w, key, out);
+    if (rc == 0 && *out && !**out)
+        return reject(p, CTXLOG_ECONFIG, w, key, "must not be empty");
+    return rc;
+}
+
+static int get_timeout(plan *p, const json_t *obj, where w, int *out)
+{
+    json_int_t ms = 0;
+    int rc = get_int(p, obj, w, "timeout_ms", 1, 3600000, "from 1 to 3600000", &ms);
+    *out = (int)ms;
+    return rc;
+}
+
+static int plan_journald(plan *p, const json_t *obj, where w, log_journald_options *o)
+{
+    int rc;
+    if ((rc = get_name(p, obj, w, "socket_path", &o->socket_path)) != 0 ||
+        (rc = get_name(p, obj, w, "identifier", &o->identifier)) != 0 ||
+        (rc = get_timeout(p, obj, w, &o->timeout_ms)) != 0)
+        return rc;
+    if (o->socket_path && strlen(o->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return reject(p, CTXLOG_ECONFIG, w, "socket_path", "is too long for a socket address");
+    return 0;
+}
+
+static int plan_syslog(plan *p, const json_t *obj, where w, log_syslog_options *o)
+{
+    int rc, transport = 0, facility = -1;
+    json_int_t port = 0, eid = 0, queue = 0;
+    if ((rc = get_enum(p, obj, w, "transport", transports, 3, "syslog transport", &transport)) != 0)
+        return rc;
+    o->transport = (log_syslog_transport)transport;
+    const char *why = o->transport == LOG_SYSLOG_UNIX ? "applies to the udp and tcp transports only"
+                                                      : "applies to the unix transport only";
+    if ((rc = not_for(p, obj, w, o->transport == LOG_SYSLOG_UNIX ? "host" : "path", why)) != 0 ||
+        (rc = not_for(p, obj, w, o->transport == LOG_SYSLOG_UNIX ? "port" : "path", why)) != 0)
+        return rc;
+    if (o->transport != LOG_SYSLOG_TCP &&
+        (rc = not_for(p, obj, w, "queue_max", "applies to the tcp transport only")) != 0)
+        return rc;
+    if ((rc = get_name(p, obj, w, "path", &o->path)) != 0 ||
+        (rc = get_name(p, obj, w, "host", &o->host)) != 0 ||
+        (rc = get_int(p, obj, w, "port", 1, 65535, "from 1 to 65535", &port)) != 0 ||
+        (rc = get_enum(p, obj, w, "facility", facilities, sizeof facilities / sizeof facilities[0],
+                       "facility", &facility)) != 0 ||
+        (rc = get_name(p, obj, w, "app_name", &o->app_name)) != 0 ||
+        (rc = get_name(p, obj, w, "hostname", &o->hostname)) != 0 ||
+        (rc = get_int(p, obj, w, "enterprise_id", 1, 4294967295LL, "from 1 to 4294967295", &eid)) != 0 ||
+        (rc = get_int(p, obj, w, "queue_max", 1, 1 << 30, "from 1 to 1073741824", &queue)) != 0 ||
+        (rc = get_timeout(p, obj, w, &o->timeout_ms)) != 0)
+        return rc;
+    if (o->path && strlen(o->path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return reject(p, CTXLOG_ECONFIG, w, "path", "is too long for a socket address");
+    o->port = (unsigned)port;
+    o->facility = (unsigned)(facility + 1); /* 0, the default, when not given */
+    o->enterprise_id = (unsigned)eid;
+    o->queue_max = (size_t)queue;
+    return 0;
+}
+
 static int plan_sink(plan *p, const char *name, const json_t *obj, sink_plan *sp)
 {
-    static const char *const keys[] = {"type",      "path",   "max_bytes", "backups",
-                                       "level",     "format", "preset",    "callsite",
-                                       "thread_id", "color",  "write_through"};
+    static const char *const keys[] = {
+        "type",      "path",      "max_bytes",     "backups",     "level",       "format",
+        "preset",    "callsite",  "thread_id",     "color",       "write_through",
+        "socket_path", "identifier", "timeout_ms", "transport",   "host",        "port",
+        "facility",  "app_name",  "hostname",      "enterprise_id", "queue_max"};
     where w = {"sinks", name};
     sp->name = name;
     if (!json_is_object(obj))
@@ -461,11 +577,17 @@ static int plan_sink(plan *p, const char *name, const json_t *obj, sink_plan *sp
         return rc;
 
     if (!json_object_get(obj, "type"))
-        return reject(p, CTXLOG_ECONFIG, w, "type", "is required (stdout, stderr, file)");
+        return reject(p, CTXLOG_ECONFIG, w, "type",
+                      "is required (stdout, stderr, file, journald, syslog)");
     int type = 0;
-    if ((rc = get_enum(p, obj, w, "type", sink_types, 3, "sink type", &type)) != 0)
+    if ((rc = get_enum(p, obj, w, "type", sink_types, 5, "sink type", &type)) != 0)
         return rc;
     sp->type = (enum sink_type)type;
+    for (size_t i = 0; i < sizeof typed_keys / sizeof typed_keys[0]; i++) {
+        if (!(typed_keys[i].types & T(sp->type)) && json_object_get(obj, typed_keys[i].key))
+            return reject(p, CTXLOG_ECONFIG, w, typed_keys[i].key, "does not apply to a %s sink",
+                          sink_types[sp->type]);
+    }
 
     if (sp->type == SINK_FILE) {
         if (!json_object_get(obj, "path"))
@@ -486,18 +608,18 @@ static int plan_sink(plan *p, const char *name, const json_t *obj, sink_plan *sp
         sp->file.backups = backups ? (unsigned)backups : max > 0 ? 5u : 0u;
         if ((rc = get_bool(p, obj, w, "write_through", NULL, &sp->file.write_through)) != 0)
             return rc;
-    } else {
-        const char *why = sp->type == SINK_STDOUT ? "does not apply to a stdout sink"
-                                                  : "does not apply to a stderr sink";
-        if ((rc = not_for(p, obj, w, "path", why)) != 0 ||
-            (rc = not_for(p, obj, w, "max_bytes", why)) != 0 ||
-            (rc = not_for(p, obj, w, "backups", why)) != 0 ||
-            (rc = not_for(p, obj, w, "write_through", why)) != 0)
+    } else if (sp->type == SINK_JOURNALD) {
+        if ((rc = plan_journald(p, obj, w, &sp->journald)) != 0)
+            return rc;
+    } else if (sp->type == SINK_SYSLOG) {
+        if ((rc = plan_syslog(p, obj, w, &sp->syslog)) != 0)
             return rc;
     }
 
     if ((rc = get_level(p, obj, w, &sp->has_level, &sp->level)) != 0)
         return rc;
+    if (sp->type == SINK_JOURNALD)
+        return 0; /* no formatter */
     int format = 0;
     if ((rc = get_enum(p, obj, w, "format", formats, 2, "format", &format)) != 0)
         return rc;
@@ -675,13 +797,24 @@ static int create_sink(plan *p, sink_plan *sp)
             return reject(p, CTXLOG_EIO, w, "path", "cannot open %s: %s",
                           shown(buf, sizeof buf, sp->path), strerror(e));
         }
+    } else if (sp->type == SINK_JOURNALD) {
+        rc = log_sink_journald(&sp->sink, &sp->journald);
+    } else if (sp->type == SINK_SYSLOG) {
+        rc = log_sink_syslog(&sp->sink, &sp->syslog);
+        if (rc == CTXLOG_EIO) {
+            char buf[96];
+            const char *host = sp->syslog.host ? sp->syslog.host : "127.0.0.1";
+            return reject(p, CTXLOG_EIO, w, sp->syslog.host ? "host" : NULL,
+                          "cannot reach syslog at %s: %s", shown(buf, sizeof buf, host),
+                          strerror(errno));
+        }
     } else {
         sp->sink = sp->type == SINK_STDOUT ? log_sink_stdout() : log_sink_stderr();
         rc = sp->sink ? 0 : CTXLOG_ENOMEM;
     }
     if (rc == 0 && sp->has_level)
         rc = log_sink_set_level(sp->sink, sp->level);
-    if (rc == 0) {
+    if (rc == 0 && sp->type != SINK_JOURNALD) {
         log_formatter *f =
             sp->console ? log_formatter_console(sp->color) : log_formatter_json(&sp->json);
         rc = f ? log_sink_set_formatter(sp->sink, f) : CTXLOG_ENOMEM;

@@ -1,0 +1,580 @@
+/*
+ * The syslog sink: each record becomes one RFC 5424 message, its context
+ * in a structured-data element and its formatted text (the JSON line the
+ * sink's formatter writes, without its newline) as MSG; sent as a datagram
+ * (local socket, UDP) or on a TCP stream framed by octet counting
+ * (RFC 6587: "LEN SP MSG").
+ *
+ * The sink takes records (sink_ops.h `record`), on the logging thread in
+ * both modes: the message needs the record's context, and the sink keeps
+ * its own bounded queue for TCP, so the async writer has nothing to add.
+ * The message is built without the lock (build_frame, the one place that
+ * decides its bytes); queueing and sending happen under the sink's lock,
+ * so frames never interleave on the stream.
+ *
+ * TCP: a daemon that closed its end is noticed before each send (the
+ * socket reads as closed), the connection is dropped and made again after
+ * a backoff; meanwhile frames wait in the queue up to queue_max, and the
+ * records that found it full are counted. A send that cannot go on waits
+ * for the daemon at most timeout_ms, once: until the daemon takes bytes
+ * again the following records go to the queue without waiting.
+ */
+#include "log/sinks/sink_ops.h"
+#include "log/sinks/sink_severity.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctx/ctx_utf8.h"
+#include "formatters/fmt_formatter.h"
+#include "formatters/fmt_json.h"
+
+#define DEFAULT_PATH "/dev/log"
+#define DEFAULT_HOST "127.0.0.1"
+/* Room kept in front of a message for the octet count and its space. */
+#define PREFIX 24
+
+/* One message waiting for the stream: data[start, len), of which bytes
+ * [off, len) are still to send. */
+typedef struct frame {
+    struct frame *next;
+    char *data;
+    size_t start, off, len;
+} frame;
+
+typedef struct syslog_sink {
+    log_sink base;
+    log_syslog_transport transport;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    unsigned facility, enterprise_id;
+    char host[256];
+    char app[49];
+    size_t queue_max;
+    int timeout_ms, backoff_min_ms, backoff_max_ms;
+    /* Under the lock: */
+    int fd; /* -1: not connected (TCP) */
+    frame *head, *tail;
+    size_t queued;
+    bool stalled;         /* a send waited timeout_ms in vain; no byte went since */
+    uint64_t lost;        /* records lost since the record that last said so */
+    uint64_t next_try_ns; /* TCP: no connection attempt before this */
+    int backoff_ms;
+} syslog_sink;
+
+/* ---- the message ---------------------------------------------------------------- */
+
+/* Printable US-ASCII (33..126) as RFC 5424's header fields take it: other
+ * bytes become '_', cut to max, "-" when empty. */
+static void put_token(fmt_buf *b, const char *s, size_t max)
+{
+    size_t n = 0;
+    for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c && n < max; c++, n++)
+        fmt_buf_putc(b, *c >= 33 && *c <= 126 ? (char)*c : '_');
+    if (n == 0)
+        fmt_buf_putc(b, '-');
+}
+
+/* An SD-NAME: printable US-ASCII but '=', ' ', ']' and '"', at most 32. */
+static void put_sd_name(fmt_buf *b, const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c && n < 32; c++, n++)
+        fmt_buf_putc(b, *c > 32 && *c < 127 && *c != '=' && *c != ']' && *c != '"' ? (char)*c : '_');
+    if (n == 0)
+        fmt_buf_putc(b, '_');
+}
+
+/* A PARAM-VALUE: UTF-8 (invalid sequences become U+FFFD), with '"', '\'
+ * and ']' escaped by a backslash. */
+static void put_sd_value(fmt_buf *b, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            if (c == '"' || c == '\\' || c == ']')
+                fmt_buf_putc(b, '\\');
+            fmt_buf_putc(b, (char)c);
+            i++;
+            continue;
+        }
+        int ok;
+        size_t k = ctx__utf8_item(s + i, n - i, &ok);
+        if (ok)
+            fmt_buf_append(b, s + i, k);
+        else
+            fmt_buf_append(b, "\xEF\xBF\xBD", 3);
+        i += k;
+    }
+}
+
+static void put_sd(const syslog_sink *y, const log_record *r, fmt_buf *b)
+{
+    size_t n = r->ctx_fields ? r->n_ctx_fields : 0;
+    if (n == 0) {
+        fmt_buf_putc(b, '-');
+        return;
+    }
+    char id[32];
+    int k = snprintf(id, sizeof id, "[ctx@%u", y->enterprise_id);
+    fmt_buf_append(b, id, (size_t)k);
+    fmt_buf tmp = {0};
+    for (size_t i = 0; i < n; i++) {
+        const log_field *f = &r->ctx_fields[i];
+        fmt_buf_putc(b, ' ');
+        put_sd_name(b, f->key);
+        fmt_buf_append(b, "=\"", 2);
+        if (f->type == LOG_FIELD_STR && f->v.s) {
+            put_sd_value(b, f->v.s, strlen(f->v.s));
+        } else {
+            fmt_buf_clear(&tmp);
+            fmt_json_value(&tmp, f); /* numbers as the JSON encoder writes them */
+            if (tmp.oom)
+                b->oom = 1;
+            else
+                put_sd_value(b, tmp.data, tmp.len);
+        }
+        fmt_buf_putc(b, '"');
+    }
+    fmt_buf_putc(b, ']');
+    fmt_buf_free(&tmp);
+}
+
+/*
+ * The bytes one record becomes, into b (b->oom when memory ran out); the
+ * frame starts at the returned offset (for TCP, the octet count is written
+ * just before the message, in the room left for it).
+ */
+static size_t build_frame(const syslog_sink *y, const log_record *r, const char *text,
+                          size_t len, fmt_buf *b)
+{
+    static const char room[PREFIX] = {0};
+    if (y->transport == LOG_SYSLOG_TCP)
+        fmt_buf_append(b, room, PREFIX);
+    size_t start = b->len;
+    char head[32];
+    int k = snprintf(head, sizeof head, "<%u>1 ", y->facility * 8 + (unsigned)log__severity(r->level));
+    fmt_buf_append(b, head, (size_t)k);
+    fmt_rfc3339_utc(b, &r->time);
+    fmt_buf_putc(b, ' ');
+    fmt_buf_append(b, y->host, strlen(y->host));
+    fmt_buf_putc(b, ' ');
+    fmt_buf_append(b, y->app, strlen(y->app));
+    k = snprintf(head, sizeof head, " %ld ", (long)getpid());
+    fmt_buf_append(b, head, (size_t)k);
+    put_token(b, r->logger, 32);
+    fmt_buf_putc(b, ' ');
+    put_sd(y, r, b);
+    fmt_buf_putc(b, ' ');
+    if (text) {
+        if (len && text[len - 1] == '\n')
+            len--;
+        fmt_buf_append(b, text, len);
+    } else if (r->msg) {
+        fmt_buf_append(b, r->msg, r->msg_len);
+    }
+    if (b->oom || y->transport != LOG_SYSLOG_TCP)
+        return start;
+    char count[PREFIX];
+    k = snprintf(count, sizeof count, "%zu ", b->len - start);
+    assert(k > 0 && k < PREFIX); /* the room left in front holds the count */
+    memcpy(b->data + start - (size_t)k, count, (size_t)k);
+    return start - (size_t)k;
+}
+
+/* The record that says how many records were lost, as a frame. */
+static void build_drop_report(const syslog_sink *y, uint64_t n, fmt_buf *b, size_t *start)
+{
+    static const char msg[] = "syslog: records dropped";
+    log_field field = LOG_U64("dropped", n);
+    log_record r = {
+        .level = LOG_LEVEL_WARN,
+        .logger = "ctxlog",
+        .msg = msg,
+        .msg_len = sizeof msg - 1,
+        .fields = &field,
+        .n_fields = 1,
+    };
+    clock_gettime(CLOCK_REALTIME, &r.time);
+    fmt_buf text = {0};
+    const log_sink *s = &y->base;
+    bool ok = s->formatter && fmt_format(s->formatter, &r, s->tty, &text) == 0 && !text.oom;
+    *start = build_frame(y, &r, ok ? text.data : NULL, ok ? text.len : 0, b);
+    fmt_buf_free(&text);
+}
+
+/* ---- datagrams (local socket, UDP) ------------------------------------------------ */
+
+static int send_datagram(syslog_sink *y, const char *p, size_t len)
+{
+    for (;;) {
+        if (sendto(y->fd, p, len, MSG_NOSIGNAL, (const struct sockaddr *)&y->addr, y->addr_len) >= 0)
+            return 0;
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+    }
+}
+
+/* Lock held. */
+static void datagram_locked(syslog_sink *y, const char *p, size_t len)
+{
+    log_sink *s = &y->base;
+    int err = send_datagram(y, p, len);
+    if (err) {
+        log__sink_failed(s, err, 1);
+        y->lost++;
+        return;
+    }
+    if (!s->failing)
+        return;
+    log__sink_recovered(s);
+    fmt_buf b = {0};
+    size_t start = 0;
+    build_drop_report(y, y->lost, &b, &start);
+    if (!b.oom && send_datagram(y, b.data + start, b.len - start) == 0)
+        y->lost = 0;
+    fmt_buf_free(&b);
+}
+
+/* ---- the TCP stream ---------------------------------------------------------------- */
+
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Lock held: the connection is gone (err says why, for the report). The
+ * frame being sent starts over on the next connection: the daemon drops a
+ * frame it did not get whole. */
+static void disconnect_locked(syslog_sink *y, int err)
+{
+    log_sink *s = &y->base;
+    close(y->fd);
+    y->fd = -1;
+    y->stalled = false;
+    if (y->head)
+        y->head->off = y->head->start;
+    y->next_try_ns = mono_ns() + (uint64_t)y->backoff_ms * 1000000u;
+    y->backoff_ms = y->backoff_ms * 2 > y->backoff_max_ms ? y->backoff_max_ms : y->backoff_ms * 2;
+    if (!s->failing)
+        log__report("cannot send to %s: %s; up to %zu records wait for it, more are lost "
+                    "(log_dropped_count())",
+                    s->name, strerror(err), y->queue_max);
+    s->failing = 1;
+}
+
+/* Lock held: connect when the backoff allows. Returns whether connected. */
+static bool connect_locked(syslog_sink *y, bool now)
+{
+    if (y->fd >= 0)
+        return true;
+    if (!now && mono_ns() < y->next_try_ns)
+        return false;
+    int fd = socket(y->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        y->fd = -1;
+        return false;
+    }
+    int err = 0;
+    if (connect(fd, (const struct sockaddr *)&y->addr, y->addr_len) < 0) {
+        err = errno;
+        if (err == EINPROGRESS) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            int pr = poll(&p, 1, y->timeout_ms);
+            socklen_t el = sizeof err;
+            if (pr <= 0)
+                err = pr == 0 ? ETIMEDOUT : errno;
+            else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+                err = errno;
+        }
+    }
+    y->fd = fd;
+    if (err) {
+        disconnect_locked(y, err);
+        return false;
+    }
+    y->backoff_ms = y->backoff_min_ms;
+    return true;
+}
+
+/* Lock held: whether the daemon closed its end (it never sends anything,
+ * so the socket reading as ready means end of stream or an error). */
+static bool peer_closed(const syslog_sink *y)
+{
+    struct pollfd p = {.fd = y->fd, .events = POLLIN | POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && p.revents;
+}
+
+/* Lock held: send what the queue holds, as far as the daemon takes it. */
+static void pump_locked(syslog_sink *y)
+{
+    LOG__ASSERT_LOCKED(&y->base);
+    assert(y->transport == LOG_SYSLOG_TCP);
+    if (y->fd >= 0 && peer_closed(y))
+        disconnect_locked(y, ECONNRESET);
+    if (!connect_locked(y, false))
+        return;
+    while (y->head) {
+        frame *f = y->head;
+        ssize_t w = send(y->fd, f->data + f->off, f->len - f->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            y->stalled = false;
+            f->off += (size_t)w;
+            if (f->off == f->len) {
+                y->head = f->next;
+                if (!y->head)
+                    y->tail = NULL;
+                y->queued--;
+                free(f->data);
+                free(f);
+            }
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (y->stalled)
+                return;
+            struct pollfd p = {.fd = y->fd, .events = POLLOUT};
+            int pr = poll(&p, 1, y->timeout_ms);
+            if (pr == 0)
+                y->stalled = true;
+            if (pr == 0 || (pr < 0 && errno != EINTR))
+                return;
+            continue;
+        }
+        disconnect_locked(y, w < 0 ? errno : EPIPE);
+        return;
+    }
+}
+
+/* Lock held: append the frame data[start, len) (data is taken, or freed);
+ * `counted`: it takes a place of the queue's bound. Returns false when
+ * there was no room or memory (nothing queued). */
+static bool enqueue_locked(syslog_sink *y, char *data, size_t start, size_t len, bool counted)
+{
+    LOG__ASSERT_LOCKED(&y->base);
+    assert(start < len && (y->head != NULL) == (y->queued != 0));
+    frame *f = counted && y->queued >= y->queue_max ? NULL : malloc(sizeof *f);
+    if (!f) {
+        free(data);
+        return false;
+    }
+    *f = (frame){.data = data, .start = start, .off = start, .len = len};
+    if (y->tail)
+        y->tail->next = f;
+    else
+        y->head = f;
+    y->tail = f;
+    y->queued++; /* a drop report is over the bound by one at most */
+    return true;
+}
+
+/* Lock held: the record could not be kept. */
+static void lost_locked(syslog_sink *y)
+{
+    log_sink *s = &y->base;
+    log__count_dropped(1);
+    y->lost++;
+    if (!s->failing)
+        log__report("cannot keep records for %s: its queue of %zu is full; records are "
+                    "being lost (log_dropped_count())",
+                    s->name, y->queue_max);
+    s->failing = 1;
+}
+
+/* Lock held, TCP: the queue went out whole after a failure: say so, and
+ * queue the record that tells how many were lost. */
+static void tcp_recovered_locked(syslog_sink *y)
+{
+    log_sink *s = &y->base;
+    log__sink_recovered(s);
+    if (!y->lost)
+        return;
+    fmt_buf b = {0};
+    size_t start = 0;
+    build_drop_report(y, y->lost, &b, &start);
+    if (!b.oom && enqueue_locked(y, b.data, start, b.len, false))
+        y->lost = 0;
+    else
+        fmt_buf_free(&b);
+}
+
+static void syslog_record(log_sink *s, const log_record *r, const char *text, size_t len)
+{
+    syslog_sink *y = LOG__SINK_OF(syslog_sink, s);
+    fmt_buf b = {0};
+    size_t start = build_frame(y, r, text, len, &b);
+    pthread_mutex_lock(&s->lock);
+    if (b.oom) {
+        fmt_buf_free(&b);
+        lost_locked(y);
+    } else if (y->transport != LOG_SYSLOG_TCP) {
+        datagram_locked(y, b.data + start, b.len - start);
+        fmt_buf_free(&b);
+    } else {
+        pump_locked(y);
+        if (s->failing && !y->head && y->fd >= 0)
+            tcp_recovered_locked(y);
+        if (!enqueue_locked(y, b.data, start, b.len, true))
+            lost_locked(y);
+        pump_locked(y);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* The last reference went: a last try to deliver what waits (connecting
+ * at once, each send waiting at most timeout_ms); what is left is lost. */
+static void syslog_close(log_sink *s)
+{
+    syslog_sink *y = LOG__SINK_OF(syslog_sink, s);
+    pthread_mutex_lock(&s->lock); /* the last reference: for the assertions */
+    if (y->head) {
+        y->stalled = false;
+        if (connect_locked(y, true))
+            pump_locked(y);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (y->queued) {
+        log__count_dropped(y->queued);
+        log__report("%zu records for %s could not be delivered before it was closed", y->queued,
+                    s->name);
+    }
+    while (y->head) {
+        frame *f = y->head;
+        y->head = f->next;
+        free(f->data);
+        free(f);
+    }
+    if (y->fd >= 0)
+        close(y->fd);
+}
+
+static const log__sink_ops syslog_ops = {
+    .name = "syslog",
+    .record = syslog_record,
+    .close = syslog_close,
+};
+
+/* The peer's address into y, and the sink's name into name. */
+static int resolve(syslog_sink *y, const log_syslog_options *o, char *name, size_t cap)
+{
+    if (o->transport == LOG_SYSLOG_UNIX) {
+        const char *path = o->path ? o->path : DEFAULT_PATH;
+        struct sockaddr_un *un = (struct sockaddr_un *)&y->addr;
+        if (!*path || strlen(path) >= sizeof un->sun_path)
+            return CTXLOG_EINVAL;
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, path, strlen(path) + 1);
+        y->addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+        snprintf(name, cap, "syslog %s", path);
+        return 0;
+    }
+    const char *host = o->host ? o->host : DEFAULT_HOST;
+    char port[16];
+    snprintf(port, sizeof port, "%u", o->port ? o->port : 514u);
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC,
+        .ai_socktype = o->transport == LOG_SYSLOG_TCP ? SOCK_STREAM : SOCK_DGRAM,
+    };
+    struct addrinfo *ai = NULL;
+    if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai) {
+        errno = EHOSTUNREACH;
+        return CTXLOG_EIO;
+    }
+    memcpy(&y->addr, ai->ai_addr, ai->ai_addrlen);
+    y->addr_len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    snprintf(name, cap, "syslog %s %s:%s", o->transport == LOG_SYSLOG_TCP ? "tcp" : "udp", host,
+             port);
+    return 0;
+}
+
+/* Printable US-ASCII of s, cut to cap - 1, "-" when empty. */
+static void header_field(char *out, size_t cap, const char *s)
+{
+    fmt_buf b = {.data = out, .cap = cap - 1, .fixed = 1};
+    size_t n = strlen(s ? s : "");
+    put_token(&b, s, n < cap - 1 ? n : cap - 1);
+    out[b.len] = '\0';
+}
+
+int log_sink_syslog(log_sink **out, const log_syslog_options *opts)
+{
+    if (!out)
+        return CTXLOG_EINVAL;
+    *out = NULL;
+    log_syslog_options o = {0};
+    if (opts)
+        o = *opts;
+    if ((unsigned)o.transport > LOG_SYSLOG_TCP || o.facility > 23 || o.port > 65535 ||
+        o.timeout_ms < 0 || o.reconnect_min_ms < 0 || o.reconnect_max_ms < 0)
+        return CTXLOG_EINVAL;
+    syslog_sink tmp = {.transport = o.transport};
+    char name[512];
+    int rc = resolve(&tmp, &o, name, sizeof name);
+    if (rc)
+        return rc;
+    int type = o.transport == LOG_SYSLOG_TCP ? SOCK_STREAM : SOCK_DGRAM;
+    int fd = -1;
+    if (o.transport != LOG_SYSLOG_TCP) {
+        fd = socket(tmp.addr.ss_family, type | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return CTXLOG_EIO;
+    }
+    log_sink *s = log__sink_new(&syslog_ops, sizeof(syslog_sink), name);
+    log_formatter *json = s ? log_formatter_json(NULL) : NULL;
+    if (!json) {
+        if (fd >= 0)
+            close(fd);
+        if (s) {
+            LOG__SINK_OF(syslog_sink, s)->fd = -1;
+            log_sink_release(s);
+        }
+        return CTXLOG_ENOMEM;
+    }
+    syslog_sink *y = LOG__SINK_OF(syslog_sink, s);
+    y->transport = o.transport;
+    y->addr = tmp.addr;
+    y->addr_len = tmp.addr_len;
+    y->fd = fd;
+    y->facility = o.facility ? o.facility : 1;
+    y->enterprise_id = o.enterprise_id ? o.enterprise_id : 32473;
+    y->queue_max = o.queue_max ? o.queue_max : 10000;
+    y->timeout_ms = o.timeout_ms ? o.timeout_ms : 1000;
+    y->backoff_min_ms = o.reconnect_min_ms ? o.reconnect_min_ms : 100;
+    y->backoff_max_ms = o.reconnect_max_ms ? o.reconnect_max_ms : 10000;
+    if (y->backoff_max_ms < y->backoff_min_ms)
+        y->backoff_max_ms = y->backoff_min_ms;
+    y->backoff_ms = y->backoff_min_ms;
+    char hostname[256] = "";
+    if (!o.hostname && gethostname(hostname, sizeof hostname - 1) == 0)
+        o.hostname = hostname;
+    header_field(y->host, sizeof y->host, o.hostname);
+    header_field(y->app, sizeof y->app, o.app_name ? o.app_name : program_invocation_short_name);
+    (void)log_sink_set_formatter(s, json);
+    log_formatter_release(json);
+    if (fd >= 0) {
+        int ms = y->timeout_ms;
+        struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    } else {
+        pthread_mutex_lock(&s->lock);
+        (void)connect_locked(y, true); /* a daemon not there yet is not an error */
+        pthread_mutex_unlock(&s->lock);
+    }
+    *out = s;
+    return 0;
+}
