@@ -1,5 +1,6 @@
 # Installs the public headers, both libraries, the CMake package
-# (find_package(ctxlog) -> ctxlog::ctxlog) and ctxlog.pc. Nothing else.
+# (find_package(ctxlog) -> ctxlog::ctxlog, ctxlog::ctxlog_static), ctxlog.pc
+# and the man pages. Nothing else.
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ctxlog
@@ -29,3 +30,8 @@ file(RELATIVE_PATH CTXLOG_PC_TO_PREFIX "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig"
      "${CMAKE_INSTALL_PREFIX}")
 configure_file(cmake/ctxlog.pc.in ${PROJECT_BINARY_DIR}/ctxlog.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/ctxlog.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+install(FILES ${PROJECT_SOURCE_DIR}/man/ctxlog.3 ${PROJECT_SOURCE_DIR}/man/ctx.3
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
+install(FILES ${PROJECT_SOURCE_DIR}/man/ctxlog-config.5
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
