@@ -1,6 +1,7 @@
 # Installs the public headers, both libraries, the CMake package
-# (find_package(ctxlog) -> ctxlog::ctxlog), ctxlog.pc and the valgrind
-# suppressions (share/ctxlog/ctxlog.supp). Nothing else.
+# (find_package(ctxlog) -> ctxlog::ctxlog, ctxlog::ctxlog_static), ctxlog.pc,
+# the man pages and the valgrind suppressions (share/ctxlog/ctxlog.supp).
+# Nothing else.
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ctxlog
@@ -34,3 +35,7 @@ install(FILES ${PROJECT_BINARY_DIR}/ctxlog.pc DESTINATION ${CMAKE_INSTALL_LIBDIR
 # For valgrind --suppressions: what the library keeps until exit.
 install(FILES ${PROJECT_SOURCE_DIR}/share/ctxlog.supp
         DESTINATION ${CMAKE_INSTALL_DATADIR}/ctxlog)
+install(FILES ${PROJECT_SOURCE_DIR}/man/ctxlog.3 ${PROJECT_SOURCE_DIR}/man/ctx.3
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
+install(FILES ${PROJECT_SOURCE_DIR}/man/ctxlog-config.5
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
