@@ -101,12 +101,24 @@ int log__scratch_fields(log__scratch *sc, size_t n)
     return 0;
 }
 
+/* What the precise test says of a record (record_enabled). */
+enum { REC_OFF = 0, REC_ON = 1, REC_POLICY = 2 };
+
 /* The precise test behind the macros' cheap one: the logger's level, or
- * the level the current context asks for, whichever lets more through. */
+ * the level the current context asks for, whichever lets more through.
+ * REC_POLICY when the policies (log_policy.h) may have a say: the context's
+ * level let it through (a level floor, or a replay that may keep it), or
+ * sampling or limits are on, or it is an error in a context that may keep
+ * records for it. A record at the logger's level in a plain context of a
+ * process without sampling or limits pays one more test. */
 static int level_enabled(const log_logger *owner, log_level level)
 {
     int gate = __atomic_load_n(owner->head.gate, __ATOMIC_RELAXED);
-    return (int)level >= gate || (int)level >= ctx__level_floor;
+    if ((int)level < gate)
+        return (int)level >= ctx__level_floor ? REC_POLICY : REC_OFF;
+    if (__builtin_expect(log__policy_maybe((int)level), 0))
+        return REC_POLICY;
+    return REC_ON;
 }
 
 /* Inlined into both entry points: one call frame per record, not three. */
@@ -176,6 +188,7 @@ typedef struct policy {
     log__rbuf *keep;   /* kept in this replay buffer, not written */
     log__rbuf *replay; /* written after this buffer's records */
 } policy;
+static const policy no_policy = {NULL, NULL};
 
 /* The sink whose JSON options format kept records, and whose kind a replay
  * goes to: one that takes JSON lines. */
@@ -349,7 +362,7 @@ static ALWAYS_INLINE int record_enabled(log_logger **lg, log_level level)
 }
 
 /*
- * When a policy may apply (log__policy_maybe): whether the record is to be
+ * When a policy may apply (REC_POLICY): whether the record is to be
  * made, and what for (*p). A record the loggers (or the context's level)
  * would write is written unless its request is sampled out, under its call
  * site's burst limit, and after its request's kept records when it is an
@@ -453,10 +466,9 @@ static ALWAYS_INLINE int replay_record(log_logger *lg, log_level level, const ch
 void log__printf(log_logger *lg, log_level level, const char *file, int line, const char *func,
                  const char *fmt, ...)
 {
-    if (!record_enabled(&lg, level))
-        return;
+    int on = record_enabled(&lg, level);
     policy pol = {NULL, NULL};
-    if (log__policy_maybe() && !policy_decide(lg->owner, level, file, line, &pol))
+    if (on == REC_OFF || (on == REC_POLICY && !policy_decide(lg->owner, level, file, line, &pol)))
         return;
     int temporary;
     log__scratch *sc = record_scratch(&temporary);
@@ -488,10 +500,47 @@ void log__printf(log_logger *lg, log_level level, const char *file, int line, co
     scratch_put(sc, temporary);
 }
 
+/* A typed record: the thread's buffers, then emit. */
+static ALWAYS_INLINE void kv_emit(log_logger *lg, log_level level, const char *file, int line,
+                                  const char *func, const char *msg, size_t msg_len,
+                                  const log_field *fields, size_t nfields, const policy *pol)
+{
+    int temporary;
+    log__scratch *sc = record_scratch(&temporary);
+    if (!sc)
+        return;
+    emit(lg, sc, level, file, line, func, msg, msg_len, fields, nfields, pol);
+    scratch_put(sc, temporary);
+}
+
+/* The same out of line, for records the policies had a say in. */
+static __attribute__((noinline)) void kv_with(log_logger *lg, log_level level, const char *file,
+                                              int line, const char *func, const char *msg,
+                                              size_t msg_len, const log_field *fields,
+                                              size_t nfields, const policy *pol)
+{
+    kv_emit(lg, level, file, line, func, msg, msg_len, fields, nfields, pol);
+}
+
+static __attribute__((noinline)) void kv_policy(log_logger *lg, log_level level, const char *file,
+                                                int line, const char *func, const char *msg,
+                                                size_t msg_len, const log_field *fields,
+                                                size_t nfields)
+{
+    policy pol = {NULL, NULL};
+    if (!policy_decide(lg->owner, level, file, line, &pol))
+        return;
+    /* The line cache's shortcut makes no record for a policy to see. */
+    if (!pol.keep && !pol.replay && replay_record(lg, level, msg, msg_len, fields, nfields))
+        return;
+    kv_with(lg, level, file, line, func, msg, msg_len, fields, nfields, &pol);
+}
+
 void log__kv_n(log_logger *lg, log_level level, const char *file, int line, const char *func,
                const char *msg, size_t msg_len, const log_field *fields, size_t nfields)
 {
-    if (!record_enabled(&lg, level))
+    int on = record_enabled(&lg, level);
+    if (on == REC_OFF)
         return;
     if (!fields)
         nfields = 0;
@@ -499,32 +548,20 @@ void log__kv_n(log_logger *lg, log_level level, const char *file, int line, cons
         msg = "";
         msg_len = 0;
     }
-    policy pol = {NULL, NULL};
-    if (log__policy_maybe()) {
-        if (!policy_decide(lg->owner, level, file, line, &pol))
-            return;
-    } else if (replay_record(lg, level, msg, msg_len, fields, nfields)) {
+    if (on == REC_POLICY) {
+        kv_policy(lg, level, file, line, func, msg, msg_len, fields, nfields);
         return;
     }
-    int temporary;
-    log__scratch *sc = record_scratch(&temporary);
-    if (!sc)
+    if (replay_record(lg, level, msg, msg_len, fields, nfields))
         return;
-    emit(lg, sc, level, file, line, func, msg, msg_len, fields, nfields, &pol);
-    scratch_put(sc, temporary);
+    kv_emit(lg, level, file, line, func, msg, msg_len, fields, nfields, &no_policy);
 }
 
 void log__kv_unlimited(log_logger *lg, log_level level, const char *file, int line,
                        const char *msg, const log_field *fields, size_t nfields)
 {
     log__ensure_init();
-    int temporary;
-    log__scratch *sc = record_scratch(&temporary);
-    if (!sc)
-        return;
-    const policy pol = {NULL, NULL};
-    emit(lg, sc, level, file, line, NULL, msg, strlen(msg), fields, nfields, &pol);
-    scratch_put(sc, temporary);
+    kv_with(lg, level, file, line, NULL, msg, strlen(msg), fields, nfields, &no_policy);
 }
 
 void log__kv(log_logger *lg, log_level level, const char *file, int line, const char *func,

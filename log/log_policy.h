@@ -1,9 +1,10 @@
 /*
  * Which records are written (private): the request's replay buffer
  * (log_replay.c), sampling by request (log_sampling.c) and burst limits per
- * call site (log_limit.c). The core (log_core.c) asks them only when
- * log__policy_maybe() says one of them may apply, so that a record of a
- * process that uses none of them pays one test.
+ * call site (log_limit.c). The core (log_core.c) asks them only when the
+ * record's context lowered its level, or log__policy_maybe() says one of
+ * them may apply, so that a record of a process that uses none of them
+ * pays one more test.
  */
 #ifndef CTXLOG_LOG_POLICY_H
 #define CTXLOG_LOG_POLICY_H
@@ -24,13 +25,14 @@
 #define LOG__POLICY_LIMITS 2
 extern atomic_int log__policies;
 
-/* Whether some policy may apply to a record of the calling thread: one is on
- * process-wide, or the current context has a level floor or a replay buffer
- * (ctx__level_floor, see ctx/ctx_internal.h). */
-static inline bool log__policy_maybe(void)
+/* Whether some policy may apply to a record at `level` that the loggers
+ * write: sampling or limits are on process-wide, or it is an error in a
+ * context with a level floor or a replay buffer (ctx__level_floor, see
+ * ctx/ctx_internal.h), which may have kept records for it. */
+static inline bool log__policy_maybe(int level)
 {
-    return (ctx__level_floor != INT_MAX) |
-           (atomic_load_explicit(&log__policies, memory_order_relaxed) != 0);
+    return atomic_load_explicit(&log__policies, memory_order_relaxed) != 0 ||
+           (level >= LOG_LEVEL_ERROR && ctx__level_floor != INT_MAX);
 }
 
 /* ---- replay buffers (log_replay.c) ---- */
