@@ -222,14 +222,15 @@ static __attribute__((noinline)) void keep_record(const log_route *route, const 
 
 /* Before the error r: the records its request kept, to the sinks of its
  * route that take JSON lines and its level, led by a note of how many were
- * dropped past the bound. */
+ * dropped past the bound; in one piece of whole lines per sink. */
 static __attribute__((noinline)) void replay_records(const log_route *route, const log_record *r,
                                                      log__rbuf *rb)
 {
-    fmt_buf lines = {0}, note = {0};
+    fmt_buf lines = {0}, block = {0};
     uint64_t dropped;
     size_t n = log__rbuf_take(rb, &lines, &dropped);
     const log_json_options *jo = replay_options(route);
+    const fmt_buf *out = &lines;
     if (dropped && jo) {
         const log_field f[] = {LOG_BOOL("replayed", true), LOG_U64("replay_dropped", dropped)};
         log_record nr = *r;
@@ -237,23 +238,18 @@ static __attribute__((noinline)) void replay_records(const log_route *route, con
         nr.msg_len = strlen(nr.msg);
         nr.fields = (log_field *)(uintptr_t)f; /* const for the formatter */
         nr.n_fields = 2;
-        if (fmt_json_record(&nr, jo, &note) != 0 || note.oom)
-            note.len = 0;
+        if (fmt_json_record(&nr, jo, &block) == 0 && !block.oom) {
+            fmt_buf_append(&block, lines.data, lines.len);
+            if (!block.oom)
+                out = &block;
+        }
     }
     bool written = false;
-    for (unsigned i = 0; i < route->nsinks && (n || note.len); i++) {
+    for (unsigned i = 0; i < route->nsinks && out->len; i++) {
         log_sink *s = route->sinks[i];
         if (!replay_sink(s) || (int)r->level < atomic_load_explicit(&s->level, memory_order_relaxed))
             continue;
-        if (note.len)
-            write_out(s, r, note.data, note.len);
-        for (size_t at = 0; at < lines.len;) {
-            const char *nl = memchr(lines.data + at, '\n', lines.len - at);
-            assert(nl);
-            size_t len = (size_t)(nl - (lines.data + at)) + 1;
-            write_out(s, r, lines.data + at, len);
-            at += len;
-        }
+        write_out(s, r, out->data, out->len);
         written = true;
     }
     if (written)
@@ -261,7 +257,7 @@ static __attribute__((noinline)) void replay_records(const log_route *route, con
     else if (n)
         log__count_dropped(n);
     fmt_buf_free(&lines);
-    fmt_buf_free(&note);
+    fmt_buf_free(&block);
 }
 
 static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level, const char *file,

@@ -14,6 +14,7 @@
  */
 #include "log/log_policy.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,7 +36,16 @@ typedef struct site {
 } site;
 
 static site sites[SITES];
-static _Atomic(const log_limits *) conf; /* published, never freed */
+/* A configuration as published: never freed, since a record may still read
+ * the one it loaded; every one made stays on a list (they are few: one per
+ * log_limits_set() call). */
+typedef struct conf_node {
+    log_limits limits; /* first: published as a log_limits */
+    struct conf_node *older;
+} conf_node;
+static _Atomic(const log_limits *) conf;
+static conf_node *confs; /* under confs_lock */
+static pthread_mutex_t confs_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_flag full_reported = ATOMIC_FLAG_INIT;
 
 static uint64_t coarse_ns(void *payload)
@@ -54,18 +64,20 @@ int log_limits_set(const log_limits *limits)
             limits->then_one_in < 1 || limits->interval_ns < 1000000u ||
             (int)limits->exempt < LOG_LEVEL_TRACE || limits->exempt > LOG_LEVEL_OFF)
             return CTXLOG_EINVAL;
-        log_limits *copy = malloc(sizeof *copy);
+        conf_node *copy = malloc(sizeof *copy);
         if (!copy)
             return CTXLOG_ENOMEM;
-        *copy = *limits;
-        if (!copy->clock)
-            copy->clock = coarse_ns;
-        next = copy;
+        copy->limits = *limits;
+        if (!copy->limits.clock)
+            copy->limits.clock = coarse_ns;
+        pthread_mutex_lock(&confs_lock);
+        copy->older = confs;
+        confs = copy;
+        pthread_mutex_unlock(&confs_lock);
+        next = &copy->limits;
     } else {
         log__limits_flush(true);
     }
-    /* Configurations stay allocated: a record may still read the one it
-     * loaded. They are few (one per call). */
     (void)atomic_exchange(&conf, next);
     if (next)
         atomic_fetch_or(&log__policies, LOG__POLICY_LIMITS);
