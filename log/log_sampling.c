@@ -2,7 +2,8 @@
  * Sampling by request: a request is kept or sampled out whole, by a hash of
  * its id (trace_id when set, else request_id), so that every thread and every
  * process that sees the id decides the same. The hash is FNV-1a 64 of the
- * id's bytes; kept when it is below ratio × 2^64.
+ * id's bytes, then MurmurHash3's fmix64 finalizer; kept when it is below
+ * ratio × 2^64.
  *
  * Each thread remembers the decision for the snapshot it last asked about
  * (by its serial), so that a request's records hash its id once per thread
@@ -23,19 +24,27 @@ static atomic_uint_fast64_t generation = 1; /* bumped by every change */
 static CTX__TLS uint64_t cached_serial, cached_gen;
 static CTX__TLS bool cached_out;
 
-static uint64_t fnv1a64(const char *s, size_t n)
+/* FNV-1a 64 of the id, then MurmurHash3's 64-bit finalizer (fmix64): FNV
+ * alone leaves the top bits, which the ratio compares, nearly the same for
+ * ids that differ in their last characters only (sequential ids). */
+static uint64_t id_hash(const char *s, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < n; i++) {
         h ^= (unsigned char)s[i];
         h *= 0x100000001b3ull;
     }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     return h;
 }
 
 static bool keeps(const char *id, size_t n)
 {
-    return fnv1a64(id, n) < atomic_load_explicit(&threshold, memory_order_relaxed);
+    return id_hash(id, n) < atomic_load_explicit(&threshold, memory_order_relaxed);
 }
 
 int log_sampling_set(double ratio, log_level below)

@@ -124,8 +124,11 @@ CTXLOG_API void log_replay_stats_get(log_replay_stats *out);
  *        requests, chosen by their id, whole.
  *
  * A request's id is its trace_id when set, else its request_id. Its hash is
- * FNV-1a 64 of the id's bytes; the request is kept when the hash is below
- * ratio × 2^64 (see log_sampling_keeps()): the same in every thread and
+ * FNV-1a 64 of the id's bytes followed by MurmurHash3's 64-bit finalizer
+ * (fmix64: h ^= h >> 33; h *= 0xff51afd7ed558ccd; h ^= h >> 33;
+ * h *= 0xc4ceb9fe1a85ec53; h ^= h >> 33); the request is kept when the hash
+ * is below ratio × 2^64, the product truncated to an integer (see
+ * log_sampling_keeps()): the same in every thread and
  * every process, so services sampling at the same ratio keep the same
  * requests, and a higher ratio keeps a superset. A context with neither id
  * is always kept. Records at @p below and above are always written. A
