@@ -318,6 +318,84 @@ static void test_replay__defaults_decide_what_the_default_call_does(void **state
     json_decref(recs);
 }
 
+static log_filter_result drop_secret(log_record *rec, void *payload)
+{
+    (void)payload;
+    for (size_t i = 0; i < rec->n_fields; i++)
+        if (strcmp(rec->fields[i].key, "secret") == 0)
+            return LOG_FILTER_DROP;
+    return LOG_FILTER_KEEP;
+}
+
+/* A kept record is the record the sinks would get: filters run on it (a
+ * dropped one is not kept), a child logger's bound fields are on it. */
+static void test_replay__filters_and_bound_fields_apply_to_kept_records(void **state)
+{
+    (void)state;
+    char *path = use_file("replay_filters.log");
+    log_logger *app = log_get("app.replay");
+    assert_non_null(app);
+    assert_int_equal(log_logger_add_filter(app, drop_secret, NULL), 0);
+    log_logger *child = LOG_CHILD(app, LOG_STR("component", "db"));
+    assert_non_null(child);
+    {
+        CTX_REQUEST("r-f", NULL, NULL);
+        LOG_CONTEXT_REPLAY(LOG_LEVEL_DEBUG, 4096);
+        log_debug_kv_to(child, "bound", LOG_I64("seq", 0));
+        log_debug_kv_to(app, "filtered out", LOG_STR("secret", "pw"));
+        log_error_to(app, "e");
+    }
+    log_logger_free(child);
+    assert_int_equal(log_logger_clear_filters(app), 0);
+    json_t *recs = finish(path);
+    assert_int_equal(json_array_size(recs), 2);
+    const json_t *r = json_array_get(recs, 0);
+    assert_string_equal(str_of(r, "msg"), "bound");
+    assert_string_equal(str_of(r, "logger"), "app.replay");
+    assert_string_equal(str_of(r, "component"), "db");
+    assert_true(json_is_true(json_object_get(r, "replayed")));
+    assert_string_equal(str_of(json_array_get(recs, 1), "msg"), "e");
+    json_decref(recs);
+}
+
+/* Through the background writer: the replay is queued in one piece before
+ * the error, from the thread that logs the error. Last: it leaves async
+ * mode on. */
+static void test_replay__async_mode_keeps_the_order(void **state)
+{
+    (void)state;
+    char *path = ts_temp_path("replay_async.log");
+    ts_unlink(path);
+    setenv("CTXLOG_OUTPUT", path, 1);
+    setenv("CTXLOG_ASYNC", "1", 1);
+    setenv("CTXLOG_LEVEL", "info", 1);
+    assert_int_equal(log_configure_env(), 0);
+    enum { N = 50 };
+    for (int req = 0; req < 3; req++) {
+        char rid[16];
+        snprintf(rid, sizeof rid, "a-%d", req);
+        CTX_REQUEST(rid, NULL, NULL);
+        LOG_CONTEXT_REPLAY(LOG_LEVEL_DEBUG, 65536);
+        for (int i = 0; i < N; i++)
+            log_debug_kv("d", LOG_I64("seq", i));
+        if (req != 1)
+            log_error_kv("e", LOG_I64("seq", N));
+    }
+    unsetenv("CTXLOG_OUTPUT");
+    unsetenv("CTXLOG_ASYNC");
+    unsetenv("CTXLOG_LEVEL");
+    json_t *recs = finish(path);
+    assert_int_equal(json_array_size(recs), 2 * (N + 1));
+    for (size_t i = 0; i < json_array_size(recs); i++) {
+        const json_t *r = json_array_get(recs, i);
+        size_t k = i % (N + 1);
+        assert_string_equal(str_of(r, "request_id"), i < N + 1 ? "a-0" : "a-2");
+        assert_int_equal(int_of(r, "seq"), (json_int_t)k);
+        assert_int_equal(json_is_true(json_object_get(r, "replayed")), k < N);
+    }
+    json_decref(recs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +408,8 @@ int main(void)
         cmocka_unit_test(test_replay__ends_with_its_scope_not_the_request),
         cmocka_unit_test(test_replay__bad_arguments_keep_nothing),
         cmocka_unit_test(test_replay__defaults_decide_what_the_default_call_does),
+        cmocka_unit_test(test_replay__filters_and_bound_fields_apply_to_kept_records),
+        cmocka_unit_test(test_replay__async_mode_keeps_the_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
