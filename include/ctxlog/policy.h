@@ -60,6 +60,9 @@ extern "C" {
  * the loggers' level is formatted and copied into the buffer under the
  * buffer's own lock (one per request).
  *
+ * A replay started inside another one replaces it until its token is reset:
+ * the inner scope keeps into (and an error there replays) its own buffer.
+ *
  * @param level LOG_LEVEL_TRACE … LOG_LEVEL_WARN: the lowest level kept.
  * @param max_bytes 256 … 1 GiB.
  * @return a token; ctx_reset() ends the replay for this context (records
