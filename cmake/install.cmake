@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Installs the public headers, both libraries, the CMake package
 # (find_package(ctxlog) -> ctxlog::ctxlog, ctxlog::ctxlog_static), ctxlog.pc,
 # the man pages and the valgrind suppressions (share/ctxlog/ctxlog.supp).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctx_bind: a callback that carries the context it was made in, for foreign
  * thread pools and event loops. */
 #include "ctx/ctx_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Per-thread state: the stack of frames and, in each, the current snapshot
  * and the undo records that give ctx_token its meaning.

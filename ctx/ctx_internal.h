@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Private structures of the context store, shared by the files of ctx/ and
  * read (never written) by log/ to stamp context variables on records.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctx_pool: worker threads that run each task in its submitter's context. */
 #include "ctx/ctx_internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* CTX_REQUEST: set the three request ids at a request's entry point, refusing
  * ids that could corrupt a log line or a terminal. */
 #include "ctx/ctx_internal.h"

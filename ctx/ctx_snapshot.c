@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Immutable snapshots and the blocks that hold them (see ctx_internal.h). */
 #include "ctx/ctx_internal.h"
 

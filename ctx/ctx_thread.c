@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctx_thread_create: pthread_create that carries the creator's context. */
 #include "ctx/ctx_internal.h"
 

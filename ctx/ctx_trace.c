@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* W3C Trace Context (SPEC section 8): the `traceparent` header read at a
  * request's entry point, the trace variables it sets, child spans, and the
  * header written for an outgoing call.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The UTF-8 decoder (ctx_utf8.h), and the validation of ids built on it. */
 #include "ctx/ctx_utf8.h"
 

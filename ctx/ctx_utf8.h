@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The library's one UTF-8 decoder (private): Unicode's well-formed byte
  * sequences (Table 3-7) and the maximal ill-formed subparts (section 3.9)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* UUIDv7 (RFC 9562): 48-bit Unix milliseconds, a 12-bit counter in rand_a
  * (method 1 of §6.2) so that one thread's ids are strictly increasing, and
  * 62 random bits. Random bits come from a per-thread generator seeded by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The registry of declared context variables. */
 #include "ctx/ctx_internal.h"
 

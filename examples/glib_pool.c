@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Plugging ctxlog into a thread pool it knows nothing about: GLib's
  * GThreadPool. The pool's threads are GLib's and start with no context. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * An event-loop HTTP server (libevent's evhttp) on ONE thread: each request is
  * handled in hops, timer callbacks a small random delay apart, so hundreds of

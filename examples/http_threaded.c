@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A threaded HTTP server (libmicrohttpd's thread pool) whose request entry
  * point sets the request's ids once, from the X-Request-ID, X-User-ID and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The ctxlog demo: a request's entry point sets its ids once; every log line
  * below it carries them — three calls deep, in a thread it spawns, in a pool

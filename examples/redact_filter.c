@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A user filter that keeps secrets out of the logs. It runs on every record
  * before any sink sees it (after the context filter that stamps the ids),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The growable byte buffer formatters write records into. */
 #include "formatters/fmt_record.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The console formatter: one record -> one line for people (layout in
  * fmt_console.h).

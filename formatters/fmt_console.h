@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The console formatter (private interface): one record -> one line for a
  * person reading a terminal during development. Not meant to be parsed; use

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The public formatter objects of <ctxlog/sink.h> and the entry point the
  * logger core calls (fmt_format). A formatter is immutable once made, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Formatter objects (private interface): what the logger core calls to turn
  * a record into the bytes of one sink. The public constructors are in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The JSON formatter: one record -> one JSON object and '\n'.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The JSON formatter (private interface). One record -> one JSON object and a
  * '\n', always valid JSON and valid UTF-8 whatever bytes come in.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Which bytes a JSON string copies as they are (private, inline): printable
  * ASCII except '"' and '\\'. Tested a word at a time, so that the usual

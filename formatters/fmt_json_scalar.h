@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The JSON encoder's scalar writer (private, inline): an integer, a
  * boolean, NULL, or a short string with nothing to escape. The encoder

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The formatter interface (private): what a record is, the byte buffer a
  * formatter appends to, and the formatters the library ships. Formatters are

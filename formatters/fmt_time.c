@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * RFC 3339 timestamps: the per-second part (see fmt_time.h), e.g.
  * 2026-11-23T10:00:00.123456Z.

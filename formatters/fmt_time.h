@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * RFC 3339 timestamps in UTC with microseconds (private):
  * "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", always FMT_RFC3339_LEN bytes.

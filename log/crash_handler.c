@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The opt-in crash handler: on a fatal signal, write out what is already
  * formatted (sink buffers, then queued records) with write(2) alone, then

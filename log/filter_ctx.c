@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The context filter: the pipeline's first stage. It stamps every logged
  * variable set in the caller's current context on the record, in the
  * snapshot's order (request_id, user_id, tenant_id, then the application's

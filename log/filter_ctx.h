@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The context filter's common case, inline (private): the same context
  * snapshot as the thread's previous record, whose fields are still in the

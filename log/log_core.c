@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The logging calls: build a record on the calling thread (message, time,
  * fields), run it through its logger's route — the filters, then each sink

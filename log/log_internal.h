@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Private structures of the logger core: loggers, their routes (the filters
  * and sinks a record of theirs goes through), levels, and how a logging call

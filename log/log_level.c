@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Level names, the root level, and the per-context level override. */
 #include "log/log_internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Burst limits per call site: in each interval the first N records of a
  * site are written, then one in M; how many were suppressed is written in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Named loggers: the registry, level inheritance along dotted names, child
  * loggers with bound fields, and the routes (filters and sinks) records take.

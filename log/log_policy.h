@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Which records are written (private): the request's replay buffer
  * (log_replay.c), sampling by request (log_sampling.c) and burst limits per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What filters may do to a record. */
 #include "log/log_internal.h"
 

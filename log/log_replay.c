@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The request's replay buffer: records kept, already formatted, until the
  * request logs an error (they are then written first) or ends (they are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Sampling by request: a request is kept or sampled out whole, by a hash of
  * its id (trace_id when set, else request_id), so that every thread and every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The HTTP tests' client side: see http_client.h. */
 #include "http_client.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The client side of the HTTP tests that run the example servers as
  * processes (test_http_load.c, test_http_trace.c): curl handles made the
  * same way, headers, and the records' user ids. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "http_server_proc.h"
 
 #include <arpa/inet.h>

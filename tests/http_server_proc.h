@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A server program run as a child of a test: started on a free loopback port
  * with its records going to a file, stopped with SIGTERM. Every wait has a
  * deadline, so a server that hangs fails the test instead of hanging it.

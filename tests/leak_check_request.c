@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A program as an application writes it: a request scope, records from it,
  * from a thread and from a pool task, then log_shutdown(). ctest runs it
  * under valgrind (see tests/CMakeLists.txt): no block may be "definitely"

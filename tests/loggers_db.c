@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A source file that names its logger once: its plain log_info calls go to
  * "app.db" (used by test_loggers.c). */
 #define CTXLOG_LOGGER "app.db"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The complete programs of README.md, built like the examples and run by
 # test_readme_programs. The marker: a fenced code block whose info string is
 # "c program" (a line "```c program" opens it, a line "```" closes it) is a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the tests: temporary files, capturing a file descriptor,
  * and reading log output back as parsed JSON records (never grepped). */
 #ifndef CTXLOG_TEST_SUPPORT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Async mode and buffered output: nothing lost with "block", drops counted
  * exactly with "drop", log_flush() waits for the queue, per-thread order,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log_config_load() end to end: a valid file routes records by logger and
  * sink as written; every kind of bad file is rejected whole, with the
  * previous configuration left in force, its error filled and exactly one

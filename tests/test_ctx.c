@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the context store (include/ctxlog/ctx.h, SPEC §3), written from
  * the public contract only. Every test uses its own variables (uvar()) so that

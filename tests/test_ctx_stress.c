@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Concurrency stress test of the context store, meant to run under
  * ThreadSanitizer (and useful under AddressSanitizer).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fields whose type comes from the value (LOG_KV), the printf-style calls
  * that carry fields (log_info_kvf …), and the _kv calls with no field.
  * Every line produced is parsed back with jansson. The C++ side of the same

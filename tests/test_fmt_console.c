@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The console formatter (layout, terminal-safe text, quoting, colour) and
  * user formatters plugged into sinks with log_formatter_custom().

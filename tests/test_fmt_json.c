@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The JSON formatter. Every line produced here is parsed back with jansson
  * (JSON_REJECT_DUPLICATES) by the shared checker in fuzz/json_record_check.c,

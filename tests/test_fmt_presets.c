@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Key presets of the JSON formatter (default, ECS, OpenTelemetry) and the
  * JSON formatter objects. Every line is parsed back with jansson

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The GLib example, run as a program: the tasks that GThreadPool's own threads
  * run through ctx_bound_run() log with their submitter's three ids, each
  * request's tasks with its own, and nothing outside the requests has any. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The public header stands alone: it is included first, with nothing before
  * it, compiled with -std=c11 -pedantic -Werror (see tests/CMakeLists.txt),
  * and lives beside <syslog.h>, which owns LOG_INFO, LOG_DEBUG, LOG_ERR. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // The public header compiles as C++ too (-std=c++17 -Wall -Wextra -pedantic
 // -Werror, see tests/CMakeLists.txt; tests/compile/ checks c++20 and the
 // other C++ compiler), beside <syslog.h>, and its macros work there: the

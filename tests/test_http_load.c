@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The two HTTP examples under load, as real processes. For each server:
  * 16 client threads (libcurl, one easy handle each, kept alive) send 2,048

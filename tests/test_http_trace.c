@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tracing across processes, for real: the threaded example (libmicrohttpd)
  * calls the event-loop example (libevent) over HTTP for each order's quote,

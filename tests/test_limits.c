@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Burst limits per call site (include/ctxlog/policy.h). The clock is the
  * test's own (log_limits.clock), moved by hand, so the counts do not depend

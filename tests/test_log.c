@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The logging calls end to end: configuration from the environment, the
  * stdout/stderr/file outputs, levels, typed fields and context stamping.
  * Every line produced is parsed back with jansson. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Named loggers, levels along the hierarchy, child loggers with bound
  * fields, per-context levels and filters. Every line is parsed back with
  * jansson. */

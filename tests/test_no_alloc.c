@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The hot path allocates nothing in steady state: malloc, calloc, realloc
  * and friends are counted (this program defines them, forwarding to glibc)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The demo, run as a program: every line of a request carries that request's
  * three ids, and nothing of the first request shows in the second or after. */
 #include <setjmp.h>

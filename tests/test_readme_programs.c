@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The complete programs of README.md (its "```c program" blocks, extracted
  * and built by tests/readme_programs.cmake) run as they stand: each, started
  * from an empty working directory without CTXLOG_* variables, exits 0, says

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The redaction example, run as a program: no secret it logs ever reaches
  * the output, in any form, and every record is otherwise intact. Run twice:
  * configured by CTXLOG_OUTPUT, and by a CTXLOG_CONFIG file. */

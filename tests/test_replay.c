@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Replay on error (include/ctxlog/policy.h): what a request keeps, when it
  * is written and how it is marked, what is discarded, the bound, the

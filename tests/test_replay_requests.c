@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Replay on error under load (issue 16): 10,000 requests, 1 % failing, each
  * with replay at debug while the loggers write info. A request starts on a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The mission under load: 8 threads each serve 10,000 requests. A request
  * sets its three ids once at its entry point; records are then written three

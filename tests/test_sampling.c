@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Sampling by request (include/ctxlog/policy.h): 100,000 requests at 10 %
  * keep 10 ± 0.5 % of them, each whole (all its info records, from its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Users' own transports (log_sink_custom): a memory sink written here
  * through the public interface alone collects the batches it is given;
  * every line is parsed back with jansson. Records from several threads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The journald sink against the real systemd-journald: when one runs, the
  * test uses it; otherwise, as root, it starts /lib/systemd/systemd-journald
  * standalone (rate limiting off through a drop-in under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The syslog sink: the exact RFC 5424 bytes (read from a UDP and a local
  * socket the test binds), and a real syslog-ng started by the test in the
  * foreground on a free port of 127.0.0.1, with its own configuration,

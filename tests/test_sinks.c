@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Sinks: several per logger with their own levels, additivity, callback
  * sinks, reopening for logrotate, and size-based rotation under concurrent
  * writers. Every line is parsed back with jansson. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Per-thread buffers of buffered (file) sinks in sync mode: records a thread
  * buffered reach the file by log_flush() from another thread, at the thread's

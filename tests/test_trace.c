@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * W3C Trace Context (SPEC section 8): the traceparent parser as hostile
  * input (a table of valid and invalid headers from the recommendation),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file common.h
  * @brief Library-wide definitions of ctxlog: export macro, error codes, version.

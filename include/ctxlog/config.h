@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file config.h
  * @brief Configuration from a JSON file (schema in README.md, "Configuration file").

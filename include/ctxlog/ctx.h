@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file ctx.h
  * @brief The context store: request-scoped variables that follow the work.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file ctxlog.h
  * @brief Umbrella header of ctxlog: structured JSON logging with request context.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file log.h
  * @brief Logging calls: levels, printf-style and typed-field records.

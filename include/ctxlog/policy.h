@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file policy.h
  * @brief Which records are written: replay on error, sampling by request,

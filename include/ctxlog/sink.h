@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file sink.h
  * @brief Where records go and how they look: records, filters, formatters, sinks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Async mode (private): each logging thread's queue (async_ring.c) and the
  * background thread (async_writer.c), which writes the queued records to

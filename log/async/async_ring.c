@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Async mode, the logging thread's side: its ring (async_ring.h), handing a
  * formatted record over, and what happens when the ring is full (wait for

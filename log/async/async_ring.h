@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The per-thread queues of async mode (private): one single-producer,
  * single-consumer ring of bytes per logging thread, drained by the writer.

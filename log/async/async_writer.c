@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The background thread. In async mode it is the writer: it drains every
  * thread's ring, each run of records for one sink in one writev straight

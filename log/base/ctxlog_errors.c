@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Library-wide answers: error code descriptions, the calling thread's last
  * error detail, and the run-time version. */
 #include "log/base/log_base.h"

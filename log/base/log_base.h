@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What every part of log/ shares and that calls nothing of theirs: the
  * library's reports about itself (log_report.c: one line on stderr, never a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hazard pointers for routes. Each thread owns a few slots (logging calls
  * may nest a little); pinning writes only to the thread's own slots, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Hazard slots (private): how a logging call pins the route it follows
  * without a lock shared by all threads (log__route_pin, log/log_internal.h),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* How the library speaks about itself: one line on stderr, written directly
  * (never as a record, so a broken output cannot recurse), plus the count of
  * records lost to write errors. */

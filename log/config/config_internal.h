@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The set-up (private): the configuration from the environment that the
  * first record triggers, and the fork() handlers. The core calls

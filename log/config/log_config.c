@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Set-up: the implicit configuration from the environment before the first
  * record, log_output_set, log_flush and log_shutdown.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fork(): the child gets a working logger. Before the fork every lock of
  * the library is taken, in the order the library nests them, so the child

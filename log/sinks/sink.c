@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sink object: what every kind has in common (refcounting, level,
  * formatter) and how a record reaches a sink. Each kind is in a file of
  * its own (sink_ops.h). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The shared output buffer of sinks that take lines (every kind but the
  * callback sink), writing buffered lines out through the sink's operations

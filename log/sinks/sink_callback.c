@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The callback sink: each record, with its text when the sink has a
  * formatter, goes to the user's function on the logging thread. It takes
  * records rather than lines, so it has no buffer and is not registered:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Users' own transports (log_sink_custom): a sink that takes lines like a
  * file sink — the same thread buffers, shared buffer and async batches in

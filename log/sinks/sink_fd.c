@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The stdout and stderr sinks; writing records to a file descriptor, whole
  * (one buffer, or several with writev(2)), for them and for files; and
  * saying once when a sink's writes fail. Each record goes out in one call

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * File sinks: append (created 0640), reopen on request for logrotate, and
  * size-based rotation (app.log -> app.log.1 -> … -> app.log.N).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The async writer's batches: records written straight from the queues to
  * a sink with its writev op, after whatever the sink's buffer holds, under

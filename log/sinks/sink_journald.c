@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The journald sink: each record becomes one journal entry sent over the
  * journal's native protocol, implemented here from systemd's description

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What a kind of sink is: a table of operations, chosen once when the sink
  * is made, beside the sink's own state (a struct of the kind's own whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The syslog severity of a level, as both the journald sink (PRIORITY) and
  * the syslog sink (PRI) write it: trace and debug 7 (debug), info 6, warn 4
  * (warning), error 3 (err), fatal 2 (crit). */

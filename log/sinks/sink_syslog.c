@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The syslog sink: each record becomes one RFC 5424 message, its context
  * in a structured-data element and its formatted text (the JSON line the

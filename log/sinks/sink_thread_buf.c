@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Per-thread output buffers of buffered sinks, in sync mode.
  *

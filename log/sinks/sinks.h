@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Sinks (private): the part every sink has, the shared and per-thread
  * buffers in front of the sinks that take lines, and how bytes are written

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared by the issue-4 benchmark programs (bench_workload.c for ctxlog,
  * bench_floor.c, bench_spdlog.cpp): the command line, the workload's ids,

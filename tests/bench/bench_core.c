@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Rough costs of the core paths, printed as a table:
  *   - log_info_kv with three context ids set, to a regular file (sync);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The floor of issue 4: a minimal hand-written JSON-lines logger doing the
  * same workload as bench_workload (same command line, same result line), to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The pipeline sinks beside the file sink, for tests/bench/run-bench:
  *

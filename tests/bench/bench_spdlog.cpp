@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Issue 4's workload on spdlog (Debian's libspdlog-dev, 1.10), for comparison:
  * same command line and result line as bench_workload and bench_floor.

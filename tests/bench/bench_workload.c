@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Issue 4's workload on ctxlog, one workload per run, for tests/bench/run-bench
  * (which runs it alternately with bench_floor and bench_spdlog):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Compiled, not run, by every C and C++ compiler found (see CMakeLists.txt
  * here), with -Wall -Wextra -pedantic -Werror: as it is it must compile
  * without a warning; with CTXLOG_BAD set to one of the cases below it must

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Compiles with <syslog.h> beside <ctxlog/ctxlog.h> under -std=c11
  * -pedantic -Werror, and logs one record with context. */
 #include <ctxlog/ctxlog.h>

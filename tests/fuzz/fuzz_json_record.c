@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the JSON formatter: any bytes become a record, the
  * record is formatted, and the shared checker parses the line back and

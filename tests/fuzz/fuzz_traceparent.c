@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the traceparent parser (ctx/ctx_trace.c): any bytes
  * are an incoming header. Checks, aborting on a violation:

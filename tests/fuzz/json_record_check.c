@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Format-then-parse checker for the JSON formatter (see json_record_check.h).
  *

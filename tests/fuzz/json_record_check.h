@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * An independent check of the JSON formatter, shared by test_fmt_json and the
  * fuzz target: format a record, parse the line back with jansson, and compare
