@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include <ctxlog/ctxlog.h>
+
 char *ts_temp_path(const char *name)
 {
     static char dir[64];
@@ -93,4 +95,23 @@ json_t *ts_read_records(const char *path)
 void ts_unlink(const char *path)
 {
     (void)unlink(path);
+}
+
+char *ts_log_to_file(const char *name)
+{
+    char *path = ts_temp_path(name);
+    ts_unlink(path);
+    assert_int_equal(log_output_set(path), 0);
+    assert_int_equal(log_level_set(LOG_LEVEL_INFO), 0);
+    return path;
+}
+
+json_t *ts_log_collect(char *path)
+{
+    assert_int_equal(log_flush(), 0);
+    log_shutdown();
+    json_t *recs = ts_read_records(path);
+    ts_unlink(path);
+    free(path);
+    return recs;
 }

@@ -30,6 +30,15 @@ char *ts_read_file(const char *path, size_t *len);
  * test. Returns a JSON array of the records (caller owns it). */
 json_t *ts_read_records(const char *path);
 
+/* Send the records at info and above to a fresh file `name` in the private
+ * temporary directory (log_output_set, log_level_set). Returns its path, for
+ * ts_log_collect(). */
+char *ts_log_to_file(const char *name);
+
+/* log_flush() (which must succeed) and log_shutdown(), then the records of
+ * the file at `path` (ts_read_records); removes the file and frees `path`. */
+json_t *ts_log_collect(char *path);
+
 /* Remove a file and ignore errors. */
 void ts_unlink(const char *path);
 

@@ -48,25 +48,6 @@ static void limits_on(uint32_t first, uint32_t m, log_level exempt)
     assert_int_equal(log_limits_set(&l), 0);
 }
 
-static char *use_file(const char *name)
-{
-    char *path = ts_temp_path(name);
-    ts_unlink(path);
-    assert_int_equal(log_output_set(path), 0);
-    assert_int_equal(log_level_set(LOG_LEVEL_INFO), 0);
-    return path;
-}
-
-static json_t *finish(char *path)
-{
-    assert_int_equal(log_flush(), 0);
-    log_shutdown();
-    json_t *recs = ts_read_records(path);
-    ts_unlink(path);
-    free(path);
-    return recs;
-}
-
 static void storm(long i)
 {
     atomic_store(&storm_line, __LINE__); log_warn_kv("storm", LOG_I64("i", i));
@@ -103,7 +84,7 @@ static void test_limits__million_warnings_in_one_interval(void **state)
     if (env && atol(env) > 0)
         storm_records = atol(env) * 10;
     atomic_store(&fake_ns, 5 * SEC + SEC / 2);
-    char *path = use_file("limits_storm.log");
+    char *path = ts_log_to_file("limits_storm.log");
     limits_on(100, 1000, LOG_LEVEL_ERROR);
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++)
@@ -114,7 +95,7 @@ static void test_limits__million_warnings_in_one_interval(void **state)
         pthread_join(th[i], NULL);
     assert_int_equal(log_flush(), 0); /* the interval has not ended: no summary yet */
     atomic_store(&fake_ns, 6 * SEC + SEC / 2);
-    json_t *recs = finish(path); /* log_flush: the summary is due */
+    json_t *recs = ts_log_collect(path); /* log_flush: the summary is due */
     assert_int_equal(log_limits_set(NULL), 0);
 
     uint64_t total = (uint64_t)(storm_records / THREADS) * THREADS;
@@ -152,7 +133,7 @@ static void test_limits__each_interval_summarized_by_the_next_record(void **stat
     (void)state;
     enum { INTERVALS = 10, PER = 10000 };
     atomic_store(&fake_ns, 100 * SEC);
-    char *path = use_file("limits_intervals.log");
+    char *path = ts_log_to_file("limits_intervals.log");
     limits_on(100, 1000, LOG_LEVEL_ERROR);
     for (int k = 0; k < INTERVALS; k++) {
         atomic_store(&fake_ns, (100 + (uint64_t)k) * SEC + 1);
@@ -160,7 +141,7 @@ static void test_limits__each_interval_summarized_by_the_next_record(void **stat
             storm(k * PER + i);
     }
     atomic_store(&fake_ns, (100 + INTERVALS) * SEC + 1);
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     assert_int_equal(log_limits_set(NULL), 0);
     /* Interval k: its 109 records, then (just before interval k+1's first
      * record, or at the flush for the last) one summary of 9,891. */
@@ -185,7 +166,7 @@ static void test_limits__errors_exempt_and_sites_apart(void **state)
 {
     (void)state;
     atomic_store(&fake_ns, 200 * SEC);
-    char *path = use_file("limits_exempt.log");
+    char *path = ts_log_to_file("limits_exempt.log");
     limits_on(2, 1000, LOG_LEVEL_ERROR);
     for (int i = 0; i < 50; i++)
         log_error_kv("exempt", LOG_I64("i", i));
@@ -194,7 +175,7 @@ static void test_limits__errors_exempt_and_sites_apart(void **state)
     for (int i = 0; i < 50; i++)
         log_info_kv("site b", LOG_I64("i", i));
     assert_int_equal(log_limits_set(NULL), 0); /* owed summaries now */
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     int exempt = 0, a = 0, b = 0, summaries = 0;
     json_int_t suppressed = 0;
     size_t i;
@@ -225,10 +206,10 @@ static void test_limits__errors_exempt_and_sites_apart(void **state)
 static void test_limits__off_by_default_and_bad_arguments(void **state)
 {
     (void)state;
-    char *path = use_file("limits_off.log");
+    char *path = ts_log_to_file("limits_off.log");
     for (int i = 0; i < 500; i++)
         log_info("not limited");
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     assert_int_equal(json_array_size(recs), 500);
     json_decref(recs);
 

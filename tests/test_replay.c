@@ -21,25 +21,6 @@
 
 #include "support.h"
 
-static char *use_file(const char *name)
-{
-    char *path = ts_temp_path(name);
-    ts_unlink(path);
-    assert_int_equal(log_output_set(path), 0);
-    assert_int_equal(log_level_set(LOG_LEVEL_INFO), 0);
-    return path;
-}
-
-static json_t *finish(char *path)
-{
-    assert_int_equal(log_flush(), 0);
-    log_shutdown();
-    json_t *recs = ts_read_records(path);
-    ts_unlink(path);
-    free(path);
-    return recs;
-}
-
 static const char *str_of(const json_t *rec, const char *key)
 {
     return json_string_value(json_object_get(rec, key));
@@ -60,7 +41,7 @@ static log_replay_stats stats(void)
 static void test_replay__error_writes_kept_records_first_marked(void **state)
 {
     (void)state;
-    char *path = use_file("replay_error.log");
+    char *path = ts_log_to_file("replay_error.log");
     {
         CTX_REQUEST("r-1", "u-1", "t-1");
         LOG_CONTEXT_REPLAY(LOG_LEVEL_DEBUG, 65536);
@@ -71,7 +52,7 @@ static void test_replay__error_writes_kept_records_first_marked(void **state)
         log_error_kv("e", LOG_I64("seq", 3));
         log_debug_kv("d", LOG_I64("seq", 4)); /* kept again, never written */
     }
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     assert_int_equal(json_array_size(recs), 4);
     const char *msgs[] = {"i", "d", "d 2", "e"};
     const char *levels[] = {"info", "debug", "debug", "error"};
@@ -93,7 +74,7 @@ static void test_replay__request_without_error_writes_nothing_kept(void **state)
 {
     (void)state;
     log_replay_stats before = stats();
-    char *path = use_file("replay_quiet.log");
+    char *path = ts_log_to_file("replay_quiet.log");
     {
         CTX_REQUEST("r-2", NULL, NULL);
         LOG_CONTEXT_REPLAY(LOG_LEVEL_DEBUG, 4096);
@@ -108,7 +89,7 @@ static void test_replay__request_without_error_writes_nothing_kept(void **state)
     assert_int_equal(after.kept - before.kept, 2);
     assert_int_equal(after.discarded - before.discarded, 2);
     assert_int_equal(after.replayed, before.replayed);
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     assert_int_equal(json_array_size(recs), 1);
     assert_string_equal(str_of(json_array_get(recs, 0), "msg"), "w");
     json_decref(recs);
@@ -117,7 +98,7 @@ static void test_replay__request_without_error_writes_nothing_kept(void **state)
 static void test_replay__other_requests_are_untouched(void **state)
 {
     (void)state;
-    char *path = use_file("replay_other.log");
+    char *path = ts_log_to_file("replay_other.log");
     {
         CTX_REQUEST("with", NULL, NULL);
         LOG_CONTEXT_REPLAY(LOG_LEVEL_DEBUG, 4096);
@@ -132,7 +113,7 @@ static void test_replay__other_requests_are_untouched(void **state)
         log_debug("dropped");
         log_error("plain error"); /* no buffer: nothing replayed */
     }
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     assert_int_equal(json_array_size(recs), 1);
     assert_string_equal(str_of(json_array_get(recs, 0), "msg"), "plain error");
     json_decref(recs);
@@ -142,7 +123,7 @@ static void test_replay__bound_drops_oldest_and_says_how_many(void **state)
 {
     (void)state;
     log_replay_stats before = stats();
-    char *path = use_file("replay_bound.log");
+    char *path = ts_log_to_file("replay_bound.log");
     enum { N = 200 };
     {
         CTX_REQUEST("r-bound", NULL, NULL);
@@ -157,7 +138,7 @@ static void test_replay__bound_drops_oldest_and_says_how_many(void **state)
         log_error("boom");
     }
     log_replay_stats after = stats();
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     size_t n = json_array_size(recs);
     assert_true(n >= 3);
     /* The note, then the newest records that fit, in order, then the error. */
@@ -183,14 +164,14 @@ static void test_replay__bound_drops_oldest_and_says_how_many(void **state)
 static void test_replay__user_field_named_replayed_is_renamed(void **state)
 {
     (void)state;
-    char *path = use_file("replay_collide.log");
+    char *path = ts_log_to_file("replay_collide.log");
     {
         CTX_REQUEST("r-c", NULL, NULL);
         LOG_CONTEXT_REPLAY(LOG_LEVEL_DEBUG, 4096);
         log_debug_kv("d", LOG_STR("replayed", "mine"));
         log_error("e");
     }
-    json_t *recs = finish(path); /* duplicate keys would fail here */
+    json_t *recs = ts_log_collect(path); /* duplicate keys would fail here */
     assert_int_equal(json_array_size(recs), 2);
     const json_t *r = json_array_get(recs, 0);
     assert_true(json_is_true(json_object_get(r, "replayed")));
@@ -219,7 +200,7 @@ static void bound_logs(void *arg)
 static void test_replay__threads_tasks_and_callbacks_share_the_buffer(void **state)
 {
     (void)state;
-    char *path = use_file("replay_share.log");
+    char *path = ts_log_to_file("replay_share.log");
     ctx_pool *pool = ctx_pool_new(2);
     assert_non_null(pool);
     ctx_bound *b;
@@ -242,7 +223,7 @@ static void test_replay__threads_tasks_and_callbacks_share_the_buffer(void **sta
     /* The request's scope is over, its callback is not: the callback's
      * snapshot holds the buffer, and its error replays it. */
     ctx_bound_run(b);
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     assert_int_equal(json_array_size(recs), 5);
     const char *msgs[] = {"entry", "from thread", "from task", "from callback",
                           "failed in a callback"};
@@ -260,7 +241,7 @@ static void test_replay__threads_tasks_and_callbacks_share_the_buffer(void **sta
 static void test_replay__ends_with_its_scope_not_the_request(void **state)
 {
     (void)state;
-    char *path = use_file("replay_scope.log");
+    char *path = ts_log_to_file("replay_scope.log");
     {
         CTX_REQUEST("r-s", NULL, NULL);
         {
@@ -270,7 +251,7 @@ static void test_replay__ends_with_its_scope_not_the_request(void **state)
         log_debug("not kept: no replay any more");
         log_error("no replay");
     }
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     assert_int_equal(json_array_size(recs), 1);
     assert_string_equal(str_of(json_array_get(recs, 0), "msg"), "no replay");
     json_decref(recs);
@@ -304,7 +285,7 @@ static void test_replay__defaults_decide_what_the_default_call_does(void **state
         assert_int_equal(stats().buffers, before.buffers); /* off: nothing */
     }
     assert_int_equal(log_replay_defaults_set(LOG_LEVEL_DEBUG, 8192), 0);
-    char *path = use_file("replay_default.log");
+    char *path = ts_log_to_file("replay_default.log");
     {
         CTX_REQUEST("r-d", NULL, NULL);
         LOG_CONTEXT_REPLAY_DEFAULT();
@@ -313,7 +294,7 @@ static void test_replay__defaults_decide_what_the_default_call_does(void **state
         log_error("e");
     }
     assert_int_equal(log_replay_defaults_set(LOG_LEVEL_OFF, 0), 0);
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     assert_int_equal(json_array_size(recs), 2);
     assert_true(json_is_true(json_object_get(json_array_get(recs, 0), "replayed")));
     json_decref(recs);
@@ -333,7 +314,7 @@ static log_filter_result drop_secret(log_record *rec, void *payload)
 static void test_replay__filters_and_bound_fields_apply_to_kept_records(void **state)
 {
     (void)state;
-    char *path = use_file("replay_filters.log");
+    char *path = ts_log_to_file("replay_filters.log");
     log_logger *app = log_get("app.replay");
     assert_non_null(app);
     assert_int_equal(log_logger_add_filter(app, drop_secret, NULL), 0);
@@ -348,7 +329,7 @@ static void test_replay__filters_and_bound_fields_apply_to_kept_records(void **s
     }
     log_logger_free(child);
     assert_int_equal(log_logger_clear_filters(app), 0);
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     assert_int_equal(json_array_size(recs), 2);
     const json_t *r = json_array_get(recs, 0);
     assert_string_equal(str_of(r, "msg"), "bound");
@@ -385,7 +366,7 @@ static void test_replay__async_mode_keeps_the_order(void **state)
     unsetenv("CTXLOG_OUTPUT");
     unsetenv("CTXLOG_ASYNC");
     unsetenv("CTXLOG_LEVEL");
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     assert_int_equal(json_array_size(recs), 2 * (N + 1));
     for (size_t i = 0; i < json_array_size(recs); i++) {
         const json_t *r = json_array_get(recs, i);

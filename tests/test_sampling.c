@@ -35,25 +35,6 @@ static int total = 20000;
 static int total = 100000;
 #endif
 
-static char *use_file(const char *name)
-{
-    char *path = ts_temp_path(name);
-    ts_unlink(path);
-    assert_int_equal(log_output_set(path), 0);
-    assert_int_equal(log_level_set(LOG_LEVEL_INFO), 0);
-    return path;
-}
-
-static json_t *finish(char *path)
-{
-    assert_int_equal(log_flush(), 0);
-    log_shutdown();
-    json_t *recs = ts_read_records(path);
-    ts_unlink(path);
-    free(path);
-    return recs;
-}
-
 /* The documented decision, computed here independently: FNV-1a 64 of the
  * id, then fmix64, below ratio × 2^64. */
 static int expect_keep(const char *id, double ratio)
@@ -101,7 +82,7 @@ static void test_sampling__keeps_whole_requests_at_the_ratio(void **state)
     const char *env = getenv("CTXLOG_STRESS_REQUESTS");
     if (env && atoi(env) > 0)
         total = atoi(env) * 10;
-    char *path = use_file("sampling.log");
+    char *path = ts_log_to_file("sampling.log");
     assert_int_equal(log_sampling_set(0.10, LOG_LEVEL_WARN), 0);
     pool = ctx_pool_new(THREADS);
     assert_non_null(pool);
@@ -115,7 +96,7 @@ static void test_sampling__keeps_whole_requests_at_the_ratio(void **state)
     }
     ctx_pool_free(pool);
     assert_int_equal(log_sampling_set(1.0, LOG_LEVEL_WARN), 0);
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
 
     unsigned char *infos = calloc((size_t)total, 1);
     assert_non_null(infos);
@@ -161,7 +142,7 @@ static void test_sampling__trace_id_decides_when_set(void **state)
 {
     (void)state;
     assert_int_equal(log_sampling_set(0.5, LOG_LEVEL_WARN), 0);
-    char *path = use_file("sampling_trace.log");
+    char *path = ts_log_to_file("sampling_trace.log");
     int written = 0, expected = 0;
     for (int n = 0; n < 200; n++) {
         char rid[32];
@@ -175,7 +156,7 @@ static void test_sampling__trace_id_decides_when_set(void **state)
         log_info("x");
     }
     assert_int_equal(log_sampling_set(1.0, LOG_LEVEL_WARN), 0);
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     written = (int)json_array_size(recs);
     /* By the request id alone all 200 would be kept or none. */
     assert_int_equal(written, expected);
@@ -200,7 +181,7 @@ static void test_sampling__below_level_and_context_without_ids(void **state)
         log_warn("warn: written");
     }
     assert_int_equal(log_sampling_set(1.0, LOG_LEVEL_WARN), 0);
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     assert_int_equal(json_array_size(recs), 3);
     assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 0), "msg")),
                         "no ids: kept");
@@ -213,7 +194,7 @@ static void test_sampling__sampled_out_request_replays_on_error(void **state)
 {
     (void)state;
     assert_int_equal(log_sampling_set(0.0, LOG_LEVEL_WARN), 0);
-    char *path = use_file("sampling_replay.log");
+    char *path = ts_log_to_file("sampling_replay.log");
     {
         CTX_REQUEST("r-out", NULL, NULL);
         LOG_CONTEXT_REPLAY(LOG_LEVEL_DEBUG, 4096);
@@ -227,7 +208,7 @@ static void test_sampling__sampled_out_request_replays_on_error(void **state)
         log_info("sampled out, no replay: dropped");
     }
     assert_int_equal(log_sampling_set(1.0, LOG_LEVEL_WARN), 0);
-    json_t *recs = finish(path);
+    json_t *recs = ts_log_collect(path);
     assert_int_equal(json_array_size(recs), 4);
     const char *msgs[] = {"w", "d", "i", "e"};
     for (size_t i = 0; i < 4; i++) {
