@@ -305,6 +305,12 @@ ctx_token ctx_set_i64(ctx_var *v, int64_t value)
     return set_value(v, &nv);
 }
 
+ctx_token ctx__set_replay(void *ptr, void (*release)(void *ptr), int level)
+{
+    ctx__newval nv = {.kind = CTX__PTR, .ptr = ptr, .release = release, .i64 = level};
+    return set_value(ctx__replay_var(), &nv);
+}
+
 ctx_token ctx_set_ptr(ctx_var *v, void *ptr, void (*release)(void *ptr))
 {
     ctx__newval nv = {.kind = CTX__PTR, .ptr = ptr, .release = release};

@@ -56,7 +56,9 @@ typedef struct ctx__ent {
 struct ctx_snapshot {
     atomic_uint refs; /* ignored for the static empty snapshot */
     ctx__blk *blk;    /* NULL for the static empty snapshot */
-    int floor;        /* value of the level-floor variable, INT_MAX when unset */
+    int floor;        /* the lower of the level-floor variable's value and the
+                       * replay variable's level, INT_MAX when neither is set:
+                       * the level from which records reach the core */
     uint64_t serial;  /* unique in the process: formatters key caches on it */
     unsigned n;
     ctx__ent ent[];
@@ -78,6 +80,15 @@ extern ctx_snapshot ctx__empty;
  * Every snapshot caches its value in `floor`, and the current snapshot's is
  * mirrored in ctx__level_floor for the logging macros. */
 ctx_var *ctx__floor_var(void);
+
+/* The variable behind log_context_replay(): an opaque pointer (the
+ * request's replay buffer, released with the last snapshot holding it)
+ * whose i64 is the level from which records are kept. Never logged. It
+ * takes part in the snapshot's `floor`, so that records to keep pass the
+ * macros' cheap test; the core tells them apart from records to write. */
+ctx_var *ctx__replay_var(void);
+/* ctx_set_ptr() of the replay variable with its level (ctx_frame.c). */
+ctx_token ctx__set_replay(void *ptr, void (*release)(void *ptr), int level);
 
 /* ctx_snapshot.c */
 ctx__val *ctx__snap_lookup(const ctx_snapshot *s, const ctx_var *v);

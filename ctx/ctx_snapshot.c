@@ -116,6 +116,18 @@ static char *snap_alloc(const ctx_snapshot *base, unsigned n, size_t snap_off, s
     return mem;
 }
 
+/* The level from which records reach the core: the level floor's, or the
+ * replay variable's level when lower. */
+static int snap_floor(const ctx_snapshot *s)
+{
+    const ctx__val *lvl = ctx__snap_lookup(s, ctx__floor_var());
+    const ctx__val *keep = ctx__snap_lookup(s, ctx__replay_var());
+    int floor = lvl && lvl->kind == CTX__I64 ? (int)lvl->i64 : INT_MAX;
+    if (keep && keep->kind == CTX__PTR && (int)keep->i64 < floor)
+        floor = (int)keep->i64;
+    return floor;
+}
+
 #define ALIGN_UP(x, a) (((x) + (a)-1) & ~((size_t)(a)-1))
 
 ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__val *val,
@@ -175,8 +187,6 @@ ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__va
         }
         newv = own;
     }
-    if (v == ctx__floor_var())
-        s->floor = newv && newv->kind == CTX__I64 ? (int)newv->i64 : INT_MAX;
 
     unsigned o = 0;
     for (unsigned i = 0; i < pos; i++)
@@ -187,6 +197,8 @@ ctx_snapshot *ctx__snap_with(const ctx_snapshot *base, const ctx_var *v, ctx__va
         s->ent[o++] = base->ent[i];
     for (unsigned i = 0; i < n; i++)
         ctx__val_ref(s->ent[i].val);
+    if (v == ctx__floor_var() || v == ctx__replay_var())
+        s->floor = snap_floor(s);
     return s;
 }
 
@@ -209,7 +221,7 @@ ctx_snapshot *ctx__snap_with_strs(const ctx_snapshot *base, const ctx_var *const
     for (unsigned i = 0; i < k; i++) {
         /* Sorted by id, distinct, never the level floor (its snapshot cache). */
         assert(i == 0 || vars[i - 1]->id < vars[i]->id);
-        assert(vars[i] != ctx__floor_var());
+        assert(vars[i] != ctx__floor_var() && vars[i] != ctx__replay_var());
         assert(olds[i] == ctx__snap_lookup(base, vars[i]));
         int present = olds[i] != NULL;
         lens[i] = strs[i] ? strlen(strs[i]) : 0;

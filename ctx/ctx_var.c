@@ -18,6 +18,8 @@ static ctx_var builtins[] = {
     {.name = "parent_span_id", .name_len = 14, .flags = 0, .id = 6},
     /* private: not reachable through ctx_var_new() */
     {.name = "ctxlog.level_floor", .name_len = 18, .flags = 0, .id = 7},
+    /* private: the request's replay buffer (log/log_replay.c) */
+    {.name = "ctxlog.replay", .name_len = 13, .flags = 0, .id = 8},
 };
 #define NPUBLIC 7
 #define NBUILTIN (sizeof builtins / sizeof builtins[0])
@@ -40,6 +42,7 @@ ctx_var *ctx_var_span_id(void) { return &builtins[4]; }
 ctx_var *ctx_var_trace_flags(void) { return &builtins[5]; }
 ctx_var *ctx_var_parent_span_id(void) { return &builtins[6]; }
 ctx_var *ctx__floor_var(void) { return &builtins[7]; }
+ctx_var *ctx__replay_var(void) { return &builtins[8]; }
 
 const char *ctx_var_name(const ctx_var *v)
 {

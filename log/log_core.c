@@ -9,8 +9,11 @@
  */
 #include "log/filter_ctx.h"
 #include "log/log_internal.h"
+#include "log/log_policy.h"
 #include "log/sinks/sink_ops.h"
 
+#include <assert.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ctx/ctx_internal.h"
 #include "formatters/fmt_formatter.h"
 #include "formatters/fmt_json.h"
 
@@ -97,12 +101,24 @@ int log__scratch_fields(log__scratch *sc, size_t n)
     return 0;
 }
 
+/* What the precise test says of a record (record_enabled). */
+enum { REC_OFF = 0, REC_ON = 1, REC_POLICY = 2 };
+
 /* The precise test behind the macros' cheap one: the logger's level, or
- * the level the current context asks for, whichever lets more through. */
+ * the level the current context asks for, whichever lets more through.
+ * REC_POLICY when the policies (log_policy.h) may have a say: the context's
+ * level let it through (a level floor, or a replay that may keep it), or
+ * sampling or limits are on, or it is an error in a context that may keep
+ * records for it. A record at the logger's level in a plain context of a
+ * process without sampling or limits pays one more test. */
 static int level_enabled(const log_logger *owner, log_level level)
 {
     int gate = __atomic_load_n(owner->head.gate, __ATOMIC_RELAXED);
-    return (int)level >= gate || (int)level >= ctx__level_floor;
+    if ((int)level < gate)
+        return (int)level >= ctx__level_floor ? REC_POLICY : REC_OFF;
+    if (__builtin_expect(log__policy_maybe((int)level), 0))
+        return REC_POLICY;
+    return REC_ON;
 }
 
 /* Inlined into both entry points: one call frame per record, not three. */
@@ -166,9 +182,87 @@ static __attribute__((noinline, cold)) void nested_too_deep(void)
                     LOG__MAX_NESTING);
 }
 
+/* What the policies (log_policy.h) decided for a record that is not
+ * dropped: both NULL for a record written the usual way. */
+typedef struct policy {
+    log__rbuf *keep;   /* kept in this replay buffer, not written */
+    log__rbuf *replay; /* written after this buffer's records */
+} policy;
+static const policy no_policy = {NULL, NULL};
+
+/* The sink whose JSON options format kept records, and whose kind a replay
+ * goes to: one that takes JSON lines. */
+static bool replay_sink(const log_sink *s)
+{
+    return s->json && !s->ops->record;
+}
+
+static const log_json_options *replay_options(const log_route *route)
+{
+    for (unsigned i = 0; i < route->nsinks; i++)
+        if (replay_sink(route->sinks[i]))
+            return route->sinks[i]->json;
+    return NULL;
+}
+
+/* Keep the record, formatted, in its request's replay buffer. */
+static __attribute__((noinline)) void keep_record(const log_route *route, const log_record *r,
+                                                  log__scratch *sc, log__rbuf *rb)
+{
+    const log_json_options *jo = replay_options(route);
+    if (!jo)
+        return; /* no sink would take its replay */
+    fmt_buf_clear(&sc->out);
+    if (fmt_json_record(r, jo, &sc->out) != 0 || sc->out.oom) {
+        log__count_dropped(1);
+        return;
+    }
+    log__rbuf_keep(rb, sc->out.data, sc->out.len);
+}
+
+/* Before the error r: the records its request kept, to the sinks of its
+ * route that take JSON lines and its level, led by a note of how many were
+ * dropped past the bound; in one piece of whole lines per sink. */
+static __attribute__((noinline)) void replay_records(const log_route *route, const log_record *r,
+                                                     log__rbuf *rb)
+{
+    fmt_buf lines = {0}, block = {0};
+    uint64_t dropped;
+    size_t n = log__rbuf_take(rb, &lines, &dropped);
+    const log_json_options *jo = replay_options(route);
+    const fmt_buf *out = &lines;
+    if (dropped && jo) {
+        const log_field f[] = {LOG_BOOL("replayed", true), LOG_U64("replay_dropped", dropped)};
+        log_record nr = *r;
+        nr.msg = "replay: older records dropped";
+        nr.msg_len = strlen(nr.msg);
+        nr.fields = (log_field *)(uintptr_t)f; /* const for the formatter */
+        nr.n_fields = 2;
+        if (fmt_json_record(&nr, jo, &block) == 0 && !block.oom) {
+            fmt_buf_append(&block, lines.data, lines.len);
+            if (!block.oom)
+                out = &block;
+        }
+    }
+    bool written = false;
+    for (unsigned i = 0; i < route->nsinks && out->len; i++) {
+        log_sink *s = route->sinks[i];
+        if (!replay_sink(s) || (int)r->level < atomic_load_explicit(&s->level, memory_order_relaxed))
+            continue;
+        write_out(s, r, out->data, out->len);
+        written = true;
+    }
+    if (written)
+        log__rbuf_replayed(n);
+    else if (n)
+        log__count_dropped(n);
+    fmt_buf_free(&lines);
+    fmt_buf_free(&block);
+}
+
 static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level, const char *file,
                                int line, const char *func, const char *msg, size_t msg_len,
-                               const log_field *fields, size_t nfields)
+                               const log_field *fields, size_t nfields, const policy *pol)
 {
     log_logger *owner = lg->owner;
     const log_route *route = log__route_pin(owner);
@@ -182,7 +276,7 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
     log_record r;
     record_init(&r, sc, owner, level, file, line, func, msg, msg_len);
     clock_gettime(CLOCK_REALTIME, &r.time);
-    if (route->ctx_only && lg->nbound == 0) {
+    if (route->ctx_only && lg->nbound == 0 && !pol->keep) {
         /* Nothing may change the fields: the call's own array will do. The
          * record is const for sinks and formatters. */
         r.fields = (log_field *)(uintptr_t)fields;
@@ -190,17 +284,21 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
         if (route->nfilters)
             log__stamp_ctx(&r, sc); /* the context filter, inline */
     } else {
-        /* The record's own copy of the fields, so filters may change them. */
-        size_t n = lg->nbound + nfields;
+        /* The record's own copy of the fields, so filters may change them;
+         * a kept record's first is its mark. */
+        size_t mark = pol->keep != NULL;
+        size_t n = mark + lg->nbound + nfields;
         if (n) {
             if (log__scratch_fields(sc, n) != 0) {
                 log__count_dropped(1);
                 goto out;
             }
+            if (mark)
+                sc->fields[0] = LOG_BOOL("replayed", true);
             if (lg->nbound)
-                memcpy(sc->fields, lg->bound, lg->nbound * sizeof *sc->fields);
+                memcpy(sc->fields + mark, lg->bound, lg->nbound * sizeof *sc->fields);
             if (nfields)
-                memcpy(sc->fields + lg->nbound, fields, nfields * sizeof *sc->fields);
+                memcpy(sc->fields + mark + lg->nbound, fields, nfields * sizeof *sc->fields);
         }
         r.fields = sc->fields;
         r.n_fields = n;
@@ -208,6 +306,12 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
             if (route->filters[i].fn(&r, route->filters[i].payload) == LOG_FILTER_DROP)
                 goto out;
     }
+    if (pol->keep) {
+        keep_record(route, &r, sc, pol->keep);
+        goto out;
+    }
+    if (pol->replay)
+        replay_records(route, &r, pol->replay);
 
     /* Format once per (formatter, tty) in a row: sinks usually share one. */
     const log_formatter *done = NULL;
@@ -251,6 +355,42 @@ static ALWAYS_INLINE int record_enabled(log_logger **lg, log_level level)
     if (!*lg)
         *lg = log__root();
     return level_enabled((*lg)->owner, level);
+}
+
+/*
+ * When a policy may apply (REC_POLICY): whether the record is to be
+ * made, and what for (*p). A record the loggers (or the context's level)
+ * would write is written unless its request is sampled out, under its call
+ * site's burst limit, and after its request's kept records when it is an
+ * error. A record not written is kept when its request keeps records at its
+ * level. Out of line: contexts without a floor or replay, in a process
+ * without sampling or limits, never get here.
+ */
+static __attribute__((noinline)) bool policy_decide(log_logger *owner, log_level level,
+                                                    const char *file, int line, policy *p)
+{
+    const ctx_snapshot *snap = ctx__current();
+    int write_floor = INT_MAX, keep_level = INT_MAX;
+    log__rbuf *rb = NULL;
+    if (snap->floor != INT_MAX) {
+        const ctx__val *v = ctx__snap_lookup(snap, ctx__floor_var());
+        if (v && v->kind == CTX__I64)
+            write_floor = (int)v->i64;
+        rb = log__rbuf_current(&keep_level);
+    }
+    int gate = __atomic_load_n(owner->head.gate, __ATOMIC_RELAXED);
+    bool write = ((int)level >= gate || (int)level >= write_floor) && !log__sampled_out(level);
+    if (!write) {
+        if (!rb || (int)level < keep_level)
+            return false;
+        p->keep = rb;
+        return true;
+    }
+    if (!log__limit_pass(owner, level, file, line))
+        return false;
+    if (rb && level >= LOG_LEVEL_ERROR)
+        p->replay = rb;
+    return true;
 }
 
 /* Then the thread's buffers; NULL when out of memory (counted). */
@@ -343,47 +483,85 @@ static const char *format_msg(log__scratch *sc, const char *fmt, va_list ap, siz
     return fmt;
 }
 
-void log__printf(log_logger *lg, log_level level, const char *file, int line, const char *func,
-                 const char *fmt, ...)
+/* Both printf forms: the policies, the message formatted, then emit. */
+static void printf_emit(log_logger *lg, log_level level, const char *file, int line,
+                        const char *func, const log_field *fields, size_t nfields,
+                        const char *fmt, va_list ap)
 {
-    if (!record_enabled(&lg, level))
+    int on = record_enabled(&lg, level);
+    policy pol = {NULL, NULL};
+    if (on == REC_OFF || (on == REC_POLICY && !policy_decide(lg->owner, level, file, line, &pol)))
         return;
     int temporary;
     log__scratch *sc = record_scratch(&temporary);
     if (!sc)
         return;
     size_t len;
+    const char *msg = format_msg(sc, fmt, ap, &len);
+    emit(lg, sc, level, file, line, func, msg, len, fields, fields ? nfields : 0, &pol);
+    scratch_put(sc, temporary);
+}
+
+void log__printf(log_logger *lg, log_level level, const char *file, int line, const char *func,
+                 const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    const char *msg = format_msg(sc, fmt, ap, &len);
+    printf_emit(lg, level, file, line, func, NULL, 0, fmt, ap);
     va_end(ap);
-    emit(lg, sc, level, file, line, func, msg, len, NULL, 0);
-    scratch_put(sc, temporary);
 }
 
 void log__printf_kv(log_logger *lg, log_level level, const char *file, int line,
                     const char *func, const log_field *fields, size_t nfields, const char *fmt,
                     ...)
 {
-    if (!record_enabled(&lg, level))
-        return;
+    va_list ap;
+    va_start(ap, fmt);
+    printf_emit(lg, level, file, line, func, fields, nfields, fmt, ap);
+    va_end(ap);
+}
+
+/* A typed record: the thread's buffers, then emit. */
+static ALWAYS_INLINE void kv_emit(log_logger *lg, log_level level, const char *file, int line,
+                                  const char *func, const char *msg, size_t msg_len,
+                                  const log_field *fields, size_t nfields, const policy *pol)
+{
     int temporary;
     log__scratch *sc = record_scratch(&temporary);
     if (!sc)
         return;
-    size_t len;
-    va_list ap;
-    va_start(ap, fmt);
-    const char *msg = format_msg(sc, fmt, ap, &len);
-    va_end(ap);
-    emit(lg, sc, level, file, line, func, msg, len, fields, fields ? nfields : 0);
+    emit(lg, sc, level, file, line, func, msg, msg_len, fields, nfields, pol);
     scratch_put(sc, temporary);
+}
+
+/* The same out of line, for records the policies had a say in. */
+static __attribute__((noinline)) void kv_with(log_logger *lg, log_level level, const char *file,
+                                              int line, const char *func, const char *msg,
+                                              size_t msg_len, const log_field *fields,
+                                              size_t nfields, const policy *pol)
+{
+    kv_emit(lg, level, file, line, func, msg, msg_len, fields, nfields, pol);
+}
+
+static __attribute__((noinline)) void kv_policy(log_logger *lg, log_level level, const char *file,
+                                                int line, const char *func, const char *msg,
+                                                size_t msg_len, const log_field *fields,
+                                                size_t nfields)
+{
+    policy pol = {NULL, NULL};
+    if (!policy_decide(lg->owner, level, file, line, &pol))
+        return;
+    /* The line cache's shortcut makes no record for a policy to see. */
+    if (!pol.keep && !pol.replay && replay_record(lg, level, msg, msg_len, fields, nfields))
+        return;
+    kv_with(lg, level, file, line, func, msg, msg_len, fields, nfields, &pol);
 }
 
 void log__kv_n(log_logger *lg, log_level level, const char *file, int line, const char *func,
                const char *msg, size_t msg_len, const log_field *fields, size_t nfields)
 {
-    if (!record_enabled(&lg, level))
+    int on = record_enabled(&lg, level);
+    if (on == REC_OFF)
         return;
     if (!fields)
         nfields = 0;
@@ -391,14 +569,20 @@ void log__kv_n(log_logger *lg, log_level level, const char *file, int line, cons
         msg = "";
         msg_len = 0;
     }
+    if (on == REC_POLICY) {
+        kv_policy(lg, level, file, line, func, msg, msg_len, fields, nfields);
+        return;
+    }
     if (replay_record(lg, level, msg, msg_len, fields, nfields))
         return;
-    int temporary;
-    log__scratch *sc = record_scratch(&temporary);
-    if (!sc)
-        return;
-    emit(lg, sc, level, file, line, func, msg, msg_len, fields, nfields);
-    scratch_put(sc, temporary);
+    kv_emit(lg, level, file, line, func, msg, msg_len, fields, nfields, &no_policy);
+}
+
+void log__kv_unlimited(log_logger *lg, log_level level, const char *file, int line,
+                       const char *msg, const log_field *fields, size_t nfields)
+{
+    log__ensure_init();
+    kv_with(lg, level, file, line, NULL, msg, strlen(msg), fields, nfields, &no_policy);
 }
 
 void log__kv(log_logger *lg, log_level level, const char *file, int line, const char *func,

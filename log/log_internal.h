@@ -169,6 +169,10 @@ typedef struct log__scratch {
     int busy;
 } log__scratch;
 
+/* A record past the policies (log_policy.h): the burst limit's summary. */
+void log__kv_unlimited(log_logger *lg, log_level level, const char *file, int line,
+                       const char *msg, const log_field *fields, size_t nfields);
+
 /* Make room for `n` fields in the scratch's field array. */
 int log__scratch_fields(log__scratch *sc, size_t n);
 

@@ -878,6 +878,70 @@ static void test_config_file__out_of_range_numbers(void **state)
                     CTXLOG_ECONFIG, "sinks.f.backups");
 }
 
+static void test_config_file__replay_sampling_limits_keys(void **state)
+{
+    (void)state;
+    expect_rejected("{\"replay\": true}", CTXLOG_ECONFIG, "replay");
+    expect_rejected("{\"replay\": {\"max_bytes\": 4096}}", CTXLOG_ECONFIG, "replay.level");
+    expect_rejected("{\"replay\": {\"level\": \"error\"}}", CTXLOG_ECONFIG, "replay.level");
+    expect_rejected("{\"replay\": {\"level\": \"loud\"}}", CTXLOG_ECONFIG, "replay.level");
+    expect_rejected("{\"replay\": {\"level\": \"debug\", \"max_bytes\": 100}}", CTXLOG_ECONFIG,
+                    "replay.max_bytes");
+    expect_rejected("{\"replay\": {\"level\": \"debug\", \"size\": 1}}", CTXLOG_ECONFIG,
+                    "replay.size");
+    expect_rejected("{\"sampling\": {\"below\": \"info\"}}", CTXLOG_ECONFIG, "sampling.ratio");
+    expect_rejected("{\"sampling\": {\"ratio\": 1.5}}", CTXLOG_ECONFIG, "sampling.ratio");
+    expect_rejected("{\"sampling\": {\"ratio\": \"10%\"}}", CTXLOG_ECONFIG, "sampling.ratio");
+    expect_rejected("{\"sampling\": {\"ratio\": 0.1, \"below\": \"error\"}}", CTXLOG_ECONFIG,
+                    "sampling.below");
+    expect_rejected("{\"limits\": {\"first\": 0}}", CTXLOG_ECONFIG, "limits.first");
+    expect_rejected("{\"limits\": {\"then_one_in\": -1}}", CTXLOG_ECONFIG, "limits.then_one_in");
+    expect_rejected("{\"limits\": {\"interval_ms\": 0}}", CTXLOG_ECONFIG, "limits.interval_ms");
+    expect_rejected("{\"limits\": {\"exempt\": \"loud\"}}", CTXLOG_ECONFIG, "limits.exempt");
+    expect_rejected("{\"limits\": {\"burst\": 5}}", CTXLOG_ECONFIG, "limits.burst");
+    expect_rejected("{\"limits\": [1]}", CTXLOG_ECONFIG, "limits");
+
+    char *out = fresh("policies.log");
+    load_ok("policies.json",
+            "{\"sinks\": {\"f\": {\"type\": \"file\", \"path\": \"@DIR@/policies.log\"}},"
+            " \"loggers\": {\"root\": {\"level\": \"info\", \"sinks\": [\"f\"]}},"
+            " \"replay\": {\"level\": \"debug\", \"max_bytes\": 4096},"
+            " \"sampling\": {\"ratio\": 0, \"below\": \"warn\"},"
+            " \"limits\": {\"first\": 2, \"then_one_in\": 1000000, \"interval_ms\": 60000,"
+            "             \"exempt\": \"error\"}}");
+    {
+        CTX_REQUEST("cfg-request", NULL, NULL);
+        LOG_CONTEXT_REPLAY_DEFAULT(); /* the file's "replay" */
+        log_info("sampled out, kept"); /* ratio 0: every request is out */
+        log_error("cfg error");
+    }
+    for (int i = 0; i < 5; i++)
+        log_info("limited"); /* no request id: not sampled; the file's limit */
+    /* A file without the three keys turns them off: the summary owed is
+     * written first, then nothing is sampled, kept or limited. */
+    load_ok("policies2.json",
+            "{\"sinks\": {\"f\": {\"type\": \"file\", \"path\": \"@DIR@/policies.log\"}},"
+            " \"loggers\": {\"root\": {\"level\": \"info\", \"sinks\": [\"f\"]}}}");
+    {
+        CTX_REQUEST("cfg-request-2", NULL, NULL);
+        LOG_CONTEXT_REPLAY_DEFAULT(); /* off now */
+        log_debug("not kept");
+        log_info("written");
+        log_error("no replay");
+    }
+    json_t *recs = records_of(out);
+    const char *want[] = {"sampled out, kept", "cfg error", "limited", "limited",
+                          "records suppressed by the burst limit", "written", "no replay"};
+    assert_int_equal(json_array_size(recs), sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_string_equal(str_of(json_array_get(recs, i), "msg"), want[i]);
+    assert_true(json_is_true(json_object_get(json_array_get(recs, 0), "replayed")));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(recs, 4), "suppressed")), 3);
+    json_decref(recs);
+    ts_unlink(out);
+    free(out);
+}
+
 static void test_config_file__unwritable_path_is_eio_and_applies_nothing(void **state)
 {
     (void)state;
@@ -1195,6 +1259,7 @@ int main(void)
         cmocka_unit_test(test_config_file__undefined_sink_reference),
         cmocka_unit_test(test_config_file__key_not_applicable_to_type),
         cmocka_unit_test(test_config_file__out_of_range_numbers),
+        cmocka_unit_test(test_config_file__replay_sampling_limits_keys),
         cmocka_unit_test(test_config_file__unwritable_path_is_eio_and_applies_nothing),
         cmocka_unit_test(test_config_file__missing_file_is_eio),
         cmocka_unit_test(test_config_file__non_regular_file_is_refused_without_blocking),

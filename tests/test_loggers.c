@@ -1,6 +1,7 @@
 /* Named loggers, levels along the hierarchy, child loggers with bound
  * fields, per-context levels and filters. Every line is parsed back with
  * jansson. */
+#include <sched.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -277,13 +278,28 @@ typedef struct {
 } writer_arg;
 
 static atomic_int writers_done;
+static atomic_int level_flips;
+
+/* Waits until the main thread has flipped the levels more than `seen` times:
+ * so that flips happen while the writers log, however the threads are
+ * scheduled. */
+static int flips_after(int seen)
+{
+    while (atomic_load(&level_flips) <= seen)
+        sched_yield();
+    return atomic_load(&level_flips);
+}
 
 static void *level_writer(void *p)
 {
     writer_arg *a = p;
     log_logger *lg = log_get(a->id % 2 ? "app.db.pool" : "app.http");
-    for (int i = 0; i < a->n; i++)
+    int seen = flips_after(0);
+    for (int i = 0; i < a->n; i++) {
+        if (i == a->n / 2)
+            flips_after(seen); /* at least one flip during this writer's run */
         log_info_kv_to(lg, "tick", LOG_I64("writer", a->id), LOG_I64("i", i));
+    }
     atomic_fetch_add(&writers_done, 1);
     return NULL;
 }
@@ -299,13 +315,15 @@ static void test_loggers__level_changes_while_threads_log(void **state)
         args[i] = (writer_arg){.id = i, .n = 5000};
         assert_int_equal(pthread_create(&th[i], NULL, level_writer, &args[i]), 0);
     }
-    /* Flip levels for as long as the writers run. */
-    int flips = 0;
-    for (int k = 0; atomic_load(&writers_done) < 4; k++, flips++) {
+    /* Flip levels for as long as the writers run; each writer waits for a
+     * flip before it starts and another one halfway. */
+    atomic_store(&level_flips, 0);
+    for (int k = 0; atomic_load(&writers_done) < 4; k++) {
         log_logger_set_level(log_get("app"), k % 2 ? LOG_LEVEL_ERROR : LOG_LEVEL_INHERIT);
         log_logger_set_level(log_get("app.db"), k % 3 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+        atomic_fetch_add(&level_flips, 1);
     }
-    assert_true(flips > 0);
+    assert_true(atomic_load(&level_flips) >= 2);
     log_logger_set_level(log_get("app"), LOG_LEVEL_INHERIT);
     log_logger_set_level(log_get("app.db"), LOG_LEVEL_INHERIT);
     for (int i = 0; i < 4; i++)

@@ -283,7 +283,8 @@ CTXLOG_API void ctx_uuid7(char out[CTX_UUID_LEN + 1]);
 
 /**
  * Private: the per-context log level floor of the calling thread's current
- * context (see log_context_level()); INT_MAX-like when none is in force. Kept
+ * context (see log_context_level(), and log_context_replay() in policy.h,
+ * whose kept level lowers it too); INT_MAX-like when none is in force. Kept
  * up to date by the context store whenever the current context changes, so
  * the logging macros can test it with one load.
  */

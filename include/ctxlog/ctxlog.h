@@ -4,7 +4,8 @@
  *
  * Include this one header. It brings in the context store (ctx.h), the
  * logging calls and loggers (log.h), sinks, formatters and filters (sink.h)
- * and configuration files (config.h). It defines no LOG_INFO-style names, so it can be
+ * configuration files (config.h), and replay on error, sampling by request
+ * and burst limits (policy.h). It defines no LOG_INFO-style names, so it can be
  * included together with <syslog.h>.
  */
 #ifndef CTXLOG_CTXLOG_H
@@ -15,5 +16,6 @@
 #include <ctxlog/log.h>
 #include <ctxlog/sink.h>
 #include <ctxlog/config.h>
+#include <ctxlog/policy.h>
 
 #endif /* CTXLOG_CTXLOG_H */

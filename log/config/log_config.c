@@ -6,6 +6,7 @@
  * reaches log__ensure_init(); from then on the gate is the root's level.
  */
 #include "log/log_internal.h"
+#include "log/log_policy.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -175,6 +176,7 @@ int log_output_set(const char *where)
 
 int log_flush(void)
 {
+    log__limits_flush(false); /* summaries of ended intervals, then out with them */
     log__async_drain();
     (void)log__sinks_flush(0, 0);
     /* The sinks' own flush, after every buffer; a sink that failed (a
@@ -188,6 +190,7 @@ void log_shutdown(void)
      * are in use by this very thread): do nothing rather than half of it. */
     if (log__in_record())
         return;
+    log__limits_flush(false);
     pthread_mutex_lock(&init_lock);
     /* Levels and filters stay; the sinks go, and are closed once no thread
      * uses the old routes. The next record sets outputs up afresh. */

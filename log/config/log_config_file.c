@@ -37,6 +37,20 @@
  *     "enabled": true,                     // optional boolean, default false
  *     "queue_bytes": 262144,               // optional integer 4096..1 GiB: each logging thread's queue
  *     "overflow": "block" | "drop"         // optional, default block
+ *   },
+ *   "replay": {                            // optional: what log_context_replay_default() keeps
+ *     "level": "debug",                    // required: trace..warn, or off
+ *     "max_bytes": 65536                   // optional integer 256..1 GiB, default 65536
+ *   },
+ *   "sampling": {                          // optional: sampling by request
+ *     "ratio": 0.1,                        // required number 0..1
+ *     "below": "warn"                      // optional: debug..warn, default warn
+ *   },
+ *   "limits": {                            // optional: burst limits per call site
+ *     "first": 100,                        // optional integer 1..4294967295, default 100
+ *     "then_one_in": 1000,                 // optional integer 1..4294967295, default 1000
+ *     "interval_ms": 1000,                 // optional integer 1..86400000, default 1000
+ *     "exempt": "error"                    // optional level (off: none), default error
  *   }
  * }
  *
@@ -57,6 +71,10 @@
  * - Without "async", or with "enabled": false, records are written on the
  *   logging thread. CTXLOG_ASYNC in the environment is applied after the
  *   file, so it wins.
+ * - "replay", "sampling" and "limits" are part of the configuration the
+ *   file replaces: without one, that policy is off after the load (the
+ *   replay defaults off, sampling at ratio 1, no limits), whatever code set
+ *   before.
  *
  * All or nothing: the file is parsed and checked whole into a plan without
  * touching anything, then every sink the plan uses is created (the only step
@@ -82,6 +100,7 @@
 #include <jansson.h>
 
 #include <ctxlog/config.h>
+#include <ctxlog/policy.h>
 
 #if JSON_INTEGER_IS_LONG_LONG
 #define JINT_MAX LLONG_MAX
@@ -133,6 +152,12 @@ typedef struct plan {
     bool async;
     size_t queue_bytes;
     bool drop;
+    log_level replay_level; /* LOG_LEVEL_OFF: no "replay" */
+    size_t replay_bytes;
+    double sample_ratio;    /* 1: no "sampling" */
+    log_level sample_below;
+    bool has_limits;
+    log_limits limits;
 } plan;
 
 /* Where a value sits: a top-level key (section NULL) or a key of the entry
@@ -370,20 +395,31 @@ static int get_int(plan *p, const json_t *obj, where w, const char *key, json_in
     return 0;
 }
 
-static int get_level(plan *p, const json_t *obj, where w, bool *has, log_level *out)
+/* A level name under `key`, between lo and hi. */
+static int get_level_at(plan *p, const json_t *obj, where w, const char *key, log_level lo,
+                        log_level hi, bool *has, log_level *out)
 {
     const char *s = NULL;
-    int rc = get_string(p, obj, w, "level", &s);
+    int rc = get_string(p, obj, w, key, &s);
     if (rc || !s)
         return rc;
-    if (log_level_parse(s, out) != 0) {
-        char buf[64];
-        return reject(p, CTXLOG_ECONFIG, w, "level",
+    char buf[64];
+    log_level l;
+    if (log_level_parse(s, &l) != 0)
+        return reject(p, CTXLOG_ECONFIG, w, key,
                       "%s is not a level (trace, debug, info, warn, error, fatal, off)",
                       shown(buf, sizeof buf, s));
-    }
+    if (l < lo || l > hi)
+        return reject(p, CTXLOG_ECONFIG, w, key, "must be a level from %s to %s, not %s",
+                      log_level_name(lo), log_level_name(hi), shown(buf, sizeof buf, s));
+    *out = l;
     *has = true;
     return 0;
+}
+
+static int get_level(plan *p, const json_t *obj, where w, bool *has, log_level *out)
+{
+    return get_level_at(p, obj, w, "level", LOG_LEVEL_TRACE, LOG_LEVEL_OFF, has, out);
 }
 
 /* One of `names` (exact match); `out` gets its index. */
@@ -735,9 +771,84 @@ static int plan_async(plan *p, const json_t *obj)
     return 0;
 }
 
+static int plan_replay(plan *p, const json_t *obj)
+{
+    static const char *const keys[] = {"level", "max_bytes"};
+    where w = {"replay", NULL};
+    if (!json_is_object(obj))
+        return wrong_type(p, TOP, "replay", "an object", obj);
+    int rc = only_keys(p, obj, w, keys, sizeof keys / sizeof keys[0]);
+    if (rc)
+        return rc;
+    if (!json_object_get(obj, "level"))
+        return reject(p, CTXLOG_ECONFIG, w, "level", "is required (trace, debug, info, warn, off)");
+    bool has = false;
+    json_int_t bytes = 65536;
+    if ((rc = get_level(p, obj, w, &has, &p->replay_level)) != 0 ||
+        (rc = get_int(p, obj, w, "max_bytes", 256, 1 << 30, "from 256 to 1073741824", &bytes)) !=
+            0)
+        return rc;
+    if (p->replay_level > LOG_LEVEL_WARN && p->replay_level != LOG_LEVEL_OFF)
+        return reject(p, CTXLOG_ECONFIG, w, "level",
+                      "must be trace, debug, info, warn or off, not %s",
+                      log_level_name(p->replay_level));
+    p->replay_bytes = (size_t)bytes;
+    return 0;
+}
+
+static int plan_sampling(plan *p, const json_t *obj)
+{
+    static const char *const keys[] = {"ratio", "below"};
+    where w = {"sampling", NULL};
+    if (!json_is_object(obj))
+        return wrong_type(p, TOP, "sampling", "an object", obj);
+    int rc = only_keys(p, obj, w, keys, sizeof keys / sizeof keys[0]);
+    if (rc)
+        return rc;
+    const json_t *ratio = json_object_get(obj, "ratio");
+    if (!ratio)
+        return reject(p, CTXLOG_ECONFIG, w, "ratio", "is required (a number from 0 to 1)");
+    if (!json_is_number(ratio))
+        return wrong_type(p, w, "ratio", "a number from 0 to 1", ratio);
+    double r = json_number_value(ratio);
+    if (!(r >= 0.0 && r <= 1.0))
+        return reject(p, CTXLOG_ECONFIG, w, "ratio", "must be a number from 0 to 1, not %g", r);
+    bool has = false;
+    p->sample_ratio = r;
+    return get_level_at(p, obj, w, "below", LOG_LEVEL_DEBUG, LOG_LEVEL_WARN, &has,
+                        &p->sample_below);
+}
+
+static int plan_limits(plan *p, const json_t *obj)
+{
+    static const char *const keys[] = {"first", "then_one_in", "interval_ms", "exempt"};
+    where w = {"limits", NULL};
+    if (!json_is_object(obj))
+        return wrong_type(p, TOP, "limits", "an object", obj);
+    int rc = only_keys(p, obj, w, keys, sizeof keys / sizeof keys[0]);
+    if (rc)
+        return rc;
+    json_int_t first = 100, m = 1000, ms = 1000;
+    bool has = false;
+    p->limits = (log_limits)LOG_LIMITS_INIT;
+    if ((rc = get_int(p, obj, w, "first", 1, UINT32_MAX, "from 1 to 4294967295", &first)) != 0 ||
+        (rc = get_int(p, obj, w, "then_one_in", 1, UINT32_MAX, "from 1 to 4294967295", &m)) !=
+            0 ||
+        (rc = get_int(p, obj, w, "interval_ms", 1, 86400000, "from 1 to 86400000", &ms)) != 0 ||
+        (rc = get_level_at(p, obj, w, "exempt", LOG_LEVEL_TRACE, LOG_LEVEL_OFF, &has,
+                           &p->limits.exempt)) != 0)
+        return rc;
+    p->limits.first = (uint32_t)first;
+    p->limits.then_one_in = (uint32_t)m;
+    p->limits.interval_ns = (uint64_t)ms * 1000000u;
+    p->has_limits = true;
+    return 0;
+}
+
 static int plan_document(plan *p, const json_t *doc)
 {
-    static const char *const keys[] = {"level", "sinks", "loggers", "async"};
+    static const char *const keys[] = {"level",  "sinks",    "loggers",
+                                       "async",  "replay",   "sampling", "limits"};
     if (!json_is_object(doc))
         return report(p, CTXLOG_ECONFIG, 0, 0, "", "the top level must be an object, not %s",
                       type_name(doc));
@@ -764,6 +875,15 @@ static int plan_document(plan *p, const json_t *doc)
 
     const json_t *async = json_object_get(doc, "async");
     if (async && (rc = plan_async(p, async)) != 0)
+        return rc;
+    const json_t *replay = json_object_get(doc, "replay");
+    if (replay && (rc = plan_replay(p, replay)) != 0)
+        return rc;
+    const json_t *sampling = json_object_get(doc, "sampling");
+    if (sampling && (rc = plan_sampling(p, sampling)) != 0)
+        return rc;
+    const json_t *limits = json_object_get(doc, "limits");
+    if (limits && (rc = plan_limits(p, limits)) != 0)
         return rc;
 
     const json_t *loggers = json_object_get(doc, "loggers");
@@ -913,6 +1033,15 @@ static int apply(plan *p)
     /* As chosen by the application: the implicit read of the environment
      * before the first record must not override the file's level. */
     log__level_choose();
+    /* Checked when planned: only memory can fail here. */
+    rc = log_limits_set(p->has_limits ? &p->limits : NULL);
+    if (rc == 0)
+        rc = log_sampling_set(p->sample_ratio, p->sample_below);
+    if (rc == 0)
+        rc = log_replay_defaults_set(p->replay_level, p->replay_bytes);
+    if (rc)
+        return reject(p, rc, TOP, NULL, "the configuration was applied only in part: %s",
+                      ctxlog_strerror(rc));
     rc = log__async_set(p->async, p->queue_bytes, p->drop);
     if (rc)
         /* Only the writer thread can fail to start; the loggers are set. */
@@ -985,7 +1114,11 @@ int log_config_load(const char *path, log_config_error *err)
             copy_field(err->text, sizeof err->text, "no file name given");
         return CTXLOG_EINVAL;
     }
-    plan p = {.file = path, .err = err};
+    plan p = {.file = path,
+              .err = err,
+              .replay_level = LOG_LEVEL_OFF,
+              .sample_ratio = 1.0,
+              .sample_below = LOG_LEVEL_WARN};
     /* Before anything is opened or created: the switch would be refused. */
     if (log__in_record())
         return report(&p, CTXLOG_EBUSY, 0, 0, "",

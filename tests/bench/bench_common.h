@@ -33,12 +33,13 @@
 /* ---- command line -------------------------------------------------------- */
 
 enum bench_workload {
-    BENCH_W1 = 1, BENCH_W2, BENCH_W3, BENCH_W4, BENCH_W4CTX, BENCH_W1TRACE, BENCH_W1TRACE1
+    BENCH_W1 = 1, BENCH_W2, BENCH_W3, BENCH_W4, BENCH_W4CTX, BENCH_W1TRACE, BENCH_W1TRACE1,
+    BENCH_W1REPLAY, BENCH_W1KEEP, BENCH_W1REPLAYERR
 };
 
 typedef struct bench_args {
     int workload;         /* enum bench_workload */
-    const char *name;     /* "W1" … "W4ctx", "W1trace", "W1trace1" */
+    const char *name;     /* "W1" … "W4ctx", "W1trace", "W1trace1", "W1replay" … */
     const char *path;     /* the output file */
     long records;         /* W1–W3: records in all; W4/W4ctx: calls per measure */
     int own_path;         /* path made here (mkstemp): removed at the end */
@@ -48,7 +49,8 @@ typedef struct bench_args {
 static inline void bench_usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s W1|W2|W3|W4|W4ctx|W1trace|W1trace1 [path] [records]\n"
+            "usage: %s W1|W2|W3|W4|W4ctx|W1trace|W1trace1|W1replay|W1keep|W1replayerr"
+            " [path] [records]\n"
             "  W1     records to a regular file, 1 thread, flushed at the end (default 1000000)\n"
             "  W2     the same from 2 threads with different contexts, same file (default 1000000 in all)\n"
             "  W3     W1 with per-call caller time (ctxlog: in async mode, CTXLOG_ASYNC=1)\n"
@@ -56,19 +58,24 @@ static inline void bench_usage(const char *prog)
             "  W4ctx  disabled calls with and without a per-context level override\n"
             "  W1trace  W1 with a W3C trace continued per request (ctxlog only)\n"
             "  W1trace1 W1 inside one W3C trace begun before the timed loop (ctxlog only)\n"
+            "  W1replay W1, each request with replay on error at debug (ctxlog only)\n"
+            "  W1keep   the same with debug records: all kept, none written (ctxlog only)\n"
+            "  W1replayerr W1keep whose requests end with an error: all replayed (ctxlog only)\n"
             "  path   output file, truncated first (default: a temp file, removed)\n",
             prog);
 }
 
 static inline int bench_parse(int argc, char **argv, bench_args *a)
 {
-    static const char *const names[] = {"W1", "W2", "W3", "W4", "W4ctx", "W1trace", "W1trace1"};
+    static const char *const names[] = {"W1",      "W2",       "W3",     "W4",
+                                        "W4ctx",   "W1trace",  "W1trace1", "W1replay",
+                                        "W1keep",  "W1replayerr"};
     memset(a, 0, sizeof *a);
     if (argc < 2 || argc > 4) {
         bench_usage(argv[0]);
         return -1;
     }
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (strcmp(argv[1], names[i]) == 0 ||
             (i == 4 && strcmp(argv[1], "W4CTX") == 0)) {
             a->workload = i + 1;

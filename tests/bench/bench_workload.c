@@ -2,7 +2,8 @@
  * Issue 4's workload on ctxlog, one workload per run, for tests/bench/run-bench
  * (which runs it alternately with bench_floor and bench_spdlog):
  *
- *   bench_workload W1|W2|W3|W4|W4ctx|W1trace [path] [records]
+ *   bench_workload W1|W2|W3|W4|W4ctx|W1trace|W1trace1|W1replay|W1keep|W1replayerr
+ *                  [path] [records]
  *
  *   W1     records (default 1,000,000) from 1 thread to a regular file,
  *          log_flush() at the end, inside the timed part.
@@ -13,6 +14,16 @@
  *   W1trace1  W1 inside one trace, begun before the timed loop: what
  *          stamping the trace on records costs, without beginning one per
  *          request.
+ *   W1replay  W1, each request with replay on error at debug
+ *          (log_context_replay, 64 KiB; reset when the next request
+ *          begins): what a request that keeps records pays for the ones it
+ *          writes.
+ *   W1keep W1replay with log_debug_kv instead: every record is kept
+ *          (formatted into the request's buffer), none written, each
+ *          request's discarded when it ends: a request that does not fail.
+ *   W1replayerr  W1keep whose requests end with log_error_kv instead of
+ *          the last debug record: the 99 kept records are written first,
+ *          marked, then the error; the file holds every record as W1's.
  *   W2     2 threads x records/2, each its own requests (contexts), same file.
  *   W3     W1 with the time of every call kept (caller time: p50, p99.9, max)
  *          and the total until log_flush() returns; run with CTXLOG_ASYNC=1
@@ -87,6 +98,36 @@ void bench_timed_w1trace(const bench_request *req, long n)
     (void)log_flush();
 }
 
+/* The loop of W1replay (mode 0), W1keep (1) and W1replayerr (2). Counted
+ * by callgrind like W1's. */
+void bench_timed_w1replay(const bench_request *req, long n, int mode);
+void bench_timed_w1replay(const bench_request *req, long n, int mode)
+{
+    long left = 0;
+    const bench_request *r = req;
+    ctx_token keep = {0};
+    for (long i = 0; i < n; i++) {
+        if (left == 0) {
+            (void)ctx_reset(keep); /* the previous request's: its records go */
+            (void)ctx_set(CTX_REQUEST_ID, r->request_id);
+            (void)ctx_set(CTX_USER_ID, r->user_id);
+            (void)ctx_set(CTX_TENANT_ID, r->tenant_id);
+            keep = log_context_replay(LOG_LEVEL_DEBUG, 64 * 1024);
+            r++;
+            left = BENCH_PER_REQUEST;
+        }
+        left--;
+        if (mode == 0)
+            log_info_kv("user logged in", LOG_I64("attempt", i));
+        else if (mode == 2 && (left == 0 || i == n - 1))
+            log_error_kv("user logged in", LOG_I64("attempt", i));
+        else
+            log_debug_kv("user logged in", LOG_I64("attempt", i));
+    }
+    (void)ctx_reset(keep);
+    (void)log_flush();
+}
+
 /* W3's loop: the same, each call timed. */
 static void timed_w3(const bench_request *req, long n, bench_samples *s)
 {
@@ -146,6 +187,12 @@ static int run_w1(bench_args *a)
     uint64_t t0 = bench_now_ns();
     if (a->workload == BENCH_W1TRACE)
         bench_timed_w1trace(req, a->records);
+    else if (a->workload == BENCH_W1REPLAY)
+        bench_timed_w1replay(req, a->records, 0);
+    else if (a->workload == BENCH_W1KEEP)
+        bench_timed_w1replay(req, a->records, 1);
+    else if (a->workload == BENCH_W1REPLAYERR)
+        bench_timed_w1replay(req, a->records, 2);
     else
         bench_timed_w1(req, a->records, 1);
     uint64_t t1 = bench_now_ns();
@@ -155,7 +202,7 @@ static int run_w1(bench_args *a)
            (unsigned long long)(t1 - t0), (double)(t1 - t0) / (double)a->records, frc,
            (unsigned long long)log_dropped_count());
     free(req);
-    return bench_finish(a, a->records);
+    return bench_finish(a, a->workload == BENCH_W1KEEP ? 0 : a->records);
 }
 
 /* ---- W2 ------------------------------------------------------------------ */
@@ -352,7 +399,10 @@ int main(int argc, char **argv)
     switch (a.workload) {
     case BENCH_W1:
     case BENCH_W1TRACE:
-    case BENCH_W1TRACE1: rc = run_w1(&a); break;
+    case BENCH_W1TRACE1:
+    case BENCH_W1REPLAY:
+    case BENCH_W1KEEP:
+    case BENCH_W1REPLAYERR: rc = run_w1(&a); break;
     case BENCH_W2: rc = run_w2(&a); break;
     case BENCH_W3: rc = run_w3(&a); break;
     case BENCH_W4: rc = run_w4(&a); break;

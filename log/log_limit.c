@@ -1,0 +1,210 @@
+/*
+ * Burst limits per call site: in each interval the first N records of a
+ * site are written, then one in M; how many were suppressed is written in
+ * one summary record after the interval.
+ *
+ * Lock-free: a fixed table of sites, found by open addressing on a key that
+ * packs the file pointer and the line (claimed by compare-and-swap, never
+ * given back), and per site one 64-bit word holding the interval's number
+ * (its low WIN_BITS bits) and the count of the site's records in it. Every
+ * record moves the word by one compare-and-swap: the thread that moves it
+ * into a new interval alone sees the old interval's final count, and writes
+ * its summary; log_flush() moves the word of a site whose interval has
+ * ended the same way. So each interval's count is summarized exactly once.
+ */
+#include "log/log_policy.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log/log_internal.h"
+
+#define SITES 4096 /* a power of two */
+#define PROBES 32
+#define LINE_BITS 17
+#define PTR_BITS 47
+#define WIN_BITS 24
+#define COUNT_MASK ((UINT64_C(1) << (64 - WIN_BITS)) - 1)
+
+typedef struct site {
+    _Atomic uint64_t key;  /* 0: free */
+    _Atomic uint64_t word; /* interval << (64 - WIN_BITS) | count */
+    _Atomic(log_logger *) lg;
+    atomic_int level;
+} site;
+
+static site sites[SITES];
+/* A configuration as published: never freed, since a record may still read
+ * the one it loaded; every one made stays on a list (they are few: one per
+ * log_limits_set() call). */
+typedef struct conf_node {
+    log_limits limits; /* first: published as a log_limits */
+    struct conf_node *older;
+} conf_node;
+static _Atomic(const log_limits *) conf;
+static conf_node *confs; /* under confs_lock */
+static pthread_mutex_t confs_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_flag full_reported = ATOMIC_FLAG_INIT;
+
+static uint64_t coarse_ns(void *payload)
+{
+    (void)payload;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int log_limits_set(const log_limits *limits)
+{
+    const log_limits *next = NULL;
+    if (limits) {
+        if (limits->version != LOG_LIMITS_VERSION || limits->first < 1 ||
+            limits->then_one_in < 1 || limits->interval_ns < 1000000u ||
+            (int)limits->exempt < LOG_LEVEL_TRACE || limits->exempt > LOG_LEVEL_OFF)
+            return CTXLOG_EINVAL;
+        conf_node *copy = malloc(sizeof *copy);
+        if (!copy)
+            return CTXLOG_ENOMEM;
+        copy->limits = *limits;
+        if (!copy->limits.clock)
+            copy->limits.clock = coarse_ns;
+        pthread_mutex_lock(&confs_lock);
+        copy->older = confs;
+        confs = copy;
+        pthread_mutex_unlock(&confs_lock);
+        next = &copy->limits;
+    } else {
+        log__limits_flush(true);
+    }
+    (void)atomic_exchange(&conf, next);
+    if (next)
+        atomic_fetch_or(&log__policies, LOG__POLICY_LIMITS);
+    else
+        atomic_fetch_and(&log__policies, ~LOG__POLICY_LIMITS);
+    return 0;
+}
+
+static uint64_t window_of(uint64_t word)
+{
+    return word >> (64 - WIN_BITS);
+}
+
+/* Records written among the first n of an interval. */
+static uint64_t written(const log_limits *c, uint64_t n)
+{
+    if (n <= c->first)
+        return n;
+    return c->first + (n - c->first) / c->then_one_in;
+}
+
+/* The summary of a site's interval that suppressed `n` records, written in
+ * the empty context (it belongs to no request), past the limits. */
+typedef struct summary {
+    log_logger *lg;
+    int level;
+    const char *file;
+    int line;
+    uint64_t n;
+} summary;
+
+static void summary_run(void *arg)
+{
+    const summary *s = arg;
+    log_field f[] = {
+        LOG_U64("suppressed", s->n),
+        LOG_STR("limited_file", s->file),
+        LOG_I64("limited_line", s->line),
+    };
+    log__kv_unlimited(s->lg, (log_level)s->level, s->file, s->line, "records suppressed by the burst limit",
+                      f, sizeof f / sizeof f[0]);
+}
+
+static void summarize(const log_limits *c, log_logger *lg, int level, const char *file,
+                      int line, uint64_t count)
+{
+    uint64_t n = count - written(c, count);
+    if (n == 0 || !lg)
+        return;
+    summary s = {lg, level, file, line, n};
+    ctx_run(NULL, summary_run, &s);
+}
+
+static site *site_find(uint64_t key, log_logger *lg, int level)
+{
+    size_t i = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (SITES - 1);
+    for (int probe = 0; probe < PROBES; probe++, i = (i + 1) & (SITES - 1)) {
+        site *s = &sites[i];
+        uint64_t k = atomic_load_explicit(&s->key, memory_order_acquire);
+        if (k == key)
+            return s;
+        if (k == 0) {
+            if (atomic_compare_exchange_strong(&s->key, &k, key)) {
+                atomic_store_explicit(&s->level, level, memory_order_relaxed);
+                atomic_store_explicit(&s->lg, lg, memory_order_release);
+                return s;
+            }
+            if (k == key)
+                return s;
+        }
+    }
+    if (!atomic_flag_test_and_set(&full_reported))
+        log__report("more than %d call sites to limit: the records of the others are not "
+                    "limited",
+                    SITES);
+    return NULL;
+}
+
+bool log__limit_pass(log_logger *lg, int level, const char *file, int line)
+{
+    const log_limits *c = atomic_load_explicit(&conf, memory_order_acquire);
+    if (!c || level >= (int)c->exempt || !file || line < 0 ||
+        line >= (1 << LINE_BITS) || (uintptr_t)file >> PTR_BITS)
+        return true;
+    uint64_t key = (uint64_t)(uintptr_t)file << LINE_BITS | (uint64_t)line;
+    site *s = site_find(key, lg, level);
+    if (!s)
+        return true;
+    uint64_t win = (c->clock(c->payload) / c->interval_ns) & ((UINT64_C(1) << WIN_BITS) - 1);
+    uint64_t old = atomic_load_explicit(&s->word, memory_order_relaxed), next;
+    do {
+        next = window_of(old) == win && old != 0 ? old + 1
+                                                 : (win << (64 - WIN_BITS)) | 1;
+    } while (!atomic_compare_exchange_weak_explicit(&s->word, &old, next, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    if (old != 0 && window_of(old) != win)
+        summarize(c, lg, level, file, line, old & COUNT_MASK);
+    uint64_t k = next & COUNT_MASK;
+    return k <= c->first || (k - c->first) % c->then_one_in == 0;
+}
+
+void log__limits_flush(bool all)
+{
+    const log_limits *c = atomic_load_explicit(&conf, memory_order_acquire);
+    if (!c)
+        return;
+    uint64_t win = (c->clock(c->payload) / c->interval_ns) & ((UINT64_C(1) << WIN_BITS) - 1);
+    for (size_t i = 0; i < SITES; i++) {
+        site *s = &sites[i];
+        uint64_t key = atomic_load_explicit(&s->key, memory_order_acquire);
+        log_logger *lg = atomic_load_explicit(&s->lg, memory_order_acquire);
+        if (!key || !lg)
+            continue;
+        uint64_t old = atomic_load_explicit(&s->word, memory_order_relaxed);
+        for (;;) {
+            if ((old & COUNT_MASK) == 0 || (!all && window_of(old) == win))
+                break;
+            /* The interval stays; its count starts over (none yet). */
+            uint64_t next = old & ~COUNT_MASK;
+            if (atomic_compare_exchange_weak_explicit(&s->word, &old, next,
+                                                      memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+                summarize(c, lg, atomic_load_explicit(&s->level, memory_order_relaxed),
+                          (const char *)(uintptr_t)(key >> LINE_BITS),
+                          (int)(key & ((1u << LINE_BITS) - 1)), old & COUNT_MASK);
+                break;
+            }
+        }
+    }
+}
