@@ -51,7 +51,7 @@ CTXLOG_API const char *ctxlog_strerror(int err);
 /**
  * @brief What the calling thread's last failed call that says more than its
  *        code went wrong with, in one line, e.g. `cannot open log file
- *        'logs/app.log': No such file or directory (ENOENT)`.
+ *        'logs/app.log': No such file or directory`.
  *
  * Calls that set it say so in their documentation (log_sink_file(),
  * log_output_set(); also the first record's configuration when
