@@ -78,8 +78,12 @@ void log__sink_unregister(log_sink *s)
     pthread_mutex_unlock(&reg_lock);
 }
 
-static size_t count_lines(const char *p, size_t len)
+/* The records in the bytes p[0, len) a sink takes: its lines, or one
+ * unit (sink_ops.h). */
+static size_t count_records(const log_sink *s, const char *p, size_t len)
 {
+    if (s->ops->build)
+        return 1; /* write_lines gets one unit at a time */
     size_t n = 0;
     for (const char *e = p + len; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
         n++;
@@ -93,7 +97,7 @@ static void wrote_locked(log_sink *s, const char *p, size_t len, size_t done, in
 {
     if (err) {
         assert(done < len);
-        log__sink_failed(s, err, count_lines(p + done, len - done));
+        log__sink_failed(s, err, count_records(s, p + done, len - done));
         return;
     }
     if (s->failing)
@@ -157,7 +161,8 @@ void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how)
      * reopens before the newer ones). */
     if (s->buf_len && s->buf_gen != gen)
         log__sink_flush_locked(s);
-    int buffer = how == LOG__PUT_BATCH || s->buffered;
+    /* Units (sink_ops.h) are written one at a time, never buffered. */
+    int buffer = (how == LOG__PUT_BATCH || s->buffered) && !s->ops->build;
     if (buffer && !s->buf) {
         s->buf = malloc(LOG__SINK_BUF);
         if (!s->buf)
@@ -214,8 +219,9 @@ uint64_t log__sinks_flush(int due_only, uint64_t now_ns)
     return tnext < next ? tnext : next;
 }
 
-/* The record that says how many records the async queue dropped for `s`. */
-static void report_drops(log_sink *s, uint64_t n, fmt_buf *b)
+/* The record that says how many records the async queue dropped for `s`
+ * (b and unit: the writer's buffers). */
+static void report_drops(log_sink *s, uint64_t n, fmt_buf *b, fmt_buf *unit)
 {
     log_field field = LOG_U64("dropped", n);
     log_record r = {
@@ -228,24 +234,33 @@ static void report_drops(log_sink *s, uint64_t n, fmt_buf *b)
     };
     clock_gettime(CLOCK_REALTIME, &r.time);
     fmt_buf_clear(b);
+    if (s->ops->build) {
+        /* The sink's own unit, from its text when it has a formatter. */
+        bool text = s->formatter && fmt_format(s->formatter, &r, s->tty, b) == 0 && !b->oom;
+        if (log__sink_build(s, &r, text ? b->data : NULL, text ? b->len : 0, unit) == 0)
+            log__sink_put(s, unit->data, unit->len, LOG__PUT_BATCH);
+        return;
+    }
     if (s->formatter && fmt_format(s->formatter, &r, s->tty, b) == 0 && !b->oom)
         log__sink_put(s, b->data, b->len, LOG__PUT_BATCH);
 }
 
 void log__sinks_report_drops(void)
 {
-    static fmt_buf b; /* the writer thread's own */
+    static fmt_buf b, unit; /* the writer thread's own */
     pthread_mutex_lock(&reg_lock);
     for (log_sink *s = reg_head; s; s = s->reg_next) {
         uint64_t d = atomic_load_explicit(&s->dropped, memory_order_relaxed);
         if (d != s->drops_reported) {
-            report_drops(s, d - s->drops_reported, &b);
+            report_drops(s, d - s->drops_reported, &b, &unit);
             s->drops_reported = d;
         }
     }
     pthread_mutex_unlock(&reg_lock);
     if (b.cap > LOG__SINK_BUF)
         fmt_buf_free(&b);
+    if (unit.cap > LOG__SINK_BUF)
+        fmt_buf_free(&unit);
 }
 
 void log__sinks_fork(int phase)
