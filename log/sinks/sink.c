@@ -15,6 +15,8 @@ log_sink *log__sink_new(const log__sink_ops *ops, size_t size, const char *name)
     assert(!ops->record != !ops->write_lines);
     /* A sink that builds its units writes them one by one, in both modes. */
     assert(!ops->build || (ops->write_lines && ops->writev));
+    /* Its own reports of losses are for such a sink only. */
+    assert(!ops->lost || ops->build);
     log_sink *s = calloc(1, size);
     char *copy = s ? strdup(name) : NULL;
     if (!copy) {

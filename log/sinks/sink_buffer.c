@@ -220,9 +220,15 @@ uint64_t log__sinks_flush(int due_only, uint64_t now_ns)
 }
 
 /* The record that says how many records the async queue dropped for `s`
- * (b and unit: the writer's buffers). */
-static void report_drops(log_sink *s, uint64_t n, fmt_buf *b, fmt_buf *unit)
+ * (b: the writer's buffer), or the number to the sink that says it itself. */
+static void report_drops(log_sink *s, uint64_t n, fmt_buf *b)
 {
+    if (s->ops->lost) {
+        pthread_mutex_lock(&s->lock);
+        s->ops->lost(s, n);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
     log_field field = LOG_U64("dropped", n);
     log_record r = {
         .level = LOG_LEVEL_WARN,
@@ -234,33 +240,24 @@ static void report_drops(log_sink *s, uint64_t n, fmt_buf *b, fmt_buf *unit)
     };
     clock_gettime(CLOCK_REALTIME, &r.time);
     fmt_buf_clear(b);
-    if (s->ops->build) {
-        /* The sink's own unit, from its text when it has a formatter. */
-        bool text = s->formatter && fmt_format(s->formatter, &r, s->tty, b) == 0 && !b->oom;
-        if (log__sink_build(s, &r, text ? b->data : NULL, text ? b->len : 0, unit) == 0)
-            log__sink_put(s, unit->data, unit->len, LOG__PUT_BATCH);
-        return;
-    }
     if (s->formatter && fmt_format(s->formatter, &r, s->tty, b) == 0 && !b->oom)
         log__sink_put(s, b->data, b->len, LOG__PUT_BATCH);
 }
 
 void log__sinks_report_drops(void)
 {
-    static fmt_buf b, unit; /* the writer thread's own */
+    static fmt_buf b; /* the writer thread's own */
     pthread_mutex_lock(&reg_lock);
     for (log_sink *s = reg_head; s; s = s->reg_next) {
         uint64_t d = atomic_load_explicit(&s->dropped, memory_order_relaxed);
         if (d != s->drops_reported) {
-            report_drops(s, d - s->drops_reported, &b, &unit);
+            report_drops(s, d - s->drops_reported, &b);
             s->drops_reported = d;
         }
     }
     pthread_mutex_unlock(&reg_lock);
     if (b.cap > LOG__SINK_BUF)
         fmt_buf_free(&b);
-    if (unit.cap > LOG__SINK_BUF)
-        fmt_buf_free(&unit);
 }
 
 void log__sinks_fork(int phase)

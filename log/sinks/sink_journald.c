@@ -46,7 +46,7 @@ typedef struct journald_sink {
     struct sockaddr_un addr;
     socklen_t addr_len;
     char *identifier;
-    uint64_t lost; /* records lost not yet said in an entry; under lock */
+    uint64_t lost; /* records lost (here or in the async queue) not yet said; under lock */
 } journald_sink;
 
 /* The fields every entry has, whose names a variable or field never takes. */
@@ -304,6 +304,13 @@ static int journald_writev(log_sink *s, struct iovec *iov, int n, int *done)
     return 0;
 }
 
+/* The lost op: records the async queue dropped, said with the others. */
+static void journald_lost(log_sink *s, uint64_t n)
+{
+    LOG__ASSERT_LOCKED(s);
+    LOG__SINK_OF(journald_sink, s)->lost += n;
+}
+
 /* The flush op: every entry was sent or counted already; the report owed
  * about lost ones is tried now (it also tells whether the journal is
  * back). */
@@ -333,6 +340,7 @@ static const log__sink_ops journald_ops = {
     .writev = journald_writev,
     .flush = journald_flush,
     .build = journald_build,
+    .lost = journald_lost,
     .close = journald_close,
 };
 

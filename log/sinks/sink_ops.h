@@ -90,6 +90,12 @@ struct log__sink_ops {
      * async mode (sink_ops.h "Units"). Never empty. Also called for the
      * records the library writes itself (drop reports): r->file is NULL. */
     void (*build)(log_sink *s, const log_record *r, const char *text, size_t len, fmt_buf *b);
+    /* Optional. Lock held, on the async writer: the async queue dropped
+     * n records for the sink (counted already). A sink that says so with
+     * a unit of its own, owed until it is delivered (never counted as a
+     * lost record itself), takes the number here; NULL: the writer writes
+     * a record saying so through the sink like any other. */
+    void (*lost)(log_sink *s, uint64_t n);
     /* Optional. The last reference went and every buffer was written out:
      * release the kind's own resources (not the common struct). */
     void (*close)(log_sink *s);

@@ -71,7 +71,7 @@ typedef struct syslog_sink {
     size_t queued;
     bool stalled;         /* a send waited timeout_ms in vain; no byte went since */
     bool down;            /* TCP: gone, or the queue full; said once, until it empties */
-    uint64_t lost;        /* records lost since the record that last said so */
+    uint64_t lost;        /* records lost (here or in the async queue) not yet said */
     uint64_t next_try_ns; /* TCP: no connection attempt before this */
     int backoff_ms;
 } syslog_sink;
@@ -427,10 +427,12 @@ static void keep_locked(syslog_sink *y, const char *p, size_t len)
 static void deliver_locked(syslog_sink *y)
 {
     pump_locked(y);
-    if (!y->down || y->head || y->fd < 0)
+    if ((!y->down && !y->lost) || y->head || y->fd < 0)
         return;
-    y->down = false;
-    log__sink_recovered(&y->base);
+    if (y->down) {
+        y->down = false;
+        log__sink_recovered(&y->base);
+    }
     if (!y->lost)
         return;
     fmt_buf b = {0};
@@ -483,6 +485,13 @@ static int syslog_writev(log_sink *s, struct iovec *iov, int n, int *done)
     return 0; /* kept, or counted by keep_locked */
 }
 
+/* The lost op: records the async queue dropped, said with the others. */
+static void syslog_lost(log_sink *s, uint64_t n)
+{
+    LOG__ASSERT_LOCKED(s);
+    LOG__SINK_OF(syslog_sink, s)->lost += n;
+}
+
 /* The flush op (log_flush()): TCP, the queue sent now, connecting at once
  * (the backoff is for records, not for a flush) and waiting for the daemon
  * timeout_ms at most; an error while a frame is left. Datagrams: the frame
@@ -506,7 +515,7 @@ static int syslog_flush(log_sink *s)
             log__sink_recovered(s);
         return 0;
     }
-    if (!y->head && !y->down)
+    if (!y->head && !y->down && !y->lost)
         return 0;
     y->stalled = false; /* one more wait for a daemon that stopped reading */
     if (y->fd >= 0 && peer_closed(y))
@@ -551,6 +560,7 @@ static const log__sink_ops syslog_ops = {
     .writev = syslog_writev,
     .flush = syslog_flush,
     .build = syslog_build,
+    .lost = syslog_lost,
     .close = syslog_close,
 };
 
