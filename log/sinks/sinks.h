@@ -87,7 +87,8 @@ enum log__put {
     LOG__PUT_URGENT = 1, /* same, and written out at once (error and above) */
     LOG__PUT_BATCH = 2,  /* from the async writer: always buffered, it flushes */
 };
-/* Append one record (a whole number of lines) under the sink's lock. */
+/* Append one record (a whole number of lines, or one unit: sink_ops.h)
+ * under the sink's lock. */
 void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how);
 /* Write n whole records to a sink straight from where they are (its
  * writev op), after what its buffer holds, or through its buffer when it
