@@ -661,6 +661,95 @@ static void test_sink_syslog__syslog_ng_restart_queue_and_exact_drops(void **sta
     free(err_path);
 }
 
+/* ---- fork(): the child sends its own records, never the parent's ---------------------- */
+
+static void log_fork_records(const char *who, long n)
+{
+    char req[32];
+    for (long i = 0; i < n; i++) {
+        snprintf(req, sizeof req, "f-%s-%ld", who, i);
+        CTX_REQUEST(req, NULL, "fork");
+        log_info_kv("fork record", LOG_I64("i", i));
+    }
+}
+
+struct forked {
+    long found[2]; /* parent's, child's */
+    char seen[2][64];
+};
+
+static void check_fork_line(const char *sd_req, json_t *rec, void *arg)
+{
+    struct forked *f = arg;
+    const char *req = json_string_value(json_object_get(rec, "request_id"));
+    assert_non_null(req);
+    assert_string_equal(sd_req, req);
+    char who[16];
+    long i;
+    assert_int_equal(sscanf(req, "f-%15[a-z]-%ld", who, &i), 2);
+    int c = strcmp(who, "child") == 0;
+    assert_true(c || strcmp(who, "parent") == 0);
+    assert_true(i >= 0 && i < 64);
+    assert_int_equal(f->seen[c][i], 0); /* once */
+    f->seen[c][i] = 1;
+    assert_int_equal(json_integer_value(json_object_get(rec, "i")), i);
+    f->found[c]++;
+}
+
+static void test_sink_syslog__fork_child_never_sends_the_parents_queue(void **state)
+{
+    (void)state;
+    enum { P = 50, C = 20 };
+    assert_int_equal(log__async_set(true, 0, false), 0);
+    log_syslog_options o = {.transport = LOG_SYSLOG_TCP,
+                            .port = port,
+                            .reconnect_min_ms = 10,
+                            .reconnect_max_ms = 40};
+    log_sink *s;
+    assert_int_equal(log_sink_syslog(&s, &o), 0);
+    use_sink(s);
+    /* The daemon is down: the parent's records wait in the sink's queue
+     * when the process forks. */
+    sng_stop();
+    char *err_path = ts_temp_path("stderr");
+    ts_capture cap = ts_capture_begin(2, err_path);
+    log_fork_records("parent", P);
+    assert_int_equal(log_flush(), CTXLOG_EIO);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Once the daemon is back: its own records, on a connection of its
+         * own; the parent's queue is not the child's to send. */
+        char c;
+        close(go[1]);
+        int ok = read(go[0], &c, 1) == 1;
+        log_fork_records("child", C);
+        _exit(ok && log_flush() == 0 ? 0 : 1);
+    }
+    close(go[0]);
+    sng_start();
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(go[1]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(log_flush(), 0); /* the parent's queue, by the parent */
+    ts_capture_end(&cap);
+    for (int i = 0; i < 1200 && lines_in("tenant-fork.log") < P + C; i++)
+        sleep_ms(100);
+    struct forked f;
+    memset(&f, 0, sizeof f);
+    each_line("tenant-fork.log", check_fork_line, &f);
+    assert_int_equal(f.found[0], P);
+    assert_int_equal(f.found[1], C);
+    assert_int_equal(log_dropped_count() - dropped_before, 0);
+    ts_unlink(err_path);
+    free(err_path);
+}
+
 /* ---- a stopped daemon: the logging thread goes on, every loss counted ------------------ */
 
 /* The records saying how many were dropped (the sink's, and the async
@@ -832,6 +921,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sink_syslog__async_mode_routes_every_record_in_order,
                                         daemon_setup, daemon_teardown),
         cmocka_unit_test_setup_teardown(test_sink_syslog__syslog_ng_restart_queue_and_exact_drops,
+                                        daemon_setup, daemon_teardown),
+        cmocka_unit_test_setup_teardown(test_sink_syslog__fork_child_never_sends_the_parents_queue,
                                         daemon_setup, daemon_teardown),
         cmocka_unit_test_setup_teardown(test_sink_syslog__stopped_daemon_async_drop_never_waits,
                                         daemon_setup, daemon_teardown),

@@ -334,9 +334,11 @@ typedef struct log_syslog_options {
  * the queue full are counted in log_dropped_count(), said once on stderr
  * per outage, and followed by a record saying how many ("syslog: records
  * dropped", field "dropped", also counting those the async queue dropped)
- * once delivery resumes. Records in flight in the kernel's buffers when a
- * daemon is killed cannot be known to TCP's sender and are not counted; a
- * daemon that closes its connection is noticed before the next send.
+ * once delivery resumes. After fork() the child sends only its own
+ * records, on a connection of its own. Records in flight in the kernel's
+ * buffers when a daemon is killed cannot be known to TCP's sender and are
+ * not counted; a daemon that closes its connection is noticed before the
+ * next send.
  *
  * @param[out] out the sink (one reference); NULL on error.
  * @param opts NULL: the defaults; copied.

@@ -272,8 +272,11 @@ void log__sinks_fork(int phase)
         return;
     }
     for (log_sink *s = reg_head; s; s = s->reg_next) {
-        if (phase == LOG__FORK_CHILD)
+        if (phase == LOG__FORK_CHILD) {
             s->buf_len = 0; /* the parent writes these; written twice otherwise */
+            if (s->ops->fork_child)
+                s->ops->fork_child(s);
+        }
         pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_unlock(&reg_lock);

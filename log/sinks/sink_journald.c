@@ -311,6 +311,13 @@ static void journald_lost(log_sink *s, uint64_t n)
     LOG__SINK_OF(journald_sink, s)->lost += n;
 }
 
+/* The fork_child op: the parent says what it lost; datagrams on the
+ * shared socket never interleave, so the child keeps it. */
+static void journald_fork_child(log_sink *s)
+{
+    LOG__SINK_OF(journald_sink, s)->lost = 0;
+}
+
 /* The flush op: every entry was sent or counted already; the report owed
  * about lost ones is tried now (it also tells whether the journal is
  * back). */
@@ -341,6 +348,7 @@ static const log__sink_ops journald_ops = {
     .flush = journald_flush,
     .build = journald_build,
     .lost = journald_lost,
+    .fork_child = journald_fork_child,
     .close = journald_close,
 };
 

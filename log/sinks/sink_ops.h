@@ -96,6 +96,11 @@ struct log__sink_ops {
      * lost record itself), takes the number here; NULL: the writer writes
      * a record saying so through the sink like any other. */
     void (*lost)(log_sink *s, uint64_t n);
+    /* Optional. In the child after fork(), the lock held (taken before the
+     * fork): forget what is the parent's to deliver or say (a queue of its
+     * own, a count of lost records) and anything the child must not share
+     * with it (a stream both would write frames to). */
+    void (*fork_child)(log_sink *s);
     /* Optional. The last reference went and every buffer was written out:
      * release the kind's own resources (not the common struct). */
     void (*close)(log_sink *s);

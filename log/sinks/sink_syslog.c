@@ -492,6 +492,31 @@ static void syslog_lost(log_sink *s, uint64_t n)
     LOG__SINK_OF(syslog_sink, s)->lost += n;
 }
 
+/* The fork_child op: the queued frames and the lost count are the
+ * parent's to deliver and say; a TCP stream is the parent's too (frames of
+ * both would interleave on it), so the child connects on its own. */
+static void syslog_fork_child(log_sink *s)
+{
+    syslog_sink *y = LOG__SINK_OF(syslog_sink, s);
+    y->lost = 0;
+    while (y->head) {
+        frame *f = y->head;
+        y->head = f->next;
+        free(f->data);
+        free(f);
+    }
+    y->tail = NULL;
+    y->queued = 0;
+    if (y->transport != LOG_SYSLOG_TCP)
+        return; /* datagrams never interleave: the socket is shared */
+    if (y->fd >= 0)
+        close(y->fd);
+    y->fd = -1;
+    y->down = y->stalled = false;
+    y->next_try_ns = 0;
+    y->backoff_ms = y->backoff_min_ms;
+}
+
 /* The flush op (log_flush()): TCP, the queue sent now, connecting at once
  * (the backoff is for records, not for a flush) and waiting for the daemon
  * timeout_ms at most; an error while a frame is left. Datagrams: the frame
@@ -561,6 +586,7 @@ static const log__sink_ops syslog_ops = {
     .flush = syslog_flush,
     .build = syslog_build,
     .lost = syslog_lost,
+    .fork_child = syslog_fork_child,
     .close = syslog_close,
 };
 
