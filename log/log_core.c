@@ -39,6 +39,7 @@ static void scratch_free(void *p)
     log__scratch *s = p;
     fmt_buf_free(&s->msg);
     fmt_buf_free(&s->out);
+    fmt_buf_free(&s->unit);
     free(s->ctx);
     free(s->fields);
     if (my_scratch == s)
@@ -84,6 +85,8 @@ static void scratch_put(log__scratch *s, int temporary)
         fmt_buf_free(&s->msg);
     if (s->out.cap > KEEP_BYTES)
         fmt_buf_free(&s->out);
+    if (s->unit.cap > KEEP_BYTES)
+        fmt_buf_free(&s->unit);
     s->busy = 0;
 }
 
@@ -127,9 +130,17 @@ static int level_enabled(const log_logger *owner, log_level level)
 
 /* One record for s: to the background writer in async mode (a sink that
  * takes records always gets them here, on the logging thread), else to
- * the sink. */
-static void write_out(log_sink *s, const log_record *r, const char *text, size_t len)
+ * the sink. A sink that builds units (sink_ops.h) gets its unit, built
+ * here, instead of the text, either way. */
+static void write_out(log_sink *s, log__scratch *sc, const log_record *r, const char *text,
+                      size_t len)
 {
+    if (__builtin_expect(s->ops->build != NULL, 0)) {
+        if (log__sink_build(s, r, text, len, &sc->unit) != 0)
+            return; /* counted */
+        text = sc->unit.data;
+        len = sc->unit.len;
+    }
     if (atomic_load_explicit(&log__async_on, memory_order_relaxed) && !s->ops->record && len) {
         if (log__tbuf_dirty)
             log__tbufs_write_mine(); /* records from before async mode first */
@@ -324,7 +335,7 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
         /* Fixed once the sink is attached: the route's reference keeps it. */
         const log_formatter *f = s->formatter;
         if (!f) {
-            write_out(s, &r, NULL, 0);
+            write_out(s, sc, &r, NULL, 0);
             continue;
         }
         if (f != done || done_tty != s->tty) {
@@ -342,7 +353,7 @@ static ALWAYS_INLINE void emit(log_logger *lg, log__scratch *sc, log_level level
             done_tty = s->tty;
         }
         if (done_ok)
-            write_out(s, &r, sc->out.data, sc->out.len);
+            write_out(s, sc, &r, sc->out.data, sc->out.len);
     }
 out:
     log__route_unpin();

@@ -160,6 +160,7 @@ typedef struct log__scratch {
     fmt_ctx_hint hint;    /* first: log_record.priv_ is read as one by formatters */
     fmt_buf msg;          /* the printf-formatted message */
     fmt_buf out;          /* a formatted record */
+    fmt_buf unit;         /* the unit a sink builds from it (sink_ops.h) */
     log_field *ctx;       /* context fields */
     size_t ctx_cap;
     uint64_t ctx_serial;  /* the snapshot `ctx` holds the fields of; 0: none */

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -242,9 +243,12 @@ static int teardown(void **state)
 
 /* ---- one entry: names, values, the protocol's forms --------------------------------- */
 
-static void test_sink_journald__names_values_and_large_entry(void **state)
+/* In sync or async mode (there the 1 MiB entry is too big for the queue
+ * and is sent from the logging thread, after what it queued before). */
+static void names_values(int async)
 {
-    (void)state;
+    if (async)
+        assert_int_equal(log__async_set(true, 0, false), 0);
     char *big = malloc(BIG + 1);
     for (size_t i = 0; i < BIG; i++)
         big[i] = (char)('a' + i % 26);
@@ -261,6 +265,7 @@ static void test_sink_journald__names_values_and_large_entry(void **state)
     }
     log_info("small");
     json_decref(obj);
+    assert_int_equal(log_flush(), 0);
 
     json_t *all = entries_when(2);
     assert_int_equal(json_array_size(all), 2);
@@ -269,7 +274,7 @@ static void test_sink_journald__names_values_and_large_entry(void **state)
     assert_str(e, "PRIORITY", "4");
     assert_str(e, "SYSLOG_IDENTIFIER", ident);
     assert_str(e, "LOGGER", "root");
-    assert_str(e, "CODE_FUNC", "test_sink_journald__names_values_and_large_entry");
+    assert_str(e, "CODE_FUNC", "names_values");
     assert_non_null(strstr(json_string_value(json_object_get(e, "CODE_FILE")), "test_sink_journald.c"));
     assert_non_null(json_object_get(e, "CODE_LINE"));
     char tid[24];
@@ -295,6 +300,18 @@ static void test_sink_journald__names_values_and_large_entry(void **state)
     json_decref(all);
     free(big);
     assert_int_equal(log_dropped_count() - dropped_before, 0);
+}
+
+static void test_sink_journald__names_values_and_large_entry(void **state)
+{
+    (void)state;
+    names_values(0);
+}
+
+static void test_sink_journald__async_names_values_and_large_entry(void **state)
+{
+    (void)state;
+    names_values(1);
 }
 
 /* ---- many threads, hostile values, every record once -------------------------------- */
@@ -336,11 +353,15 @@ static void run_threads(int async)
         assert_int_equal(pthread_create(&th[t], NULL, logger_thread, (void *)(intptr_t)t), 0);
     for (int t = 0; t < THREADS; t++)
         pthread_join(th[t], NULL);
+    assert_int_equal(log_flush(), 0); /* async: the writer has sent them all */
     size_t want = (size_t)(per_thread * THREADS);
 
     json_t *all = entries_when(want);
     assert_int_equal(json_array_size(all), want);
     char *seen = calloc(want, 1);
+    long last[THREADS]; /* each thread's last record so far, in the journal's order */
+    for (int t = 0; t < THREADS; t++)
+        last[t] = -1;
     size_t i;
     json_t *ent;
     json_array_foreach(all, i, ent) {
@@ -353,6 +374,8 @@ static void run_threads(int async)
         size_t k = (size_t)t * (size_t)per_thread + (size_t)n;
         assert_int_equal(seen[k], 0);
         seen[k] = 1;
+        assert_true(n > last[t]); /* in the order its thread logged them */
+        last[t] = n;
         char buf[96];
         assert_str(ent, "MESSAGE", "rec\n%d");
         assert_str(ent, "PRIORITY", "6");
@@ -387,9 +410,12 @@ static void test_sink_journald__async_mode_every_record_once(void **state)
 
 /* ---- no journal: counted, said once, and said in the journal once it is back ------- */
 
-static void test_sink_journald__lost_records_counted_and_reported(void **state)
+/* In async mode the writer sends, and log_flush() alone (no record after
+ * it) sends the entry owed about the lost ones. */
+static void lost_records(int async)
 {
-    (void)state;
+    if (async)
+        assert_int_equal(log__async_set(true, 0, false), 0);
     char *path = ts_temp_path("journal-socket");
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -405,27 +431,35 @@ static void test_sink_journald__lost_records_counted_and_reported(void **state)
     uint64_t before = log_dropped_count();
     for (int i = 0; i < 5; i++)
         log_info("nowhere %d", i);
+    if (async)
+        assert_int_equal(log_flush(), CTXLOG_EIO); /* the writer got them; none went */
     assert_int_equal(log_dropped_count() - before, 5);
     assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    if (async)
+        assert_int_equal(log_flush(), 0); /* the report goes: the journal is back */
     log_info("back");
+    assert_int_equal(log_flush(), 0);
     ts_capture_end(&cap);
     size_t len;
     char *err = ts_read_file(err_path, &len);
     assert_non_null(strstr(err, "cannot write to"));
     assert_null(strstr(strstr(err, "cannot write to") + 1, "cannot write to")); /* once */
-    /* The socket got the record that went through, then the entry telling
-     * how many were lost before it. */
+    /* Sync: the socket got the record that went through, then the entry
+     * telling how many were lost before it. Async: that entry, sent by
+     * log_flush(), then the record. */
     char dgram[4096];
-    ssize_t n = recv(fd, dgram, sizeof dgram - 1, MSG_DONTWAIT);
-    assert_true(n > 0);
-    dgram[n] = '\0';
-    assert_memory_equal(dgram, "MESSAGE=back\n", strlen("MESSAGE=back\n"));
-    n = recv(fd, dgram, sizeof dgram - 1, MSG_DONTWAIT);
-    assert_true(n > 0);
-    dgram[n] = '\0';
-    assert_memory_equal(dgram, "MESSAGE=journald: records dropped\n",
-                        strlen("MESSAGE=journald: records dropped\n"));
-    assert_non_null(strstr(dgram, "\nDROPPED=5\n"));
+    for (int k = 0; k < 2; k++) {
+        ssize_t n = recv(fd, dgram, sizeof dgram - 1, MSG_DONTWAIT);
+        assert_true(n > 0);
+        dgram[n] = '\0';
+        if (k == async) {
+            assert_memory_equal(dgram, "MESSAGE=back\n", strlen("MESSAGE=back\n"));
+            continue;
+        }
+        assert_memory_equal(dgram, "MESSAGE=journald: records dropped\n",
+                            strlen("MESSAGE=journald: records dropped\n"));
+        assert_non_null(strstr(dgram, "\nDROPPED=5\n"));
+    }
     assert_int_equal(recv(fd, dgram, sizeof dgram, MSG_DONTWAIT), -1);
     assert_int_equal(log_logger_clear_sinks(NULL), 0);
     log_sink_release(lost);
@@ -435,6 +469,119 @@ static void test_sink_journald__lost_records_counted_and_reported(void **state)
     free(path);
     free(err_path);
     free(err);
+}
+
+static void test_sink_journald__lost_records_counted_and_reported(void **state)
+{
+    (void)state;
+    lost_records(0);
+}
+
+static void test_sink_journald__async_lost_records_flush_reports(void **state)
+{
+    (void)state;
+    lost_records(1);
+}
+
+/* ---- a journal that stops reading: the logging thread goes on ------------------------- */
+
+/* What a journal that stopped reading looks like to the sink: a socket the
+ * test binds and reads only once the records are logged (on a thread of
+ * its own, so that log_flush() can send meanwhile). */
+struct reader {
+    int fd;
+    atomic_int stop; /* set once log_flush() returned: every send is done */
+    long n, found, last;
+    char *seen;
+    uint64_t reported; /* the DROPPED of the entries saying so */
+    int reports;
+};
+
+static void *reader_main(void *arg)
+{
+    struct reader *rd = arg;
+    char *buf = malloc(1 << 16);
+    for (;;) {
+        ssize_t k = recv(rd->fd, buf, (1 << 16) - 1, MSG_DONTWAIT);
+        if (k < 0) {
+            if (atomic_load(&rd->stop))
+                break; /* drained after the last send */
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+            continue;
+        }
+        buf[k] = '\0';
+        const char *d = strstr(buf, "\nDROPPED=");
+        if (strncmp(buf, "MESSAGE=journald: records dropped\n", 34) == 0 && d) {
+            rd->reported += strtoull(d + 9, NULL, 10);
+            rd->reports++;
+            continue;
+        }
+        assert_memory_equal(buf, "MESSAGE=stopped journal\n", 24);
+        const char *f = strstr(buf, "\nI=");
+        assert_non_null(f);
+        long i = strtol(f + 3, NULL, 10);
+        assert_true(i >= 0 && i < rd->n);
+        assert_int_equal(rd->seen[i], 0);
+        rd->seen[i] = 1;
+        assert_true(i > rd->last); /* in the order logged */
+        rd->last = i;
+        rd->found++;
+    }
+    free(buf);
+    return NULL;
+}
+
+static void test_sink_journald__journal_not_reading_async_drop(void **state)
+{
+    (void)state;
+    const char *e = getenv("CTXLOG_STRESS_RECORDS");
+    long n = e && atol(e) > 0 ? atol(e) : 5000;
+    char *path = ts_temp_path("journal-stopped");
+    struct reader rd = {.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), .n = n, .last = -1};
+    rd.seen = calloc((size_t)n, 1);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    assert_int_equal(bind(rd.fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(log__async_set(true, 0, true), 0); /* full queue: drop */
+    log_journald_options o = {.socket_path = path, .identifier = ident, .timeout_ms = 20};
+    log_sink *s;
+    assert_int_equal(log_sink_journald(&s, &o), 0);
+    assert_int_equal(log_logger_clear_sinks(NULL), 0);
+    assert_int_equal(log_logger_add_sink(NULL, s), 0);
+    char *err_path = ts_temp_path("stderr");
+    ts_capture cap = ts_capture_begin(2, err_path);
+
+    /* Once the socket's queue is full each send waits timeout_ms and
+     * fails; that is the writer's wait. Were the logging thread to wait
+     * for the journal, this loop would take n x timeout_ms. */
+    for (long i = 0; i < n; i++)
+        log_info_kv("stopped journal", LOG_I64("i", i));
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, reader_main, &rd), 0);
+    int rc = CTXLOG_EIO;
+    for (int i = 0; i < 100 && rc != 0; i++)
+        rc = log_flush(); /* the rest, and the entry saying how many were lost */
+    assert_int_equal(rc, 0);
+    atomic_store(&rd.stop, 1);
+    pthread_join(th, NULL);
+    ts_capture_end(&cap);
+    uint64_t dropped = log_dropped_count() - dropped_before;
+    printf("journal not reading (async, drop): logged %ld, delivered %ld, dropped and counted "
+           "%llu, reported in %d entries\n",
+           n, rd.found, (unsigned long long)dropped, rd.reports);
+    if (n >= 5000)
+        assert_true(dropped > 0); /* more than the socket's queue holds */
+    assert_int_equal((uint64_t)rd.found + dropped, (uint64_t)n);
+    assert_int_equal(rd.reported, dropped);
+    assert_int_equal(log_logger_clear_sinks(NULL), 0);
+    log_sink_release(s);
+    close(rd.fd);
+    free(rd.seen);
+    ts_unlink(path);
+    ts_unlink(err_path);
+    free(path);
+    free(err_path);
 }
 
 static void test_sink_journald__bad_arguments(void **state)
@@ -470,6 +617,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sink_journald__async_mode_every_record_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sink_journald__lost_records_counted_and_reported,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sink_journald__async_names_values_and_large_entry,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sink_journald__async_lost_records_flush_reports,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sink_journald__journal_not_reading_async_drop,
                                         setup, teardown),
     };
     rc = cmocka_run_group_tests(tests, NULL, NULL);

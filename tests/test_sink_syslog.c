@@ -38,6 +38,13 @@
 #include "log/async/async.h"
 #include "support.h"
 
+/* The child of the fork test starts a writer thread: allowed. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "die_after_fork=0";
+}
+
 #define SYSLOG_NG "/usr/sbin/syslog-ng"
 #define THREADS 4
 #define TENANTS 10
@@ -430,6 +437,7 @@ static void test_sink_syslog__daemon_not_reading_never_blocks(void **state)
 /* ---- syslog-ng: 100,000 records, 10 tenants, every record in its file once ------------- */
 
 static long per_thread;
+static const char *tenant_prefix; /* each run its own files: "" sync, "a" async */
 
 static void *tenant_thread(void *arg)
 {
@@ -437,7 +445,7 @@ static void *tenant_thread(void *arg)
     char req[48], tenant[32];
     for (long i = 0; i < per_thread; i++) {
         snprintf(req, sizeof req, "r-%d-%ld", t, i);
-        snprintf(tenant, sizeof tenant, "%ld", i % TENANTS);
+        snprintf(tenant, sizeof tenant, "%s%ld", tenant_prefix, i % TENANTS);
         CTX_REQUEST(req, "user \"quoted\"", tenant);
         log_info_kv("tenant record", LOG_I64("t", t), LOG_I64("i", i),
                     LOG_STR("text", "a ] b \\ c \" d\nnew line"));
@@ -449,6 +457,7 @@ struct seen {
     char *seen;
     int tenant;
     size_t count;
+    long last[THREADS]; /* in the current file: each thread's last record */
 };
 
 static void check_tenant_line(const char *sd_req, json_t *rec, void *arg)
@@ -464,8 +473,10 @@ static void check_tenant_line(const char *sd_req, json_t *rec, void *arg)
     assert_int_equal(json_integer_value(json_object_get(rec, "t")), t);
     assert_int_equal(json_integer_value(json_object_get(rec, "i")), i);
     assert_int_equal(i % TENANTS, s->tenant);
+    assert_true(i > s->last[t]); /* each thread's records in the order it logged them */
+    s->last[t] = i;
     char tenant[16];
-    snprintf(tenant, sizeof tenant, "%d", s->tenant);
+    snprintf(tenant, sizeof tenant, "%s%d", tenant_prefix, s->tenant);
     assert_string_equal(json_string_value(json_object_get(rec, "tenant_id")), tenant);
     assert_string_equal(json_string_value(json_object_get(rec, "user_id")), "user \"quoted\"");
     assert_string_equal(json_string_value(json_object_get(rec, "text")), "a ] b \\ c \" d\nnew line");
@@ -476,9 +487,13 @@ static void check_tenant_line(const char *sd_req, json_t *rec, void *arg)
     s->count++;
 }
 
-static void test_sink_syslog__syslog_ng_routes_every_record_by_tenant(void **state)
+/* 100,000 records from 4 threads (sync or async mode), each in its
+ * tenant's file once, whole, and in the order its thread logged it. */
+static void route_by_tenant(int async)
 {
-    (void)state;
+    tenant_prefix = async ? "a" : "";
+    if (async)
+        assert_int_equal(log__async_set(true, 0, false), 0);
     log_syslog_options o = {.transport = LOG_SYSLOG_TCP, .port = port};
     log_sink *s;
     assert_int_equal(log_sink_syslog(&s, &o), 0);
@@ -494,15 +509,19 @@ static void test_sink_syslog__syslog_ng_routes_every_record_by_tenant(void **sta
         assert_int_equal(ctx_thread_create(&th[t], NULL, tenant_thread, (void *)(intptr_t)t), 0);
     for (int t = 0; t < THREADS; t++)
         pthread_join(th[t], NULL);
+    assert_int_equal(log_flush(), 0);
     size_t want = (size_t)(per_thread * THREADS);
-    assert_int_equal(wait_lines("", TENANTS, want), want);
+    assert_int_equal(wait_lines(tenant_prefix, TENANTS, want), want);
 
     struct seen sn = {.seen = calloc(want, 1)};
-    printf("syslog-ng: %zu records sent over TCP; per tenant:", want);
+    printf("syslog-ng (%s mode): %zu records sent over TCP; per tenant:", async ? "async" : "sync",
+           want);
     for (int k = 0; k < TENANTS; k++) {
         char name[32];
-        snprintf(name, sizeof name, "tenant-%d.log", k);
+        snprintf(name, sizeof name, "tenant-%s%d.log", tenant_prefix, k);
         sn.tenant = k;
+        for (int t = 0; t < THREADS; t++)
+            sn.last[t] = -1;
         size_t before = sn.count;
         each_line(name, check_tenant_line, &sn);
         size_t expect = 0;
@@ -515,6 +534,20 @@ static void test_sink_syslog__syslog_ng_routes_every_record_by_tenant(void **sta
     assert_int_equal(sn.count, want);
     free(sn.seen);
     assert_int_equal(log_dropped_count() - dropped_before, 0);
+}
+
+static void test_sink_syslog__syslog_ng_routes_every_record_by_tenant(void **state)
+{
+    (void)state;
+    route_by_tenant(0);
+}
+
+/* The same through the async writer: the frames are built on the logging
+ * threads and sent by the writer, whole and in each thread's order. */
+static void test_sink_syslog__async_mode_routes_every_record_in_order(void **state)
+{
+    (void)state;
+    route_by_tenant(1);
 }
 
 /* ---- the daemon goes away and comes back ----------------------------------------------- */
@@ -582,6 +615,8 @@ static void test_sink_syslog__syslog_ng_restart_queue_and_exact_drops(void **sta
     char *err_path = ts_temp_path("stderr");
     ts_capture cap = ts_capture_begin(2, err_path);
     log_phase(1, N2);
+    /* The writer has them all once log_flush returns; it cannot deliver. */
+    assert_int_equal(log_flush(), CTXLOG_EIO);
     ts_capture_end(&cap);
     uint64_t dropped = log_dropped_count() - dropped_before;
     assert_int_equal(dropped, N2 - QUEUE);
@@ -590,20 +625,27 @@ static void test_sink_syslog__syslog_ng_restart_queue_and_exact_drops(void **sta
     assert_non_null(strstr(err, "cannot send to syslog tcp"));
     assert_null(strstr(err, "cannot keep")); /* one line for the outage */
 
-    /* 3: back; after the longest backoff the next record reconnects, the
-     * queue goes out first, then the record saying how many were lost. */
+    /* 3: back; log_flush() alone, with no record after it, reconnects at
+     * once: the queue goes out, then the record saying how many were
+     * lost. */
     sng_start();
-    sleep_ms(60); /* longer than reconnect_max_ms: the next record tries */
     cap = ts_capture_begin(2, err_path);
-    log_phase(2, N3);
+    assert_int_equal(log_flush(), 0);
     ts_capture_end(&cap);
     free(err);
     err = ts_read_file(err_path, &len);
     assert_non_null(strstr(err, "writing to syslog tcp"));
-    size_t want = N1 + QUEUE + N3;
-    for (int i = 0; i < 1200 && lines_in("tenant-outage.log") < want; i++)
+    for (int i = 0; i < 1200 && lines_in("tenant-outage.log") < N1 + QUEUE; i++)
         sleep_ms(100);
     for (int i = 0; i < 1200 && lines_in("tenant-.log") < 1; i++)
+        sleep_ms(100);
+    assert_int_equal(lines_in("tenant-outage.log"), N1 + QUEUE);
+    assert_int_equal(lines_in("tenant-.log"), 1);
+    /* Then records go on as usual. */
+    log_phase(2, N3);
+    assert_int_equal(log_flush(), 0);
+    size_t want = N1 + QUEUE + N3;
+    for (int i = 0; i < 1200 && lines_in("tenant-outage.log") < want; i++)
         sleep_ms(100);
     struct outage *ou = calloc(1, sizeof *ou);
     each_line("tenant-outage.log", check_outage_line, ou);
@@ -623,6 +665,213 @@ static void test_sink_syslog__syslog_ng_restart_queue_and_exact_drops(void **sta
                      (uint64_t)(N1 + N2 + N3));
     free(ou);
     free(err);
+    ts_unlink(err_path);
+    free(err_path);
+}
+
+/* ---- fork(): the child sends its own records, never the parent's ---------------------- */
+
+static void log_fork_records(const char *who, long n)
+{
+    char req[32];
+    for (long i = 0; i < n; i++) {
+        snprintf(req, sizeof req, "f-%s-%ld", who, i);
+        CTX_REQUEST(req, NULL, "fork");
+        log_info_kv("fork record", LOG_I64("i", i));
+    }
+}
+
+struct forked {
+    long found[2]; /* parent's, child's */
+    char seen[2][64];
+};
+
+static void check_fork_line(const char *sd_req, json_t *rec, void *arg)
+{
+    struct forked *f = arg;
+    const char *req = json_string_value(json_object_get(rec, "request_id"));
+    assert_non_null(req);
+    assert_string_equal(sd_req, req);
+    char who[16];
+    long i;
+    assert_int_equal(sscanf(req, "f-%15[a-z]-%ld", who, &i), 2);
+    int c = strcmp(who, "child") == 0;
+    assert_true(c || strcmp(who, "parent") == 0);
+    assert_true(i >= 0 && i < 64);
+    assert_int_equal(f->seen[c][i], 0); /* once */
+    f->seen[c][i] = 1;
+    assert_int_equal(json_integer_value(json_object_get(rec, "i")), i);
+    f->found[c]++;
+}
+
+static void test_sink_syslog__fork_child_never_sends_the_parents_queue(void **state)
+{
+    (void)state;
+    enum { P = 50, C = 20 };
+    assert_int_equal(log__async_set(true, 0, false), 0);
+    log_syslog_options o = {.transport = LOG_SYSLOG_TCP,
+                            .port = port,
+                            .reconnect_min_ms = 10,
+                            .reconnect_max_ms = 40};
+    log_sink *s;
+    assert_int_equal(log_sink_syslog(&s, &o), 0);
+    use_sink(s);
+    /* The daemon is down: the parent's records wait in the sink's queue
+     * when the process forks. */
+    sng_stop();
+    char *err_path = ts_temp_path("stderr-fork");
+    ts_capture cap = ts_capture_begin(2, err_path);
+    log_fork_records("parent", P);
+    assert_int_equal(log_flush(), CTXLOG_EIO);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Once the daemon is back: its own records, on a connection of its
+         * own; the parent's queue is not the child's to send. */
+        char c;
+        close(go[1]);
+        int ok = read(go[0], &c, 1) == 1;
+        free(err_path); /* the parent's to unlink; not lost here (valgrind) */
+        log_fork_records("child", C);
+        _exit(ok && log_flush() == 0 ? 0 : 1);
+    }
+    close(go[0]);
+    sng_start();
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(go[1]);
+    int st;
+    pid_t waited = waitpid(pid, &st, 0);
+    int flushed = log_flush(); /* the parent's queue, by the parent */
+    ts_capture_end(&cap);
+    assert_int_equal(waited, pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(flushed, 0);
+    for (int i = 0; i < 1200 && lines_in("tenant-fork.log") < P + C; i++)
+        sleep_ms(100);
+    struct forked f;
+    memset(&f, 0, sizeof f);
+    each_line("tenant-fork.log", check_fork_line, &f);
+    assert_int_equal(f.found[0], P);
+    assert_int_equal(f.found[1], C);
+    assert_int_equal(log_dropped_count() - dropped_before, 0);
+    ts_unlink(err_path);
+    free(err_path);
+}
+
+/* ---- a stopped daemon: the logging thread goes on, every loss counted ------------------ */
+
+/* The records saying how many were dropped (the sink's, and the async
+ * queue's), summed. */
+struct reports {
+    uint64_t dropped;
+    int n;
+};
+
+static void sum_reports(const char *sd_req, json_t *rec, void *arg)
+{
+    struct reports *r = arg;
+    assert_string_equal(sd_req, "");
+    const char *msg = json_string_value(json_object_get(rec, "msg"));
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "records dropped"));
+    r->dropped += (uint64_t)json_integer_value(json_object_get(rec, "dropped"));
+    r->n++;
+}
+
+enum { STOPPED_PAD = 2048 };
+
+struct stopped {
+    char *seen;
+    long n, found, last;
+};
+
+static void check_stopped_line(const char *sd_req, json_t *rec, void *arg)
+{
+    struct stopped *st = arg;
+    const char *req = json_string_value(json_object_get(rec, "request_id"));
+    assert_non_null(req);
+    assert_string_equal(sd_req, req);
+    long i;
+    assert_int_equal(sscanf(req, "s-%ld", &i), 1);
+    assert_true(i >= 0 && i < st->n);
+    assert_int_equal(st->seen[i], 0);
+    st->seen[i] = 1;
+    assert_true(i > st->last); /* in the order logged */
+    st->last = i;
+    assert_int_equal(json_integer_value(json_object_get(rec, "i")), i);
+    assert_int_equal(strlen(json_string_value(json_object_get(rec, "pad"))), STOPPED_PAD);
+    st->found++;
+}
+
+static void test_sink_syslog__stopped_daemon_async_drop_never_waits(void **state)
+{
+    (void)state;
+    enum { QUEUE = 100 };
+    const char *e = getenv("CTXLOG_STRESS_RECORDS");
+    long n = e && atol(e) > 0 ? atol(e) : 20000;
+    struct reports before = {0};
+    each_line("tenant-.log", sum_reports, &before); /* earlier tests' reports */
+    /* A small async queue that drops when full, and a small sink queue. */
+    assert_int_equal(log__async_set(true, 64 * 1024, true), 0);
+    log_syslog_options o = {.transport = LOG_SYSLOG_TCP, .port = port, .queue_max = QUEUE};
+    log_sink *s;
+    assert_int_equal(log_sink_syslog(&s, &o), 0);
+    use_sink(s);
+    char *pad = malloc(STOPPED_PAD + 1);
+    memset(pad, 'p', STOPPED_PAD);
+    pad[STOPPED_PAD] = '\0';
+
+    /* The daemon takes no byte: once the kernel's buffers are full, the
+     * writer waits for it once (timeout_ms), then its records go to the
+     * sink's queue, and past it are counted; the logging thread never
+     * waits, its queue drops (counted) when the writer is behind. Were
+     * the logging thread to wait for the daemon, this loop would not end. */
+    assert_int_equal(kill(sng_pid, SIGSTOP), 0);
+    char *err_path = ts_temp_path("stderr");
+    ts_capture cap = ts_capture_begin(2, err_path);
+    for (long i = 0; i < n; i++) {
+        char req[32];
+        snprintf(req, sizeof req, "s-%ld", i);
+        CTX_REQUEST(req, NULL, "stopped");
+        log_info_kv("stopped daemon", LOG_I64("i", i), LOG_STR("pad", pad));
+    }
+    assert_int_equal(kill(sng_pid, SIGCONT), 0);
+    /* It reads again: log_flush() delivers what waits (each try waits for
+     * the daemon timeout_ms at most). */
+    int rc = CTXLOG_EIO;
+    for (int i = 0; i < 100 && rc != 0; i++)
+        rc = log_flush();
+    assert_int_equal(rc, 0);
+    ts_capture_end(&cap);
+    uint64_t dropped = log_dropped_count() - dropped_before;
+    if (n >= 20000)
+        assert_true(dropped > 0); /* 40 MiB do not fit in the kernel's buffers */
+
+    /* Exact: found + counted drops = logged; and the records saying how
+     * many were dropped add up to the count. */
+    size_t want = (size_t)n - (size_t)dropped;
+    for (int i = 0; i < 1200 && lines_in("tenant-stopped.log") < want; i++)
+        sleep_ms(100);
+    struct reports after = {0};
+    for (int i = 0; i < 1200; i++) {
+        after = (struct reports){0};
+        each_line("tenant-.log", sum_reports, &after);
+        if (after.dropped - before.dropped >= dropped)
+            break;
+        sleep_ms(100);
+    }
+    struct stopped st = {.seen = calloc((size_t)n, 1), .n = n, .last = -1};
+    each_line("tenant-stopped.log", check_stopped_line, &st);
+    printf("syslog-ng stopped (async, drop): logged %ld, delivered %ld, dropped and counted "
+           "%llu, reported in %d records\n",
+           n, st.found, (unsigned long long)dropped, after.n - before.n);
+    assert_int_equal((uint64_t)st.found + dropped, (uint64_t)n);
+    assert_int_equal(after.dropped - before.dropped, dropped);
+    free(st.seen);
+    free(pad);
     ts_unlink(err_path);
     free(err_path);
 }
@@ -680,7 +929,13 @@ int main(void)
     const struct CMUnitTest daemon[] = {
         cmocka_unit_test_setup_teardown(test_sink_syslog__syslog_ng_routes_every_record_by_tenant,
                                         daemon_setup, daemon_teardown),
+        cmocka_unit_test_setup_teardown(test_sink_syslog__async_mode_routes_every_record_in_order,
+                                        daemon_setup, daemon_teardown),
         cmocka_unit_test_setup_teardown(test_sink_syslog__syslog_ng_restart_queue_and_exact_drops,
+                                        daemon_setup, daemon_teardown),
+        cmocka_unit_test_setup_teardown(test_sink_syslog__fork_child_never_sends_the_parents_queue,
+                                        daemon_setup, daemon_teardown),
+        cmocka_unit_test_setup_teardown(test_sink_syslog__stopped_daemon_async_drop_never_waits,
                                         daemon_setup, daemon_teardown),
     };
     rc |= cmocka_run_group_tests_name("against syslog-ng", daemon, NULL, NULL);

@@ -258,9 +258,11 @@ CTXLOG_API int log_configure_env(void);
  * @return 0; CTXLOG_EIO when the last write to some output failed, in this
  *         flush or before it (those records are lost: counted in
  *         log_dropped_count() and said once on stderr; it is returned until
- *         a write to that output succeeds again or the output is closed), or
+ *         a write to that output succeeds again or the output is closed),
  *         when the flush operation of a custom sink (log_sink_custom())
- *         failed.
+ *         failed, or when a journald or syslog sink could not deliver what
+ *         it holds or owes (log_sink_journald(), log_sink_syslog(): a
+ *         syslog TCP sink connects and sends its queue here).
  */
 CTXLOG_API int log_flush(void);
 

@@ -242,13 +242,19 @@ typedef struct log_journald_options {
  * needed; an entry too large for one datagram goes through a sealed memfd.
  *
  * The sink has no formatter (log_sink_set_formatter() is accepted and
- * ignored) and no buffer: every record is sent on the logging thread,
- * in sync and in async mode alike (a datagram to a local socket; the async
- * writer does not see these records). When the journal does not take an
- * entry (not running, its queue full for longer than timeout_ms), the
- * record is counted in log_dropped_count(), said once on stderr, and when
- * sending works again an entry says how many were lost ("journald: records
- * dropped", field DROPPED).
+ * ignored) and no buffer. The entry is always built on the logging thread
+ * (with the context as of the call). In sync mode it is sent there too,
+ * before the call returns; in async mode it is handed to the background
+ * writer through the thread's queue, like every other sink's records (per
+ * thread order kept; a full queue blocks or drops and counts as
+ * configured), and the writer sends it. A send waits at most timeout_ms.
+ * When the journal does not take an entry (not running, its queue full for
+ * longer than timeout_ms), the record is counted in log_dropped_count(),
+ * said once on stderr, and an entry says how many were lost ("journald:
+ * records dropped", field DROPPED) after the next entry that goes through,
+ * or on log_flush(); records the async queue dropped are said in the same
+ * entry. log_flush() returns CTXLOG_EIO while the journal does not take
+ * entries (the last send, or that entry, failed).
  *
  * @param[out] out the sink (one reference); NULL on error.
  * @param opts NULL: the defaults; copied.
@@ -312,21 +318,28 @@ typedef struct log_syslog_options {
  * sink's formatter writes it (JSON by default; log_sink_set_formatter()
  * changes it), without the final newline.
  *
- * Each record is sent on the logging thread (in sync and async mode alike:
- * the async writer does not see these records), under the sink's lock. A
- * send waits at most timeout_ms; after one such wait, sends do not wait
- * again until the daemon takes bytes. UNIX and UDP: a message the daemon
- * or the network does not take (too big for a datagram, no daemon) is
- * lost and counted. TCP: while the daemon is away or not reading, up to
+ * The message is always built on the logging thread (with the context as
+ * of the call). In sync mode it is sent there too, under the sink's lock;
+ * in async mode it is handed to the background writer through the
+ * thread's queue, like every other sink's records (per-thread order kept;
+ * a full queue blocks or drops and counts as configured), and the writer
+ * sends it. A send waits at most timeout_ms; after one such wait, sends do
+ * not wait again until the daemon takes bytes. UNIX and UDP: a message the
+ * daemon or the network does not take (too big for a datagram, no daemon)
+ * is lost and counted. TCP: while the daemon is away or not reading, up to
  * queue_max records wait in the sink, and connection attempts follow with
  * the backoff; once connected again the queue goes out first, in order
- * (with the next record, or when the sink is released). Records that
- * found the queue full are counted in log_dropped_count(), said once on
- * stderr per outage, and followed by a record saying how many ("syslog:
- * records dropped", field "dropped") once delivery resumes. Records in
- * flight in the kernel's buffers when a daemon is killed cannot be known
- * to TCP's sender and are not counted; a daemon that closes its connection
- * is noticed before the next send.
+ * (with the next record, on log_flush(), or when the sink is released).
+ * log_flush() (and log_shutdown()) connects at once, sends the queue, and
+ * returns CTXLOG_EIO while some record is left in it. Records that found
+ * the queue full are counted in log_dropped_count(), said once on stderr
+ * per outage, and followed by a record saying how many ("syslog: records
+ * dropped", field "dropped", also counting those the async queue dropped)
+ * once delivery resumes. After fork() the child sends only its own
+ * records, on a connection of its own. Records in flight in the kernel's
+ * buffers when a daemon is killed cannot be known to TCP's sender and are
+ * not counted; a daemon that closes its connection is noticed before the
+ * next send.
  *
  * @param[out] out the sink (one reference); NULL on error.
  * @param opts NULL: the defaults; copied.

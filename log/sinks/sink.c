@@ -14,6 +14,10 @@ log_sink *log__sink_new(const log__sink_ops *ops, size_t size, const char *name)
     assert(ops && size >= sizeof(log_sink));
     /* A sink takes either records or lines. */
     assert(!ops->record != !ops->write_lines);
+    /* A sink that builds its units writes them one by one, in both modes. */
+    assert(!ops->build || (ops->write_lines && ops->writev));
+    /* Its own reports of losses are for such a sink only. */
+    assert(!ops->lost || ops->build);
     log_sink *s = calloc(1, size);
     char *copy = s ? strdup(name) : NULL;
     if (!copy) {
@@ -77,8 +81,27 @@ void log_sink_release(log_sink *s)
     free(s);
 }
 
+int log__sink_build(log_sink *s, const log_record *r, const char *text, size_t len, fmt_buf *b)
+{
+    static atomic_flag said = ATOMIC_FLAG_INIT;
+    assert(s->ops->build);
+    fmt_buf_clear(b);
+    s->ops->build(s, r, text, len, b);
+    if (!b->oom) {
+        assert(b->len > 0); /* a unit is never empty */
+        return 0;
+    }
+    log__count_dropped(1);
+    if (!atomic_flag_test_and_set(&said))
+        log__report("out of memory building a record for %s; it is lost (log_dropped_count())",
+                    s->name);
+    return -1;
+}
+
 void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len)
 {
+    /* A unit (sink_ops.h) is never buffered: it goes out at once. */
+    assert(!s->ops->build || !s->buffered);
     if (__builtin_expect(s->ops->record != NULL, 0)) {
         s->ops->record(s, r, text, len);
         return;

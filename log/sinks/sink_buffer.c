@@ -79,8 +79,12 @@ void log__sink_unregister(log_sink *s)
     pthread_mutex_unlock(&reg_lock);
 }
 
-static size_t count_lines(const char *p, size_t len)
+/* The records in the bytes p[0, len) a sink takes: its lines, or one
+ * unit (sink_ops.h). */
+static size_t count_records(const log_sink *s, const char *p, size_t len)
 {
+    if (s->ops->build)
+        return 1; /* write_lines gets one unit at a time */
     size_t n = 0;
     for (const char *e = p + len; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
         n++;
@@ -94,7 +98,7 @@ static void wrote_locked(log_sink *s, const char *p, size_t len, size_t done, in
 {
     if (err) {
         assert(done < len);
-        log__sink_failed(s, err, count_lines(p + done, len - done));
+        log__sink_failed(s, err, count_records(s, p + done, len - done));
         return;
     }
     if (s->failing)
@@ -158,7 +162,8 @@ void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how)
      * reopens before the newer ones). */
     if (s->buf_len && s->buf_gen != gen)
         log__sink_flush_locked(s);
-    int buffer = how == LOG__PUT_BATCH || s->buffered;
+    /* Units (sink_ops.h) are written one at a time, never buffered. */
+    int buffer = (how == LOG__PUT_BATCH || s->buffered) && !s->ops->build;
     if (buffer && !s->buf) {
         s->buf = malloc(LOG__SINK_BUF);
         if (!s->buf)
@@ -215,9 +220,16 @@ uint64_t log__sinks_flush(int due_only, uint64_t now_ns)
     return tnext < next ? tnext : next;
 }
 
-/* The record that says how many records the async queue dropped for `s`. */
+/* The record that says how many records the async queue dropped for `s`
+ * (b: the writer's buffer), or the number to the sink that says it itself. */
 static void report_drops(log_sink *s, uint64_t n, fmt_buf *b)
 {
+    if (s->ops->lost) {
+        pthread_mutex_lock(&s->lock);
+        s->ops->lost(s, n);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
     log_field field = LOG_U64("dropped", n);
     log_record r = {
         .level = LOG_LEVEL_WARN,
@@ -261,8 +273,11 @@ void log__sinks_fork(int phase)
         return;
     }
     for (log_sink *s = reg_head; s; s = s->reg_next) {
-        if (phase == LOG__FORK_CHILD)
+        if (phase == LOG__FORK_CHILD) {
             s->buf_len = 0; /* the parent writes these; written twice otherwise */
+            if (s->ops->fork_child)
+                s->ops->fork_child(s);
+        }
         pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_unlock(&reg_lock);

@@ -8,11 +8,15 @@
  * bytes); an entry too large for a datagram is written to a memfd, sealed,
  * and the descriptor passed with SCM_RIGHTS.
  *
- * The sink takes records (sink_ops.h `record`), on the logging thread in
- * both modes: the entry needs the record's fields, and a datagram to a
- * local socket is as cheap to send as to queue. The entry is built and
- * sent without the sink's lock (a datagram is atomic); the lock guards
- * only the failure state and the count of records lost in it.
+ * The sink builds units (sink_ops.h `build`): the entry is made on the
+ * logging thread (build_entry, the one place that decides its bytes: it
+ * needs the record's fields), and sent by the sink's write_lines (one
+ * entry) and writev (one entry per iov) ops, under the sink's lock — on the
+ * logging thread in sync mode, by the async writer in async mode. An entry
+ * that cannot be sent is lost and counted by the common code
+ * (log__sink_failed); the first one sent after that is followed by an
+ * entry saying how many were lost (owed until it goes: log_flush() tries
+ * it too).
  */
 #include "log/sinks/sink_ops.h"
 #include "log/sinks/sink_severity.h"
@@ -27,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -42,7 +47,7 @@ typedef struct journald_sink {
     struct sockaddr_un addr;
     socklen_t addr_len;
     char *identifier;
-    uint64_t lost; /* records lost since the last entry that said so; under lock */
+    uint64_t lost; /* records lost (here or in the async queue) not yet said; under lock */
 } journald_sink;
 
 /* The fields every entry has, whose names a variable or field never takes. */
@@ -229,15 +234,12 @@ static int send_entry(journald_sink *j, const char *p, size_t len)
     }
 }
 
-/* Lock held, a send just worked after a failure streak: say so, and send
- * the entry that tells how many records were lost. */
-static void recovered_locked(journald_sink *j)
+/* Lock held: send the entry that tells how many records were lost.
+ * Returns 0 or an errno value (then it is still owed). */
+static int report_lost_locked(journald_sink *j)
 {
-    log_sink *s = &j->base;
-    uint64_t n = j->lost;
-    log__sink_recovered(s);
-    j->lost = 0;
-    log_field field = LOG_U64("dropped", n);
+    LOG__ASSERT_LOCKED(&j->base);
+    log_field field = LOG_U64("dropped", j->lost);
     log_record r = {
         .level = LOG_LEVEL_WARN,
         .logger = "ctxlog",
@@ -252,30 +254,84 @@ static void recovered_locked(journald_sink *j)
     build_entry(j, &r, &b);
     int err = b.oom ? ENOMEM : send_entry(j, b.data, b.len);
     fmt_buf_free(&b);
-    if (err) {
-        j->lost = n; /* said with the next entry that goes through */
-        s->failing = 1;
-    }
+    if (!err)
+        j->lost = 0;
+    return err;
 }
 
-static void journald_record(log_sink *s, const log_record *r, const char *text, size_t len)
+/* The build op: the entry, from the record's fields (not its text). */
+static void journald_build(log_sink *s, const log_record *r, const char *text, size_t len,
+                           fmt_buf *b)
 {
-    (void)text, (void)len; /* the entry is made of the record's fields */
-    journald_sink *j = LOG__SINK_OF(journald_sink, s);
-    fmt_buf b = {0};
-    build_entry(j, r, &b);
-    int err = b.oom ? ENOMEM : send_entry(j, b.data, b.len);
-    fmt_buf_free(&b);
-    if (!err && !atomic_load_explicit(&s->failing, memory_order_relaxed))
-        return;
-    pthread_mutex_lock(&s->lock);
+    (void)text, (void)len;
+    build_entry(LOG__SINK_OF(journald_sink, s), r, b);
+}
+
+/* Lock held: one entry; after it, the report owed, if any. */
+static int deliver_locked(journald_sink *j, const char *p, size_t len)
+{
+    int err = send_entry(j, p, len);
     if (err) {
-        log__sink_failed(s, err, 1);
-        j->lost++;
-    } else if (s->failing) {
-        recovered_locked(j);
+        j->lost++; /* counted by the caller (log__sink_failed) */
+        return err;
     }
-    pthread_mutex_unlock(&s->lock);
+    if (j->lost)
+        (void)report_lost_locked(j);
+    return 0;
+}
+
+/* The write_lines op: one entry (sink_ops.h "Units"). */
+static int journald_write_lines(log_sink *s, const char *p, size_t len, unsigned gen,
+                                size_t *done)
+{
+    (void)gen; /* nothing to reopen */
+    LOG__ASSERT_LOCKED(s);
+    *done = 0;
+    return deliver_locked(LOG__SINK_OF(journald_sink, s), p, len);
+}
+
+/* The writev op: the async writer's run, one entry per iov. */
+static int journald_writev(log_sink *s, struct iovec *iov, int n, int *done)
+{
+    LOG__ASSERT_LOCKED(s);
+    journald_sink *j = LOG__SINK_OF(journald_sink, s);
+    for (*done = 0; *done < n; (*done)++) {
+        int err = deliver_locked(j, iov[*done].iov_base, iov[*done].iov_len);
+        if (err) {
+            j->lost += (uint64_t)(n - *done - 1); /* the rest of the run is lost too */
+            return err;
+        }
+    }
+    return 0;
+}
+
+/* The lost op: records the async queue dropped, said with the others. */
+static void journald_lost(log_sink *s, uint64_t n)
+{
+    LOG__ASSERT_LOCKED(s);
+    LOG__SINK_OF(journald_sink, s)->lost += n;
+}
+
+/* The fork_child op: the parent says what it lost; datagrams on the
+ * shared socket never interleave, so the child keeps it. */
+static void journald_fork_child(log_sink *s)
+{
+    LOG__SINK_OF(journald_sink, s)->lost = 0;
+}
+
+/* The flush op: every entry was sent or counted already; the report owed
+ * about lost ones is tried now (it also tells whether the journal is
+ * back). */
+static int journald_flush(log_sink *s)
+{
+    LOG__ASSERT_LOCKED(s);
+    journald_sink *j = LOG__SINK_OF(journald_sink, s);
+    if (!j->lost)
+        return 0;
+    int err = report_lost_locked(j);
+    if (!err && s->failing)
+        log__sink_recovered(s);
+    return err;
 }
 
 static void journald_close(log_sink *s)
@@ -285,9 +341,15 @@ static void journald_close(log_sink *s)
     free(j->identifier);
 }
 
+/* No crash_write, no reopen. */
 static const log__sink_ops journald_ops = {
     .name = "journald",
-    .record = journald_record,
+    .write_lines = journald_write_lines,
+    .writev = journald_writev,
+    .flush = journald_flush,
+    .build = journald_build,
+    .lost = journald_lost,
+    .fork_child = journald_fork_child,
     .close = journald_close,
 };
 
@@ -327,6 +389,7 @@ int log_sink_journald(log_sink **out, const log_journald_options *opts)
         log_sink_release(s);
         return CTXLOG_ENOMEM;
     }
+    log__sink_register(s); /* log_flush() reaches it; the async writer writes it */
     *out = s;
     return 0;
 }

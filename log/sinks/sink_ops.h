@@ -9,8 +9,16 @@
  * (sink_gather.c, async_*.c), refcounting, flush, reopen, fork and the
  * crash handler — call these operations and never ask which kind a sink
  * is. A new kind is a new file with its own table: stdout and stderr
- * (sink_fd.c), files (sink_file.c), callbacks (sink_callback.c) and users'
- * own transports (sink_custom.c).
+ * (sink_fd.c), files (sink_file.c), callbacks (sink_callback.c), users'
+ * own transports (sink_custom.c), journald (sink_journald.c) and syslog
+ * (sink_syslog.c).
+ *
+ * Units: a sink takes lines (the formatter's text; a batch of them is
+ * written at once) unless it has a `build` op. Then its unit is the bytes
+ * one record becomes (a journal entry, a syslog frame): `build` makes them
+ * on the logging thread, and every op below that takes bytes gets whole
+ * units — write_lines exactly one, writev one per iov — never a batch of
+ * them in one piece (such a sink is never buffered).
  */
 #ifndef CTXLOG_SINK_OPS_H
 #define CTXLOG_SINK_OPS_H
@@ -28,14 +36,17 @@ struct log__sink_ops {
     /* The kind, for messages and debugging. */
     const char *name;
     /*
-     * Required for sinks that take lines (every kind but those with
-     * `record`). The sink's lock held and its shared buffer written out:
-     * write the whole lines p[0, len), buffered at reopen generation `gen`
-     * (log__reopen_generation when their first byte was buffered). A reopen
-     * requested before those bytes, and rotation between lines, are the
-     * sink's business. Returns 0, or the errno of the write that failed,
-     * with *done the bytes of whole lines written before it (the rest are
-     * counted as lost by the caller).
+     * Required for sinks that take lines or units (every kind but those
+     * with `record`). The sink's lock held and its shared buffer written
+     * out: write the whole lines p[0, len) (with `build`: the one unit),
+     * buffered at reopen generation `gen` (log__reopen_generation when
+     * their first byte was buffered). A reopen requested before those
+     * bytes, and rotation between lines, are the sink's business. Returns
+     * 0, or the errno of the write that failed, with *done the bytes of
+     * whole lines written before it (the rest are counted as lost by the
+     * caller; a unit not delivered is one record lost). A sink that keeps
+     * units back to deliver later (a queue of its own) returns 0 for those
+     * it kept, and counts those it could not keep itself.
      */
     int (*write_lines)(log_sink *s, const char *p, size_t len, unsigned gen, size_t *done);
     /*
@@ -46,16 +57,19 @@ struct log__sink_ops {
     int (*write_lines_unlock)(log_sink *s, const char *p, size_t len, unsigned gen,
                               size_t *done);
     /*
-     * Optional. Lock held, shared buffer written out: the async writer's
-     * run of n records (each whole lines, none empty) in one gathered
-     * write; *done gets how many were written whole. Returns 0 or errno.
-     * NULL: the records go through the shared buffer, and out with
-     * write_lines (a sink that must place every line itself, such as a
-     * file that rotates, leaves it NULL).
+     * Optional (required with `build`). Lock held, shared buffer written
+     * out: the async writer's run of n records (each whole lines, none
+     * empty; with `build`, one unit each) in one gathered write; *done gets
+     * how many were written whole (or kept, as write_lines says). Returns
+     * 0 or errno. NULL: the records go through the shared buffer, and out
+     * with write_lines (a sink that must place every line itself, such as
+     * a file that rotates, leaves it NULL).
      */
     int (*writev)(log_sink *s, struct iovec *iov, int n, int *done);
-    /* Optional. Lock held, every buffer written out (log_flush()): make
-     * what was written durable or delivered. Returns 0 or an errno. */
+    /* Optional. Lock held, every buffer written out (log_flush(), and
+     * log_shutdown() through it): make what was written durable or
+     * delivered (a sink with a queue of its own sends it now, if it can).
+     * Returns 0 or an errno (some unit is still not delivered). */
     int (*flush)(log_sink *s);
     /* Optional. Lock held, the shared buffer written out (log_reopen()):
      * start over on a fresh destination. Returns 0 or CTXLOG_EIO. */
@@ -66,9 +80,28 @@ struct log__sink_ops {
     void (*crash_write)(log_sink *s, const char *p, size_t len);
     /* Optional: the sink takes each record itself, on the logging thread
      * (with its text, NULL when it has no formatter), instead of lines
-     * through the buffers; such a sink is not registered and has no
-     * buffer. */
+     * through the buffers, in both modes; such a sink is not registered
+     * and has no buffer (the callback sink). */
     void (*record)(log_sink *s, const log_record *r, const char *text, size_t len);
+    /* Optional (not with `record`): on the logging thread, no lock held,
+     * append to b the unit record r becomes (its text: the sink's
+     * formatter's, NULL when it has none), the one place that decides
+     * those bytes; b->oom when memory ran out. The unit then goes the way
+     * of lines: written at once in sync mode, handed to the async writer in
+     * async mode (sink_ops.h "Units"). Never empty. Also called for the
+     * records the library writes itself (drop reports): r->file is NULL. */
+    void (*build)(log_sink *s, const log_record *r, const char *text, size_t len, fmt_buf *b);
+    /* Optional. Lock held, on the async writer: the async queue dropped
+     * n records for the sink (counted already). A sink that says so with
+     * a unit of its own, owed until it is delivered (never counted as a
+     * lost record itself), takes the number here; NULL: the writer writes
+     * a record saying so through the sink like any other. */
+    void (*lost)(log_sink *s, uint64_t n);
+    /* Optional. In the child after fork(), the lock held (taken before the
+     * fork): forget what is the parent's to deliver or say (a queue of its
+     * own, a count of lost records) and anything the child must not share
+     * with it (a stream both would write frames to). */
+    void (*fork_child)(log_sink *s);
     /* Optional. The last reference went and every buffer was written out:
      * release the kind's own resources (not the common struct). */
     void (*close)(log_sink *s);

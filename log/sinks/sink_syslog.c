@@ -6,19 +6,23 @@
  * (local socket, UDP) or on a TCP stream framed by octet counting
  * (RFC 6587: "LEN SP MSG").
  *
- * The sink takes records (sink_ops.h `record`), on the logging thread in
- * both modes: the message needs the record's context, and the sink keeps
- * its own bounded queue for TCP, so the async writer has nothing to add.
- * The message is built without the lock (build_frame, the one place that
- * decides its bytes); queueing and sending happen under the sink's lock,
- * so frames never interleave on the stream.
+ * The sink builds units (sink_ops.h `build`): the frame is made on the
+ * logging thread (build_frame, the one place that decides its bytes: the
+ * message needs the record's context), and delivered by the sink's
+ * write_lines (one frame) and writev (one frame per iov) ops — on the
+ * logging thread in sync mode, by the async writer in async mode. Queueing
+ * and sending happen under the sink's lock, so frames never interleave on
+ * the stream.
  *
  * TCP: a daemon that closed its end is noticed before each send (the
  * socket reads as closed), the connection is dropped and made again after
  * a backoff; meanwhile frames wait in the queue up to queue_max, and the
  * records that found it full are counted. A send that cannot go on waits
  * for the daemon at most timeout_ms, once: until the daemon takes bytes
- * again the following records go to the queue without waiting.
+ * again the following records go to the queue without waiting. The sink
+ * counts what its queue could not keep itself (the common failure state,
+ * `failing`, is for the writes that fail: datagrams); log_flush() sends
+ * the queue (connecting at once) and fails while some frame is left.
  */
 #include "log/sinks/sink_ops.h"
 #include "log/sinks/sink_severity.h"
@@ -31,6 +35,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -66,7 +71,8 @@ typedef struct syslog_sink {
     frame *head, *tail;
     size_t queued;
     bool stalled;         /* a send waited timeout_ms in vain; no byte went since */
-    uint64_t lost;        /* records lost since the record that last said so */
+    bool down;            /* TCP: gone, or the queue full; said once, until it empties */
+    uint64_t lost;        /* records lost (here or in the async queue) not yet said */
     uint64_t next_try_ns; /* TCP: no connection attempt before this */
     int backoff_ms;
 } syslog_sink;
@@ -193,6 +199,17 @@ static size_t build_frame(const syslog_sink *y, const log_record *r, const char 
     return start - (size_t)k;
 }
 
+/* The build op: the frame alone, from b's start. */
+static void syslog_build(log_sink *s, const log_record *r, const char *text, size_t len,
+                         fmt_buf *b)
+{
+    size_t start = build_frame(LOG__SINK_OF(syslog_sink, s), r, text, len, b);
+    if (start && !b->oom) {
+        memmove(b->data, b->data + start, b->len - start);
+        b->len -= start;
+    }
+}
+
 /* The record that says how many records were lost, as a frame. */
 static void build_drop_report(const syslog_sink *y, uint64_t n, fmt_buf *b, size_t *start)
 {
@@ -226,25 +243,24 @@ static int send_datagram(syslog_sink *y, const char *p, size_t len)
     }
 }
 
-/* Lock held. */
-static void datagram_locked(syslog_sink *y, const char *p, size_t len)
+/* Lock held: one frame. After a failure, once one goes through, the
+ * frame saying how many were lost follows (until it goes, it is owed). */
+static int datagram_locked(syslog_sink *y, const char *p, size_t len)
 {
-    log_sink *s = &y->base;
     int err = send_datagram(y, p, len);
     if (err) {
-        log__sink_failed(s, err, 1);
-        y->lost++;
-        return;
+        y->lost++; /* counted by the caller (log__sink_failed) */
+        return err;
     }
-    if (!s->failing)
-        return;
-    log__sink_recovered(s);
+    if (!y->lost)
+        return 0;
     fmt_buf b = {0};
     size_t start = 0;
     build_drop_report(y, y->lost, &b, &start);
     if (!b.oom && send_datagram(y, b.data + start, b.len - start) == 0)
         y->lost = 0;
     fmt_buf_free(&b);
+    return 0;
 }
 
 /* ---- the TCP stream ---------------------------------------------------------------- */
@@ -269,11 +285,11 @@ static void disconnect_locked(syslog_sink *y, int err)
         y->head->off = y->head->start;
     y->next_try_ns = mono_ns() + (uint64_t)y->backoff_ms * 1000000u;
     y->backoff_ms = y->backoff_ms * 2 > y->backoff_max_ms ? y->backoff_max_ms : y->backoff_ms * 2;
-    if (!s->failing)
+    if (!y->down)
         log__report("cannot send to %s: %s; up to %zu records wait for it, more are lost "
                     "(log_dropped_count())",
                     s->name, strerror(err), y->queue_max);
-    s->failing = 1;
+    y->down = true;
 }
 
 /* Lock held: connect when the backoff allows. Returns whether connected. */
@@ -383,25 +399,41 @@ static bool enqueue_locked(syslog_sink *y, char *data, size_t start, size_t len,
     return true;
 }
 
-/* Lock held: the record could not be kept. */
-static void lost_locked(syslog_sink *y)
+/* Lock held: a copy of the frame p[0, len) into the queue, or counted as
+ * lost when it is full (after one more try to send) or memory ran out. */
+static void keep_locked(syslog_sink *y, const char *p, size_t len)
 {
     log_sink *s = &y->base;
+    if (y->queued >= y->queue_max)
+        pump_locked(y); /* full: make room if the daemon takes bytes */
+    if (y->queued < y->queue_max) {
+        char *data = malloc(len);
+        if (data) {
+            memcpy(data, p, len);
+            if (enqueue_locked(y, data, 0, len, true))
+                return;
+        }
+    }
     log__count_dropped(1);
     y->lost++;
-    if (!s->failing)
+    if (!y->down)
         log__report("cannot keep records for %s: its queue of %zu is full; records are "
                     "being lost (log_dropped_count())",
                     s->name, y->queue_max);
-    s->failing = 1;
+    y->down = true;
 }
 
-/* Lock held, TCP: the queue went out whole after a failure: say so, and
- * queue the record that tells how many were lost. */
-static void tcp_recovered_locked(syslog_sink *y)
+/* Lock held, TCP: send what the queue holds; once it went out whole after
+ * a failure, say so, and send the record that tells how many were lost. */
+static void deliver_locked(syslog_sink *y)
 {
-    log_sink *s = &y->base;
-    log__sink_recovered(s);
+    pump_locked(y);
+    if ((!y->down && !y->lost) || y->head || y->fd < 0)
+        return;
+    if (y->down) {
+        y->down = false;
+        log__sink_recovered(&y->base);
+    }
     if (!y->lost)
         return;
     fmt_buf b = {0};
@@ -411,29 +443,113 @@ static void tcp_recovered_locked(syslog_sink *y)
         y->lost = 0;
     else
         fmt_buf_free(&b);
+    pump_locked(y);
 }
 
-static void syslog_record(log_sink *s, const log_record *r, const char *text, size_t len)
+/* The write_lines op: one frame (sink_ops.h "Units"). */
+static int syslog_write_lines(log_sink *s, const char *p, size_t len, unsigned gen, size_t *done)
+{
+    (void)gen; /* nothing to reopen */
+    LOG__ASSERT_LOCKED(s);
+    syslog_sink *y = LOG__SINK_OF(syslog_sink, s);
+    *done = 0;
+    if (y->transport != LOG_SYSLOG_TCP)
+        return datagram_locked(y, p, len);
+    deliver_locked(y); /* older frames, and the report of a past outage, first */
+    keep_locked(y, p, len);
+    pump_locked(y);
+    return 0; /* kept, or counted by keep_locked */
+}
+
+/* The writev op: the async writer's run, one frame per iov. */
+static int syslog_writev(log_sink *s, struct iovec *iov, int n, int *done)
+{
+    LOG__ASSERT_LOCKED(s);
+    syslog_sink *y = LOG__SINK_OF(syslog_sink, s);
+    *done = 0;
+    if (y->transport != LOG_SYSLOG_TCP) {
+        for (int i = 0; i < n; i++) {
+            int err = datagram_locked(y, iov[i].iov_base, iov[i].iov_len);
+            if (err) {
+                y->lost += (uint64_t)(n - i - 1); /* the rest of the run is lost too */
+                return err;
+            }
+            *done = i + 1;
+        }
+        return 0;
+    }
+    deliver_locked(y);
+    for (int i = 0; i < n; i++)
+        keep_locked(y, iov[i].iov_base, iov[i].iov_len);
+    pump_locked(y);
+    *done = n;
+    return 0; /* kept, or counted by keep_locked */
+}
+
+/* The lost op: records the async queue dropped, said with the others. */
+static void syslog_lost(log_sink *s, uint64_t n)
+{
+    LOG__ASSERT_LOCKED(s);
+    LOG__SINK_OF(syslog_sink, s)->lost += n;
+}
+
+/* The fork_child op: the queued frames and the lost count are the
+ * parent's to deliver and say; a TCP stream is the parent's too (frames of
+ * both would interleave on it), so the child connects on its own. */
+static void syslog_fork_child(log_sink *s)
 {
     syslog_sink *y = LOG__SINK_OF(syslog_sink, s);
-    fmt_buf b = {0};
-    size_t start = build_frame(y, r, text, len, &b);
-    pthread_mutex_lock(&s->lock);
-    if (b.oom) {
-        fmt_buf_free(&b);
-        lost_locked(y);
-    } else if (y->transport != LOG_SYSLOG_TCP) {
-        datagram_locked(y, b.data + start, b.len - start);
-        fmt_buf_free(&b);
-    } else {
-        pump_locked(y);
-        if (s->failing && !y->head && y->fd >= 0)
-            tcp_recovered_locked(y);
-        if (!enqueue_locked(y, b.data, start, b.len, true))
-            lost_locked(y);
-        pump_locked(y);
+    y->lost = 0;
+    while (y->head) {
+        frame *f = y->head;
+        y->head = f->next;
+        free(f->data);
+        free(f);
     }
-    pthread_mutex_unlock(&s->lock);
+    y->tail = NULL;
+    y->queued = 0;
+    if (y->transport != LOG_SYSLOG_TCP)
+        return; /* datagrams never interleave: the socket is shared */
+    if (y->fd >= 0)
+        close(y->fd);
+    y->fd = -1;
+    y->down = y->stalled = false;
+    y->next_try_ns = 0;
+    y->backoff_ms = y->backoff_min_ms;
+}
+
+/* The flush op (log_flush()): TCP, the queue sent now, connecting at once
+ * (the backoff is for records, not for a flush) and waiting for the daemon
+ * timeout_ms at most; an error while a frame is left. Datagrams: the frame
+ * owed about lost records, if any. */
+static int syslog_flush(log_sink *s)
+{
+    LOG__ASSERT_LOCKED(s);
+    syslog_sink *y = LOG__SINK_OF(syslog_sink, s);
+    if (y->transport != LOG_SYSLOG_TCP) {
+        if (!y->lost)
+            return 0;
+        fmt_buf b = {0};
+        size_t start = 0;
+        build_drop_report(y, y->lost, &b, &start);
+        int err = b.oom ? ENOMEM : send_datagram(y, b.data + start, b.len - start);
+        fmt_buf_free(&b);
+        if (err)
+            return err;
+        y->lost = 0;
+        if (s->failing)
+            log__sink_recovered(s);
+        return 0;
+    }
+    if (!y->head && !y->down && !y->lost)
+        return 0;
+    y->stalled = false; /* one more wait for a daemon that stopped reading */
+    if (y->fd >= 0 && peer_closed(y))
+        disconnect_locked(y, ECONNRESET);
+    if (!connect_locked(y, true))
+        return ECONNREFUSED;
+    deliver_locked(y);
+    return y->head ? ETIMEDOUT : 0;
 }
 
 /* The last reference went: a last try to deliver what waits (connecting
@@ -463,9 +579,15 @@ static void syslog_close(log_sink *s)
         close(y->fd);
 }
 
+/* No crash_write: a frame may wait in the queue; no reopen. */
 static const log__sink_ops syslog_ops = {
     .name = "syslog",
-    .record = syslog_record,
+    .write_lines = syslog_write_lines,
+    .writev = syslog_writev,
+    .flush = syslog_flush,
+    .build = syslog_build,
+    .lost = syslog_lost,
+    .fork_child = syslog_fork_child,
     .close = syslog_close,
 };
 
@@ -576,6 +698,7 @@ int log_sink_syslog(log_sink **out, const log_syslog_options *opts)
         (void)connect_locked(y, true); /* a daemon not there yet is not an error */
         pthread_mutex_unlock(&s->lock);
     }
+    log__sink_register(s); /* log_flush() reaches it; the async writer writes it */
     *out = s;
     return 0;
 }

@@ -57,9 +57,15 @@ struct log_sink {
 
 log_sink *log__sink_ref(log_sink *s);
 /* Write one record in sync mode: its formatted text (may be NULL for
- * callback sinks) into the sink's buffers, or the record to a sink that
- * takes records (sink_ops.h). */
+ * callback sinks; for a sink that builds units, the unit log__sink_build
+ * made) into the sink's buffers, or the record to a sink that takes
+ * records (sink_ops.h). */
 void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t len);
+/* For a sink with a `build` op (sink_ops.h): the unit record r (with the
+ * sink's text, NULL when it has none) becomes, into b (cleared first).
+ * Returns 0, or -1 when memory ran out (the record is counted as lost and
+ * said once). */
+int log__sink_build(log_sink *s, const log_record *r, const char *text, size_t len, fmt_buf *b);
 /* Whether s's records may be replayed from the JSON line cache straight
  * into thread buffers: a buffered sink (one that takes lines: a sink taking
  * records is never buffered) whose JSON options allow it
@@ -82,7 +88,8 @@ enum log__put {
     LOG__PUT_URGENT = 1, /* same, and written out at once (error and above) */
     LOG__PUT_BATCH = 2,  /* from the async writer: always buffered, it flushes */
 };
-/* Append one record (a whole number of lines) under the sink's lock. */
+/* Append one record (a whole number of lines, or one unit: sink_ops.h)
+ * under the sink's lock. */
 void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how);
 /* Write n whole records to a sink straight from where they are (its
  * writev op), after what its buffer holds, or through its buffer when it

@@ -7,8 +7,9 @@
  *   bench_pipeline syslog PORT:DIR RECORDS
  *
  * W1's records (log_info_kv("user logged in", LOG_I64("attempt", i)), a new
- * request, three ctx_set, every 100 records) from one thread, in sync mode,
- * to one sink: a file (log_flush() at the end), the running journald
+ * request, three ctx_set, every 100 records) from one thread, in sync mode
+ * (or async mode with CTXLOG_ASYNC=1 in the environment: the workload's
+ * name then ends in "-async"), to one sink: a file (log_flush() at the end), the running journald
  * (native protocol), or a syslog daemon on 127.0.0.1:PORT over TCP that
  * writes each message as one line to DIR/syslog-<PROCID>.log (run-bench
  * starts syslog-ng so: one file per run).
@@ -144,9 +145,11 @@ int main(int argc, char **argv)
     if (journal)
         got = journal_count(argv[2], 0, records);
     uint64_t dropped = log_dropped_count();
-    printf("impl=ctxlog workload=P-%s records=%ld caller_ns_per_record=%.1f records_per_s=%.0f "
+    const char *mode = getenv("CTXLOG_ASYNC");
+    printf("impl=ctxlog workload=P-%s%s records=%ld caller_ns_per_record=%.1f records_per_s=%.0f "
            "received=%ld dropped=%llu ok=%d\n",
-           kind, records, (double)(t1 - t0) / (double)records,
+           kind, mode && strcmp(mode, "1") == 0 ? "-async" : "", records,
+           (double)(t1 - t0) / (double)records,
            (double)records * 1e9 / (double)(t2 - t0), got, (unsigned long long)dropped,
            got == records && dropped == 0);
     free(req);
