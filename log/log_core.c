@@ -128,10 +128,22 @@ static int level_enabled(const log_logger *owner, log_level level)
 /* Inlined into both entry points: one call frame per record, not three. */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-/* One record for s: to the background writer in async mode (a sink that
- * takes records always gets them here, on the logging thread), else to
- * the sink. A sink that builds units (sink_ops.h) gets its unit, built
- * here, instead of the text, either way. */
+/* Whole lines, or a sink's unit, for s: to the background writer in async
+ * mode (a sink that takes records always gets them here, on the logging
+ * thread), else to the sink. */
+static void write_lines_out(log_sink *s, const log_record *r, const char *text, size_t len)
+{
+    if (atomic_load_explicit(&log__async_on, memory_order_relaxed) && !s->ops->record && len) {
+        if (log__tbuf_dirty)
+            log__tbufs_write_mine(); /* records from before async mode first */
+        log__async_put(s, text, len, r->level >= LOG_LEVEL_ERROR);
+        return;
+    }
+    log__sink_write(s, r, text, len);
+}
+
+/* One record for s: a sink that builds units (sink_ops.h) gets its unit,
+ * built here on the logging thread, instead of the text. */
 static void write_out(log_sink *s, log__scratch *sc, const log_record *r, const char *text,
                       size_t len)
 {
@@ -141,13 +153,7 @@ static void write_out(log_sink *s, log__scratch *sc, const log_record *r, const 
         text = sc->unit.data;
         len = sc->unit.len;
     }
-    if (atomic_load_explicit(&log__async_on, memory_order_relaxed) && !s->ops->record && len) {
-        if (log__tbuf_dirty)
-            log__tbufs_write_mine(); /* records from before async mode first */
-        log__async_put(s, text, len, r->level >= LOG_LEVEL_ERROR);
-        return;
-    }
-    log__sink_write(s, r, text, len);
+    write_lines_out(s, r, text, len);
 }
 
 /* A record as the logging call made it, before any filter. Member by
@@ -204,9 +210,12 @@ static const policy no_policy = {NULL, NULL};
 
 /* The sink whose JSON options format kept records, and whose kind a replay
  * goes to: one that takes JSON lines. */
+/* Replays go to sinks that take JSON lines: not to those that take records
+ * (callbacks) nor to those that build their own unit of each record
+ * (journald, syslog). */
 static bool replay_sink(const log_sink *s)
 {
-    return s->json && !s->ops->record;
+    return s->json && !s->ops->record && !s->ops->build;
 }
 
 static const log_json_options *replay_options(const log_route *route)
@@ -261,7 +270,7 @@ static __attribute__((noinline)) void replay_records(const log_route *route, con
         log_sink *s = route->sinks[i];
         if (!replay_sink(s) || (int)r->level < atomic_load_explicit(&s->level, memory_order_relaxed))
             continue;
-        write_out(s, r, out->data, out->len);
+        write_lines_out(s, r, out->data, out->len);
         written = true;
     }
     if (written)

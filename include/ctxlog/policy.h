@@ -43,8 +43,8 @@ extern "C" {
  * written first, in the order they were kept, each with the member
  * `"replayed":true` (a user field named "replayed" is renamed, see README
  * "Key collisions"), to the sinks of the error's logger that write JSON
- * lines (sinks with another formatter, and callback or custom sinks that
- * take records, get no replay); then the error. The buffer is then empty
+ * lines (sinks with another formatter, callback or custom sinks that take
+ * records, and the journald and syslog sinks get no replay); then the error. The buffer is then empty
  * and keeps again.
  *
  * Bounded: the buffer holds at most @p max_bytes of formatted records; past
