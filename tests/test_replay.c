@@ -5,6 +5,8 @@
  * threads that share a request's buffer, and bad arguments. Every line is
  * parsed back with jansson (duplicate keys rejected).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -340,6 +344,52 @@ static void test_replay__filters_and_bound_fields_apply_to_kept_records(void **s
     json_decref(recs);
 }
 
+/* A route with a JSON file and a syslog sink: the file gets the replay, the
+ * syslog sink (which builds a message of each record) only the error, in
+ * one message of one record. */
+static void test_replay__pipeline_sinks_get_the_error_alone(void **state)
+{
+    (void)state;
+    int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(u >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(u, (struct sockaddr *)&a, &al), 0);
+    char *path = ts_log_to_file("replay_pipeline.log");
+    log_syslog_options o = {.transport = LOG_SYSLOG_UDP, .port = ntohs(a.sin_port)};
+    log_sink *sl = NULL;
+    assert_int_equal(log_sink_syslog(&sl, &o), 0);
+    assert_int_equal(log_logger_add_sink(NULL, sl), 0);
+    log_sink_release(sl);
+    {
+        CTX_REQUEST("r-p", NULL, NULL);
+        LOG_CONTEXT_REPLAY(LOG_LEVEL_DEBUG, 65536);
+        log_debug_kv("d", LOG_I64("seq", 0));
+        log_debug_kv("d", LOG_I64("seq", 1));
+        log_error_kv("e", LOG_I64("seq", 2));
+    }
+    json_t *recs = ts_log_collect(path);
+    assert_int_equal(json_array_size(recs), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(int_of(json_array_get(recs, i), "seq"), (json_int_t)i);
+    json_decref(recs);
+    char buf[4096];
+    ssize_t n = recv(u, buf, sizeof buf - 1, MSG_DONTWAIT);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    const char *msg = strchr(buf, '{'); /* MSG, after the header and SD */
+    assert_non_null(msg);
+    json_error_t err;
+    json_t *rec = json_loads(msg, JSON_REJECT_DUPLICATES, &err);
+    assert_non_null(rec);
+    assert_string_equal(str_of(rec, "msg"), "e");
+    assert_null(json_object_get(rec, "replayed"));
+    json_decref(rec);
+    assert_int_equal(recv(u, buf, sizeof buf, MSG_DONTWAIT), -1); /* nothing else */
+    close(u);
+}
+
 /* Through the background writer: the replay is queued in one piece before
  * the error, from the thread that logs the error. Last: it leaves async
  * mode on. */
@@ -391,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_replay__bad_arguments_keep_nothing),
         cmocka_unit_test(test_replay__defaults_decide_what_the_default_call_does),
         cmocka_unit_test(test_replay__filters_and_bound_fields_apply_to_kept_records),
+        cmocka_unit_test(test_replay__pipeline_sinks_get_the_error_alone),
         cmocka_unit_test(test_replay__async_mode_keeps_the_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
