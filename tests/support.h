@@ -39,6 +39,11 @@ char *ts_log_to_file(const char *name);
  * the file at `path` (ts_read_records); removes the file and frees `path`. */
 json_t *ts_log_collect(char *path);
 
+/* A socket of `type` (SOCK_DGRAM, SOCK_STREAM) bound to a free port of
+ * 127.0.0.1, close-on-exec; *port gets the port. Fails the test when it
+ * cannot be made. */
+int ts_loopback_socket(int type, unsigned *port);
+
 /* Remove a file and ignore errors. */
 void ts_unlink(const char *path);
 

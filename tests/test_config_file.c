@@ -700,11 +700,8 @@ static void test_config_file__journald_and_syslog_sinks(void **state)
     (void)state;
     /* Sockets of the test's own stand in for the daemons' here (the
      * daemons themselves: test_sink_journald, test_sink_syslog). */
-    int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(u, (struct sockaddr *)&a, &al), 0);
+    unsigned uport;
+    int u = ts_loopback_socket(SOCK_DGRAM, &uport);
     char *jpath = fresh("journal.sock");
     int j = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un un = {.sun_family = AF_UNIX};
@@ -721,7 +718,7 @@ static void test_config_file__journald_and_syslog_sinks(void **state)
              "               \"hostname\": \"cfg-host\", \"enterprise_id\": 12345,"
              "               \"callsite\": true}},"
              " \"loggers\": {\"root\": {\"level\": \"info\", \"sinks\": [\"journal\", \"syslog\"]}}}",
-             (unsigned)ntohs(a.sin_port));
+             uport);
     load_ok("pipeline.json", text);
     {
         CTX_REQUEST("cfg-1", NULL, NULL);

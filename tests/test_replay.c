@@ -5,8 +5,6 @@
  * threads that share a request's buffer, and bad arguments. Every line is
  * parsed back with jansson (duplicate keys rejected).
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -350,14 +348,10 @@ static void test_replay__filters_and_bound_fields_apply_to_kept_records(void **s
 static void test_replay__pipeline_sinks_get_the_error_alone(void **state)
 {
     (void)state;
-    int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    assert_true(u >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(u, (struct sockaddr *)&a, &al), 0);
+    unsigned uport;
+    int u = ts_loopback_socket(SOCK_DGRAM, &uport);
     char *path = ts_log_to_file("replay_pipeline.log");
-    log_syslog_options o = {.transport = LOG_SYSLOG_UDP, .port = ntohs(a.sin_port)};
+    log_syslog_options o = {.transport = LOG_SYSLOG_UDP, .port = uport};
     log_sink *sl = NULL;
     assert_int_equal(log_sink_syslog(&sl, &o), 0);
     assert_int_equal(log_logger_add_sink(NULL, sl), 0);

@@ -64,13 +64,9 @@ static void sleep_ms(long ms)
 
 static unsigned free_port(int type)
 {
-    int fd = socket(AF_INET, type, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    unsigned p;
+    close(ts_loopback_socket(type, &p));
+    return p;
 }
 
 static int port_listens(void)
@@ -277,13 +273,10 @@ static void test_sink_syslog__message_bytes_udp_and_local(void **state)
 {
     (void)state;
     /* UDP: a socket of the test's on 127.0.0.1. */
-    int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(u, (struct sockaddr *)&a, &al), 0);
+    unsigned uport;
+    int u = ts_loopback_socket(SOCK_DGRAM, &uport);
     log_syslog_options o = {.transport = LOG_SYSLOG_UDP,
-                            .port = ntohs(a.sin_port),
+                            .port = uport,
                             .facility = 16,
                             .app_name = "my app",
                             .hostname = "h\xc3\xa9st"};
@@ -375,14 +368,11 @@ static void test_sink_syslog__daemon_not_reading_never_blocks(void **state)
     (void)state;
     /* A listening socket nobody accepts from: the kernel takes the
      * connection and a few buffers' worth, then nothing. */
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(l, (struct sockaddr *)&a, &al), 0);
+    unsigned lport;
+    int l = ts_loopback_socket(SOCK_STREAM, &lport);
     assert_int_equal(listen(l, 1), 0);
     log_syslog_options o = {.transport = LOG_SYSLOG_TCP,
-                            .port = ntohs(a.sin_port),
+                            .port = lport,
                             .queue_max = 8,
                             .timeout_ms = 50};
     log_sink *s;
