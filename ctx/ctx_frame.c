@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-thread state: the stack of frames and, in each, the current snapshot
- * and the undo records that give ctx_token its meaning.
+ * Context state: the stack of frames and, in each, the current snapshot and
+ * the undo records that give ctx_token its meaning. Each thread has its own
+ * state; a fiber (ctx_fiber_new) is a state of the same kind that a
+ * scheduler switches in on whichever thread runs its task, so that the
+ * task's context, frames and tokens go with it.
  *
  * A token is three words and owns nothing, so it may be dropped. What
  * ctx_reset needs (the previous value) is kept by the frame in a bounded undo
@@ -12,7 +15,9 @@
  */
 #include "ctx/ctx_internal.h"
 
+#include <assert.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,16 +45,29 @@ typedef struct frame {
 } frame;
 _Static_assert(CTX_UNDO_DEPTH < 256, "counts fit unsigned char");
 
-typedef struct tstate {
+/* A context state: a thread's own (made on its first use of the store) or
+ * a fiber's; the public ctx_fiber is this struct. */
+typedef struct ctx_fiber {
     frame *top;
-    uint64_t thread_bits; /* thread number << 32 */
+    uint64_t thread_bits; /* state number << 32 (threads and fibers alike) */
     uint32_t counter;
+    atomic_bool on_thread; /* a fiber: switched in on some thread now */
     frame base;
 } tstate;
 
+/* The calling thread's current state: its own, or the fiber switched in. */
 static CTX__TLS tstate *tls;
+/* The thread's own state (NULL until first used) and the fiber switched in
+ * (NULL: none; then tls == own). */
+static CTX__TLS tstate *own;
+static CTX__TLS tstate *cur_fiber;
 CTX__TLS int ctx__level_floor = INT_MAX;
 CTX__TLS const ctx_snapshot *ctx__cur;
+
+int ctx__level_floor_get(void)
+{
+    return ctx__level_floor;
+}
 
 /* The current snapshot changed: refresh what the logging calls read. */
 static void cur_changed(const tstate *t)
@@ -93,14 +111,19 @@ static void unwind_to(tstate *t, frame *keep)
     }
 }
 
+/* Thread exit (the key's destructor, with the thread's own state). A fiber
+ * still switched in is let go, so that another thread may resume it. */
 static void tstate_free(void *p)
 {
     tstate *t = p;
+    if (cur_fiber) {
+        atomic_store_explicit(&cur_fiber->on_thread, false, memory_order_release);
+        cur_fiber = NULL;
+    }
     unwind_to(t, &t->base);
     frame_clear(&t->base);
-    if (tls == t)
-        tls = NULL;
     free(t);
+    tls = own = NULL;
     ctx__cur = NULL;
     ctx__level_floor = INT_MAX;
 }
@@ -119,25 +142,38 @@ static uint64_t next_serial(tstate *t, int odd)
     return t->thread_bits | t->counter | (uint64_t)(odd != 0);
 }
 
+/* A new state whose base context is `base` (the reference is taken over). */
+static tstate *tstate_new(ctx_snapshot *base)
+{
+    tstate *t = malloc(sizeof *t);
+    if (!t)
+        return NULL;
+    t->thread_bits = atomic_fetch_add(&thread_numbers, 1) << 32;
+    t->counter = 0;
+    atomic_init(&t->on_thread, false);
+    frame_init(&t->base, base, 0);
+    t->base.id = next_serial(t, 1);
+    t->top = &t->base;
+    return t;
+}
+
+/* The calling thread's current state, its own made on first use (a fiber
+ * switched in is always there, so only the thread's own is ever made). */
 static tstate *tstate_get(void)
 {
     tstate *t = tls;
     if (t)
         return t;
+    assert(!cur_fiber && !own);
     (void)pthread_once(&tls_once, make_key);
-    t = malloc(sizeof *t);
+    t = tstate_new(&ctx__empty);
     if (!t)
         return NULL;
-    t->thread_bits = atomic_fetch_add(&thread_numbers, 1) << 32;
-    t->counter = 0;
-    frame_init(&t->base, &ctx__empty, 0);
-    t->base.id = next_serial(t, 1);
-    t->top = &t->base;
     if (pthread_setspecific(tls_key, t) != 0) {
         free(t);
         return NULL;
     }
-    tls = t;
+    tls = own = t;
     return t;
 }
 
@@ -399,6 +435,7 @@ void ctx_run(ctx_snapshot *c, void (*fn)(void *arg), void *arg)
     t->top = &f;
     cur_changed(t);
     fn(arg);
+    assert(tls == t && "ctx_run: fn returned with another context state switched in");
     unwind_to(t, &f);
     t->top = f.up;
     frame_clear(&f);
@@ -451,4 +488,53 @@ void ctx__thread_adopt(ctx_snapshot *c)
     ctx_release(t->base.cur);
     t->base.cur = c;
     cur_changed(t);
+}
+
+/* ---- fibers --------------------------------------------------------------- */
+
+ctx_fiber *ctx_fiber_new(void)
+{
+    ctx_snapshot *base = ctx_copy();
+    tstate *f = tstate_new(base);
+    if (!f)
+        ctx_release(base);
+    return f;
+}
+
+/* O(1): a few stores, no lock, no call that can block. The flag is a
+ * plain store on either side: a fiber is handed from thread to thread by
+ * the scheduler, whose own synchronization orders what the fiber did. */
+ctx_fiber *ctx_fiber_switch(ctx_fiber *f)
+{
+    tstate *prev = cur_fiber;
+    if (f == prev)
+        return prev;
+    if (prev)
+        atomic_store_explicit(&prev->on_thread, false, memory_order_release);
+    if (f) {
+        assert(!atomic_load_explicit(&f->on_thread, memory_order_relaxed) &&
+               "ctx_fiber_switch: the fiber is current on another thread");
+        atomic_store_explicit(&f->on_thread, true, memory_order_relaxed);
+    }
+    cur_fiber = f;
+    tls = f ? f : own;
+    if (tls) {
+        cur_changed(tls);
+    } else {
+        ctx__cur = NULL; /* the thread's own state, not made yet: empty */
+        ctx__level_floor = INT_MAX;
+    }
+    return prev;
+}
+
+int ctx_fiber_free(ctx_fiber *f)
+{
+    if (!f)
+        return 0;
+    if (atomic_load_explicit(&f->on_thread, memory_order_acquire))
+        return CTXLOG_EBUSY;
+    unwind_to(f, &f->base);
+    frame_clear(&f->base);
+    free(f);
+    return 0;
 }

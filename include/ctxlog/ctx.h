@@ -276,6 +276,67 @@ CTXLOG_API void ctx_pool_free(ctx_pool *p);
  */
 CTXLOG_API void ctx_uuid7(char out[CTX_UUID_LEN + 1]);
 
+/* ---- coroutines and fibers ------------------------------------------------ */
+
+/**
+ * A task's own context state, for coroutines and fibers (ucontext
+ * schedulers, libpcl, Boost.Fiber, C++20 coroutines): its current context,
+ * its frames (ctx_run, ctx_attach) and the undo records its tokens refer
+ * to. Each task owns one, as an asyncio task or a greenlet owns its
+ * context; a scheduler switches it in when it resumes the task and out when
+ * the task yields (README "Coroutines and fibers").
+ *
+ * While a fiber is switched in, it *is* the thread's context: ctx_get(),
+ * ctx_set(), scopes, records, and the threads, pool tasks and bound
+ * callbacks started from it all see the fiber's context, and the thread's
+ * own state waits, untouched, until ctx_fiber_switch(NULL). What the
+ * logging calls keep per thread (the level floor the macros test, the
+ * cached encoding of the last context) is refreshed or keyed by context at
+ * each switch, so no record is stamped or filtered by another task's state.
+ */
+typedef struct ctx_fiber ctx_fiber;
+
+/**
+ * @brief A new task state whose context starts as a snapshot of the
+ *        caller's current context (as asyncio.create_task copies it).
+ * @return the fiber, owned by the caller (ctx_fiber_free()); NULL when
+ *         memory ran out. About 1 KiB (see README).
+ * Thread safety: any thread; the fiber is not switched in anywhere yet.
+ */
+CTXLOG_API ctx_fiber *ctx_fiber_new(void);
+
+/**
+ * @brief Make @p f the calling thread's context state, and return the one
+ *        it replaced, so that the scheduler can switch back with it.
+ * @param f the fiber to switch in, or NULL for the thread's own state.
+ * @return the fiber that was switched in before, or NULL when it was the
+ *         thread's own state.
+ * A token made while @p f is current resets correctly whenever @p f is
+ * current again, on any thread; used while another state is current it
+ * returns CTXLOG_ECONTEXT and changes nothing.
+ * Cost: O(1), a few stores: no allocation, no lock, no system call.
+ * Thread safety: a fiber is current on at most one thread at a time and
+ * may be switched in on any thread (M:N schedulers): switch it out on one
+ * thread before switching it in on another, with the scheduler's own
+ * hand-over (queue, lock) in between. Switching in a fiber that is current
+ * on another thread is a bug (Debug builds abort). A thread must switch
+ * back to its own state (NULL) before it exits; one that does not lets go
+ * of the fiber at exit (if it had used the context store itself).
+ * Calls that run a function in a frame (ctx_run(), ctx_bound_run(), pool
+ * tasks) must return with the state current that they found: switch
+ * fibers around them, not inside them without switching back.
+ */
+CTXLOG_API ctx_fiber *ctx_fiber_switch(ctx_fiber *f);
+
+/**
+ * @brief Discard what @p f set, release its contexts, and free it.
+ * A coroutine that ends in the middle of a ctx_run() frame keeps that
+ * frame on its own stack: free its fiber before its stack.
+ * @return 0 (NULL is a no-op); CTXLOG_EBUSY, with nothing done, while @p f
+ *         is switched in on a thread.
+ */
+CTXLOG_API int ctx_fiber_free(ctx_fiber *f);
+
 #if defined(__cplusplus)
 #define CTXLOG_TLS thread_local
 #else
@@ -290,6 +351,23 @@ CTXLOG_API void ctx_uuid7(char out[CTX_UUID_LEN + 1]);
  * the logging macros can test it with one load.
  */
 extern CTXLOG_API CTXLOG_TLS int ctx__level_floor __attribute__((tls_model("initial-exec")));
+
+/**
+ * Private: ctx__level_floor of the thread running the caller *now*. A task
+ * that yields on one thread and resumes on another (ctx_fiber) must not
+ * read the first thread's floor after the resume: code inlined into the
+ * task's function may not keep a thread-local address across a call
+ * (LLVM issue 98479). On x86 every thread-local access goes through the
+ * %fs/%gs segment at that access, so nothing of a thread is kept and the
+ * one load stays; elsewhere the thread pointer is a register the compiler
+ * may read once and keep across calls, so the library reads it.
+ */
+CTXLOG_API int ctx__level_floor_get(void);
+#if defined(__x86_64__) || defined(__i386__)
+#define CTX__LEVEL_FLOOR() (ctx__level_floor)
+#else
+#define CTX__LEVEL_FLOOR() (ctx__level_floor_get())
+#endif
 
 /** Scope guard used by CTX_SCOPE. */
 CTXLOG_API void ctx__scope_exit(ctx_token *t);

@@ -409,7 +409,7 @@ static inline int log__enabled(const log_logger *lg, int lvl)
     int gate = __atomic_load_n(lg ? ((const struct log__logger_head *)(const void *)lg)->gate
                                   : &log__gate,
                                __ATOMIC_RELAXED);
-    return lvl >= gate || lvl >= ctx__level_floor;
+    return lvl >= gate || lvl >= CTX__LEVEL_FLOOR();
 }
 
 /** Private entry points behind the macros. */

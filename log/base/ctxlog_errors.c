@@ -18,7 +18,7 @@ static const char *const messages[] = {
     "object in the wrong state",
     "input/output error",
     "invalid configuration",
-    "not allowed from a filter or a callback sink",
+    "not allowed from a filter or a callback sink, or while in use",
     "no such file or directory",
 };
 
