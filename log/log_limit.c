@@ -59,6 +59,9 @@ static uint64_t coarse_ns(void *payload)
 
 int log_limits_set(const log_limits *limits)
 {
+    /* The summaries it writes would be refused there (and lost). */
+    if (log__in_sink_op())
+        return CTXLOG_EBUSY;
     const log_limits *next = NULL;
     if (limits) {
         if (limits->version != LOG_LIMITS_VERSION || limits->first < 1 ||

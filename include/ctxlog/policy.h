@@ -196,7 +196,8 @@ typedef struct log_limits {
  * @param limits NULL turns limits off (summaries still owed are written
  *        first); copied.
  * @return 0 or CTXLOG_EINVAL (wrong version, a value out of range; nothing
- *         changed); CTXLOG_ENOMEM.
+ *         changed); CTXLOG_ENOMEM; CTXLOG_EBUSY from a sink's operation
+ *         (log_sink_ops: the summaries it owes could not be written there).
  */
 CTXLOG_API int log_limits_set(const log_limits *limits);
 

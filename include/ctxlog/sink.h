@@ -151,7 +151,8 @@ CTXLOG_API void log_formatter_release(log_formatter *f);
 typedef struct log_sink log_sink;
 
 /**
- * @brief Sinks writing to the process's stdout / stderr. NULL when out of memory.
+ * @brief Sinks writing to the process's stdout / stderr. NULL when out of
+ *        memory, and from a sink's operation (log_sink_ops).
  *
  * Writing to a pipe or socket whose reader has gone never raises SIGPIPE
  * in the process, in either mode (the same holds for a file sink whose
@@ -189,8 +190,9 @@ typedef struct log_file_options {
  * @param opts NULL: no rotation.
  * @return 0; CTXLOG_ENOENT when the file's directory does not exist (it is
  *         not created); CTXLOG_EIO when the file cannot be opened for
- *         another reason (errno tells why); CTXLOG_EINVAL; CTXLOG_ENOMEM.
- *         On ENOENT and EIO, ctxlog_last_error() names the path and the
+ *         another reason (errno tells why); CTXLOG_EINVAL; CTXLOG_ENOMEM;
+ *         CTXLOG_EBUSY from a sink's operation (log_sink_ops). On ENOENT
+ *         and EIO, ctxlog_last_error() names the path and the
  *         system's reason (`cannot open log file 'logs/app.log': No such
  *         file or directory`); on success it is cleared.
  */
@@ -260,7 +262,8 @@ typedef struct log_journald_options {
  * @param opts NULL: the defaults; copied.
  * @return 0; CTXLOG_EINVAL when @p out is NULL, a path is too long for a
  *         socket address or timeout_ms is negative; CTXLOG_EIO when no
- *         socket can be made (errno tells why); CTXLOG_ENOMEM.
+ *         socket can be made (errno tells why); CTXLOG_ENOMEM;
+ *         CTXLOG_EBUSY from a sink's operation (log_sink_ops).
  *         The journal need not be running yet.
  * Thread safety: any thread; the sink may be used by many threads at once.
  */
@@ -346,7 +349,8 @@ typedef struct log_syslog_options {
  * @return 0; CTXLOG_EINVAL when @p out is NULL or an option is out of range
  *         (transport, facility > 23, a path too long, negative times);
  *         CTXLOG_EIO when the host cannot be resolved or no socket can be
- *         made; CTXLOG_ENOMEM. The daemon need not be running yet.
+ *         made; CTXLOG_ENOMEM; CTXLOG_EBUSY from a sink's operation
+ *         (log_sink_ops). The daemon need not be running yet.
  * Thread safety: any thread; the sink may be used by many threads at once.
  */
 CTXLOG_API int log_sink_syslog(log_sink **out, const log_syslog_options *opts);
@@ -373,6 +377,20 @@ CTXLOG_API int log_sink_syslog(log_sink **out, const log_syslog_options *opts);
  * reference. An operation must not log through ctxlog: a record logged
  * from inside one is dropped and counted in log_dropped_count(). It must
  * not block forever: logging threads that need the sink wait for it.
+ *
+ * Calls from inside an operation never wait for the operation's own
+ * thread. These return CTXLOG_EBUSY and change nothing: log_flush(),
+ * log_reopen(), log_config_load(), log_configure_env(), log_output_set(),
+ * log_limits_set(), log_logger_add_sink(), log_logger_clear_sinks(),
+ * log_logger_set_additive(), log_logger_add_filter(),
+ * log_logger_clear_filters(), log_sink_file(), log_sink_journald(),
+ * log_sink_syslog() and log_sink_custom(); log_sink_stdout() and
+ * log_sink_stderr() return NULL; log_shutdown() and
+ * log_context_filter_enable() do nothing. log_sink_release() works: a
+ * sink whose last reference goes there is closed by the next log_flush()
+ * or log_shutdown() (or release) made outside an operation. Setting
+ * levels, sampling, replay defaults, log_reopen_request(),
+ * log_dropped_count() and the context calls work.
  */
 typedef struct log_sink_ops {
     /** #LOG_SINK_OPS_VERSION. */
@@ -432,7 +450,9 @@ typedef struct log_sink_ops {
  *        the call succeeded and gives it back through @c close (the
  *        caller keeps it when the call fails: @c close is not called).
  * @return 0; CTXLOG_EINVAL when @p out, @p ops or @p ops->write is NULL or
- *         @p ops->version is not one this library knows; CTXLOG_ENOMEM.
+ *         @p ops->version is not one this library knows; CTXLOG_ENOMEM;
+ *         CTXLOG_EBUSY from a sink's operation (registering the sink would
+ *         wait for what that operation's thread holds).
  * Thread safety: may be called from any thread.
  */
 CTXLOG_API int log_sink_custom(log_sink **out, const log_sink_ops *ops, void *state);
@@ -448,7 +468,9 @@ CTXLOG_API int log_sink_set_level(log_sink *s, log_level level);
  */
 CTXLOG_API int log_sink_set_formatter(log_sink *s, log_formatter *f);
 
-/** @brief Drop a reference. NULL is a no-op. */
+/** @brief Drop a reference. NULL is a no-op. From a sink's operation
+ *         (log_sink_ops), a last reference is closed by the next
+ *         log_flush() or log_shutdown() made outside one. */
 CTXLOG_API void log_sink_release(log_sink *s);
 
 /**
@@ -488,7 +510,9 @@ CTXLOG_API int log_logger_set_additive(log_logger *lg, bool additive);
  * @brief Reopen every file sink now (after logrotate moved the file).
  * What any thread buffered before the call is written to the old file first.
  * @return 0, or CTXLOG_EIO when some file could not be reopened (it keeps
- *         writing to the old descriptor, and the failure is reported once).
+ *         writing to the old descriptor, and the failure is reported once);
+ *         CTXLOG_EBUSY from a sink's operation (log_sink_ops: it would wait
+ *         for what that operation's thread holds).
  */
 CTXLOG_API int log_reopen(void);
 

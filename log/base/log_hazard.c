@@ -31,6 +31,7 @@ static hazard *hazards;
 static pthread_key_t hazard_key;
 static pthread_once_t hazard_once = PTHREAD_ONCE_INIT;
 CTX__TLS log__hazard *log__my_hazard;
+CTX__TLS unsigned log__sink_ops_running;
 
 static void hazard_free(void *p)
 {

@@ -1123,7 +1123,7 @@ int log_config_load(const char *path, log_config_error *err)
     /* Before anything is opened or created: the switch would be refused. */
     if (log__in_record())
         return report(&p, CTXLOG_EBUSY, 0, 0, "",
-                      "cannot load a configuration from a filter or a callback sink");
+                      "cannot load a configuration from a filter, a callback sink or a sink's operation");
     log__fork_handlers_install(); /* it may start the writer thread */
     pthread_mutex_lock(&load_lock);
     json_t *doc;

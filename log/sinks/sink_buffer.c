@@ -18,6 +18,8 @@
  */
 #include "log/sinks/sink_ops.h"
 
+#include "log/base/log_hazard.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -315,6 +317,10 @@ int log__sinks_sync(void)
 
 int log_reopen(void)
 {
+    /* From a user's sink operation: the thread holds a sink's lock (or is
+     * the async writer), which the reopen would wait for. */
+    if (log__in_sink_op())
+        return CTXLOG_EBUSY;
     int rc = 0;
     /* What any thread buffered so far goes where it was meant for (thread
      * buffers come before the registry in the lock order). */

@@ -19,6 +19,7 @@
  * it too).
  */
 #include "log/sinks/sink_ops.h"
+#include "log/base/log_hazard.h"
 #include "log/sinks/sink_severity.h"
 
 #include <endian.h>
@@ -358,6 +359,10 @@ int log_sink_journald(log_sink **out, const log_journald_options *opts)
     if (!out)
         return CTXLOG_EINVAL;
     *out = NULL;
+    /* Registering it from a user's sink operation would wait for the
+     * registry of sinks, which the operation's thread may hold. */
+    if (log__in_sink_op())
+        return CTXLOG_EBUSY;
     log_journald_options o = {0};
     if (opts)
         o = *opts;

@@ -25,6 +25,7 @@
  * the queue (connecting at once) and fails while some frame is left.
  */
 #include "log/sinks/sink_ops.h"
+#include "log/base/log_hazard.h"
 #include "log/sinks/sink_severity.h"
 
 #include <errno.h>
@@ -639,6 +640,10 @@ int log_sink_syslog(log_sink **out, const log_syslog_options *opts)
     if (!out)
         return CTXLOG_EINVAL;
     *out = NULL;
+    /* Registering it from a user's sink operation would wait for the
+     * registry of sinks, which the operation's thread may hold. */
+    if (log__in_sink_op())
+        return CTXLOG_EBUSY;
     log_syslog_options o = {0};
     if (opts)
         o = *opts;
