@@ -88,7 +88,7 @@ log__hazard *log__hazard_make(void)
     return h;
 }
 
-void log__hazards_fork(int phase)
+static void hazards_fork(int phase)
 {
     if (phase == LOG__FORK_PREPARE) {
         pthread_mutex_lock(&hazards_lock);
@@ -107,6 +107,7 @@ void log__hazards_fork(int phase)
     }
     pthread_mutex_unlock(&hazards_lock);
 }
+CTX__FORK_PART(CTX__FORK_RANK_HAZARDS, hazards_fork)
 
 void log__wait_unpinned(struct log_route *const *routes, size_t n)
 {

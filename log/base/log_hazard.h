@@ -83,7 +83,5 @@ static inline bool log__in_sink_op(void)
     return log__sink_ops_running > 0;
 }
 
-/* fork(): every thread's slots but the caller's go in the child. */
-void log__hazards_fork(int phase);
 
 #endif /* CTXLOG_LOG_HAZARD_H */

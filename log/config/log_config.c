@@ -122,13 +122,14 @@ static int configure_env_locked(int implicit)
     return rc ? rc : arc;
 }
 
-void log__config_fork(int phase)
+static void config_fork(int phase)
 {
     if (phase == LOG__FORK_PREPARE)
         pthread_mutex_lock(&init_lock);
     else
         pthread_mutex_unlock(&init_lock);
 }
+CTX__FORK_PART(CTX__FORK_RANK_INIT, config_fork)
 
 void log__init_slow(void)
 {

@@ -263,7 +263,7 @@ void log__sinks_report_drops(void)
         fmt_buf_free(&b);
 }
 
-void log__sinks_fork(int phase)
+static void sinks_fork(int phase)
 {
     if (phase == LOG__FORK_PREPARE) {
         pthread_mutex_lock(&reg_lock);
@@ -284,6 +284,7 @@ void log__sinks_fork(int phase)
     }
     pthread_mutex_unlock(&reg_lock);
 }
+CTX__FORK_PART(CTX__FORK_RANK_SINKS, sinks_fork)
 
 void log__sinks_crash_write(void)
 {

@@ -189,10 +189,4 @@ void log__sink_recovered(log_sink *s);
  * generation at which they last opened (log__reopen_due, sink_ops.h). */
 extern atomic_uint log__reopen_generation;
 
-/* fork(): sink_thread_buf.c's prepare waits for appends, and the child
- * forgets every thread's unwritten bytes and the other threads' buffers;
- * sink_buffer.c's child forgets the parent's unwritten bytes. */
-void log__tbufs_fork(int phase);
-void log__sinks_fork(int phase);
-
 #endif /* CTXLOG_SINKS_H */
