@@ -193,8 +193,11 @@ typedef struct log_limits {
  * past those, of lines past 131071, and of calls without a file are not
  * limited.
  *
- * @param limits NULL turns limits off (summaries still owed are written
- *        first); copied.
+ * @param limits NULL turns limits off; copied. Whether they replace limits
+ *        or turn them off, the counts of the limits replaced are
+ *        summarized under those limits by this call (the summaries still
+ *        owed, and those of intervals in progress); the new limits count
+ *        from zero.
  * @return 0 or CTXLOG_EINVAL (wrong version, a value out of range; nothing
  *         changed); CTXLOG_ENOMEM; CTXLOG_EBUSY from a sink's operation
  *         (log_sink_ops: the summaries it owes could not be written there).
