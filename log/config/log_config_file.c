@@ -1086,6 +1086,44 @@ static int parse_failed(plan *p, const json_error_t *jerr)
  * and a device or a directory is no configuration either. O_NONBLOCK makes
  * the open of a FIFO return at once so that fstat can refuse it; a regular
  * file reads the same with it. */
+/* The whole of the regular file fd (of `size` bytes when it was looked
+ * at; it may have changed since) into *out (malloc'd, *len bytes).
+ * Returns 0, CTXLOG_ENOMEM, or CTXLOG_EIO with errno set. */
+static int read_all(int fd, size_t size, char **out, size_t *len)
+{
+    size_t cap = size + 1 > 4096 ? size + 1 : 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return CTXLOG_ENOMEM;
+    for (;;) {
+        if (n == cap) {
+            char *bigger = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!bigger) {
+                free(buf);
+                return CTXLOG_ENOMEM;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t want = cap - n < (1u << 20) ? cap - n : (1u << 20);
+        ssize_t got = read(fd, buf + n, want);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int e = errno;
+            free(buf);
+            errno = e;
+            return CTXLOG_EIO;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 static int load_document(plan *p, json_t **out)
 {
     *out = NULL;
@@ -1108,9 +1146,20 @@ static int load_document(plan *p, json_t **out)
                       : S_ISBLK(st.st_mode)  ? "a block device"
                                              : "an unknown kind");
     }
-    json_error_t jerr;
-    json_t *doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+    /* Read in blocks, then parse the bytes: jansson's own reading of a
+     * descriptor takes one read(2) per byte. */
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_all(fd, (size_t)st.st_size, &text, &len);
+    int e = errno;
     close(fd);
+    if (rc == CTXLOG_ENOMEM)
+        return report(p, CTXLOG_ENOMEM, 0, 0, "", "out of memory");
+    if (rc)
+        return report(p, CTXLOG_EIO, 0, 0, "", "cannot read: %s", strerror(e));
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
     if (!doc)
         return parse_failed(p, &jerr);
     *out = doc;
