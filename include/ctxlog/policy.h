@@ -43,9 +43,10 @@ extern "C" {
  * written first, in the order they were kept, each with the member
  * `"replayed":true` (a user field named "replayed" is renamed, see README
  * "Key collisions"), to the sinks of the error's logger that write JSON
- * lines (sinks with another formatter, callback or custom sinks that take
- * records, and the journald and syslog sinks get no replay); then the error. The buffer is then empty
- * and keeps again.
+ * lines: stdout, stderr, file and custom (log_sink_custom()) sinks with a
+ * JSON formatter (sinks with another formatter, callback sinks, and the
+ * journald and syslog sinks get no replay); then the error. The buffer is
+ * then empty and keeps again.
  *
  * Bounded: the buffer holds at most @p max_bytes of formatted records; past
  * it the oldest records go, counted, and a replay that lost some starts with

@@ -438,8 +438,9 @@ typedef struct log_sink_ops {
  * @brief A sink that hands batches of whole formatted lines to @p ops.
  *
  * It works like a file sink: JSON by default (log_sink_set_formatter()
- * changes it), its own level, records batched in a buffer per logging
- * thread in sync mode and written by the background thread in async mode,
+ * changes it; with a JSON formatter it also gets the records replayed on
+ * error, see log_context_replay()), its own level, records batched in a
+ * buffer per logging thread in sync mode and written by the background thread in async mode,
  * written out by log_flush(), at exit and within about 100 ms. The crash
  * handler skips it (its operations need not be async-signal-safe); after
  * fork() the child writes only its own records.
