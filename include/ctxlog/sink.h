@@ -301,7 +301,8 @@ typedef struct log_syslog_options {
      *  milliseconds; 0: 1000. */
     int timeout_ms;
     /** TCP: first and longest wait between connection attempts, doubling
-     *  from one to the other; 0: 100 and 10000. */
+     *  from one to the other (back to the first once a connection
+     *  delivered a frame and stayed open); 0: 100 and 10000. */
     int reconnect_min_ms;
     int reconnect_max_ms;
 } log_syslog_options;
@@ -327,11 +328,17 @@ typedef struct log_syslog_options {
  * thread's queue, like every other sink's records (per-thread order kept;
  * a full queue blocks or drops and counts as configured), and the writer
  * sends it. A send waits at most timeout_ms; after one such wait, sends do
- * not wait again until the daemon takes bytes. UNIX and UDP: a message the
- * daemon or the network does not take (too big for a datagram, no daemon)
- * is lost and counted. TCP: while the daemon is away or not reading, up to
- * queue_max records wait in the sink, and connection attempts follow with
- * the backoff; once connected again the queue goes out first, in order
+ * not wait again until the daemon takes bytes. UDP: a message longer than
+ * a datagram takes (65,507 bytes over IPv4, 65,527 over IPv6) is sent with
+ * its MSG cut to fit, at a UTF-8 character's start (RFC 5424 6.1), the
+ * header and structured data whole. UNIX and UDP: a message the daemon or
+ * the network does not take (no daemon; a local socket's message over its
+ * buffer) is lost and counted. TCP: while the daemon is away or not
+ * reading, up to queue_max records wait in the sink, and connection
+ * attempts follow with the backoff, which starts over only once a
+ * connection delivered a frame and stayed open as long as the backoff had
+ * grown (a daemon that accepts and closes at once is retried at the
+ * backoff's pace); once connected again the queue goes out first, in order
  * (with the next record, on log_flush(), or when the sink is released).
  * log_flush() (and log_shutdown()) connects at once, sends the queue, and
  * returns CTXLOG_EIO while some record is left in it. Records that found
