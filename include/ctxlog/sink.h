@@ -249,9 +249,13 @@ typedef struct log_journald_options {
  * before the call returns; in async mode it is handed to the background
  * writer through the thread's queue, like every other sink's records (per
  * thread order kept; a full queue blocks or drops and counts as
- * configured), and the writer sends it. A send waits at most timeout_ms.
+ * configured), and the writer sends it. A send waits at most timeout_ms;
+ * after one such wait in vain, sends do not wait again until an entry goes
+ * through (or log_flush() tries once more), so a journal that stopped
+ * reading costs the logging thread one timeout, not one per record.
  * When the journal does not take an entry (not running, its queue full for
- * longer than timeout_ms), the record is counted in log_dropped_count(),
+ * longer than timeout_ms, or full while sends do not wait), the record is
+ * counted in log_dropped_count(),
  * said once on stderr, and an entry says how many were lost ("journald:
  * records dropped", field DROPPED) after the next entry that goes through,
  * or on log_flush(); records the async queue dropped are said in the same
@@ -327,8 +331,8 @@ typedef struct log_syslog_options {
  * in async mode it is handed to the background writer through the
  * thread's queue, like every other sink's records (per-thread order kept;
  * a full queue blocks or drops and counts as configured), and the writer
- * sends it. A send waits at most timeout_ms; after one such wait, sends do
- * not wait again until the daemon takes bytes. UDP: a message longer than
+ * sends it. A send waits at most timeout_ms; after one such wait in vain,
+ * sends (datagrams too) do not wait again until the daemon takes bytes. UDP: a message longer than
  * a datagram takes (65,507 bytes over IPv4, 65,527 over IPv6) is sent with
  * its MSG cut to fit, at a UTF-8 character's start (RFC 5424 6.1), the
  * header and structured data whole. UNIX and UDP: a message the daemon or

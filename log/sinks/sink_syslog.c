@@ -256,13 +256,23 @@ static void build_drop_report(const syslog_sink *y, uint64_t n, fmt_buf *b, size
 
 /* ---- datagrams (local socket, UDP) ------------------------------------------------ */
 
+/* Lock held: one datagram, waiting for the daemon (timeout_ms) only when
+ * the last send did not wait in vain: a daemon that stopped reading costs
+ * the logging thread one timeout, not one per record, until it reads. */
 static int send_datagram(syslog_sink *y, const char *p, size_t len)
 {
+    int flags = MSG_NOSIGNAL | (y->stalled ? MSG_DONTWAIT : 0);
     for (;;) {
-        if (sendto(y->fd, p, len, MSG_NOSIGNAL, (const struct sockaddr *)&y->addr, y->addr_len) >= 0)
+        if (sendto(y->fd, p, len, flags, (const struct sockaddr *)&y->addr, y->addr_len) >= 0) {
+            y->stalled = false;
             return 0;
-        if (errno != EINTR)
-            return errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK)
+            return errno;
+        y->stalled = true;
+        return ETIMEDOUT;
     }
 }
 
@@ -540,6 +550,7 @@ static void syslog_fork_child(log_sink *s)
     }
     y->tail = NULL;
     y->queued = 0;
+    y->stalled = false;
     if (y->transport != LOG_SYSLOG_TCP)
         return; /* datagrams never interleave: the socket is shared */
     if (y->fd >= 0)
@@ -561,6 +572,7 @@ static int syslog_flush(log_sink *s)
     if (y->transport != LOG_SYSLOG_TCP) {
         if (!y->lost)
             return 0;
+        y->stalled = false; /* a flush may wait once more for the daemon */
         fmt_buf b = {0};
         size_t start = 0;
         build_drop_report(y, y->lost, &b, &start);
