@@ -2,6 +2,8 @@
 /* The registry of declared context variables. */
 #include "ctx/ctx_internal.h"
 
+#include "ctx/ctx_fork.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,15 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static node *registry;
 static unsigned next_id = NBUILTIN;
 
+static void vars_fork(int phase)
+{
+    if (phase == CTX__FORK_PREPARE)
+        pthread_mutex_lock(&registry_lock);
+    else
+        pthread_mutex_unlock(&registry_lock);
+}
+CTX__FORK_PART(CTX__FORK_RANK_CTX_VARS, vars_fork)
+
 ctx_var *ctx_var_request_id(void) { return &builtins[0]; }
 ctx_var *ctx_var_user_id(void) { return &builtins[1]; }
 ctx_var *ctx_var_tenant_id(void) { return &builtins[2]; }
@@ -59,6 +70,7 @@ ctx_var *ctx_var_new(const char *name, unsigned flags)
         if (strcmp(builtins[i].name, name) == 0)
             return &builtins[i];
 
+    ctx__fork_install(); /* a child must not find registry_lock held */
     ctx_var *found = NULL;
     pthread_mutex_lock(&registry_lock);
     for (node *n = registry; n && !found; n = n->next)

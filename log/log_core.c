@@ -209,10 +209,9 @@ typedef struct policy {
 static const policy no_policy = {NULL, NULL};
 
 /* The sink whose JSON options format kept records, and whose kind a replay
- * goes to: one that takes JSON lines. */
-/* Replays go to sinks that take JSON lines: not to those that take records
- * (callbacks) nor to those that build their own unit of each record
- * (journald, syslog). */
+ * goes to: one that takes JSON lines (stdout, stderr, files, users' own
+ * transports), not one that takes records (callbacks) nor one that builds
+ * its own unit of each record (journald, syslog). */
 static bool replay_sink(const log_sink *s)
 {
     return s->json && !s->ops->record && !s->ops->build;

@@ -138,8 +138,6 @@ static inline void log__route_unpin(void)
     if (h && h->depth > 0)
         atomic_store_explicit(&h->slot[--h->depth], NULL, memory_order_release);
 }
-/* fork(): the registry of loggers. */
-void log__registry_fork(int phase);
 
 /* ---- levels (log_level.c) ---- */
 

@@ -7,14 +7,19 @@
  * Lock-free: a fixed table of sites, found by open addressing on a key that
  * packs the file pointer and the line (claimed by compare-and-swap, never
  * given back), and per site one 64-bit word holding the interval's number
- * (its low WIN_BITS bits) and the count of the site's records in it. Every
- * record moves the word by one compare-and-swap: the thread that moves it
- * into a new interval alone sees the old interval's final count, and writes
- * its summary; log_flush() moves the word of a site whose interval has
- * ended the same way. So each interval's count is summarized exactly once.
+ * (its low WIN_BITS bits), the epoch of the configuration it was counted
+ * under, and the count of the site's records in it. Every record moves the
+ * word by one compare-and-swap: the thread that moves it into a new
+ * interval (or a new configuration) alone sees the old count, and writes
+ * its summary, under the configuration that count was decided by;
+ * log_flush() and log_limits_set() move the word of a site whose interval
+ * has ended, or whose configuration was replaced, the same way. So each
+ * interval's count is summarized exactly once, and by the limits its
+ * records were written or suppressed under.
  */
 #include "log/log_policy.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +31,15 @@
 #define PROBES 32
 #define LINE_BITS 17
 #define PTR_BITS 47
-#define WIN_BITS 24
-#define COUNT_MASK ((UINT64_C(1) << (64 - WIN_BITS)) - 1)
+#define WIN_BITS 22
+#define EPOCH_BITS 6 /* configurations told apart in a word (modulo) */
+#define COUNT_BITS (64 - WIN_BITS - EPOCH_BITS)
+#define COUNT_MASK ((UINT64_C(1) << COUNT_BITS) - 1)
+#define EPOCHS (1u << EPOCH_BITS)
 
 typedef struct site {
     _Atomic uint64_t key;  /* 0: free */
-    _Atomic uint64_t word; /* interval << (64 - WIN_BITS) | count */
+    _Atomic uint64_t word; /* interval << (64 - WIN_BITS) | epoch << COUNT_BITS | count */
     _Atomic(log_logger *) lg;
     atomic_int level;
 } site;
@@ -42,12 +50,29 @@ static site sites[SITES];
  * log_limits_set() call). */
 typedef struct conf_node {
     log_limits limits; /* first: published as a log_limits */
+    unsigned epoch;    /* its number in the sites' words, < EPOCHS */
     struct conf_node *older;
 } conf_node;
 static _Atomic(const log_limits *) conf;
 static conf_node *confs; /* under confs_lock */
+static unsigned next_epoch; /* under confs_lock */
+/* The configuration of each epoch in use: a count in a word is summarized
+ * under the one it was counted by. Every change sweeps the words of older
+ * epochs (log__limits_flush), so a slot is reused only after its counts
+ * are gone. */
+static _Atomic(const conf_node *) by_epoch[EPOCHS];
+static atomic_bool ever_set; /* a sweep has something to look at */
 static pthread_mutex_t confs_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_flag full_reported = ATOMIC_FLAG_INIT;
+
+static void confs_fork(int phase)
+{
+    if (phase == CTX__FORK_PREPARE)
+        pthread_mutex_lock(&confs_lock);
+    else
+        pthread_mutex_unlock(&confs_lock);
+}
+CTX__FORK_PART(CTX__FORK_RANK_LIMITS, confs_fork)
 
 static uint64_t coarse_ns(void *payload)
 {
@@ -59,6 +84,9 @@ static uint64_t coarse_ns(void *payload)
 
 int log_limits_set(const log_limits *limits)
 {
+    /* The summaries it writes would be refused there (and lost). */
+    if (log__in_sink_op())
+        return CTXLOG_EBUSY;
     const log_limits *next = NULL;
     if (limits) {
         if (limits->version != LOG_LIMITS_VERSION || limits->first < 1 ||
@@ -74,22 +102,48 @@ int log_limits_set(const log_limits *limits)
         pthread_mutex_lock(&confs_lock);
         copy->older = confs;
         confs = copy;
+        copy->epoch = next_epoch++ % EPOCHS;
+        atomic_store(&by_epoch[copy->epoch], copy);
         pthread_mutex_unlock(&confs_lock);
+        atomic_store(&ever_set, true);
         next = &copy->limits;
-    } else {
-        log__limits_flush(true);
     }
     (void)atomic_exchange(&conf, next);
     if (next)
         atomic_fetch_or(&log__policies, LOG__POLICY_LIMITS);
     else
         atomic_fetch_and(&log__policies, ~LOG__POLICY_LIMITS);
+    /* What was counted under the limits replaced is summarized under them,
+     * now: the new limits (or none) start from zero. */
+    log__limits_flush(false);
     return 0;
 }
 
 static uint64_t window_of(uint64_t word)
 {
     return word >> (64 - WIN_BITS);
+}
+
+static unsigned epoch_of(uint64_t word)
+{
+    return (unsigned)(word >> COUNT_BITS) & (EPOCHS - 1);
+}
+
+static uint64_t word_make(uint64_t win, unsigned epoch, uint64_t count)
+{
+    assert(count <= COUNT_MASK && epoch < EPOCHS);
+    return win << (64 - WIN_BITS) | (uint64_t)epoch << COUNT_BITS | count;
+}
+
+/* The interval `c`'s clock is in now, as a word keeps it. */
+static uint64_t window_now(const log_limits *c)
+{
+    return (c->clock(c->payload) / c->interval_ns) & ((UINT64_C(1) << WIN_BITS) - 1);
+}
+
+static const conf_node *node_of(const log_limits *c)
+{
+    return (const conf_node *)(const void *)c;
 }
 
 /* Records written among the first n of an interval. */
@@ -167,25 +221,47 @@ bool log__limit_pass(log_logger *lg, int level, const char *file, int line)
     site *s = site_find(key, lg, level);
     if (!s)
         return true;
-    uint64_t win = (c->clock(c->payload) / c->interval_ns) & ((UINT64_C(1) << WIN_BITS) - 1);
+    uint64_t win = window_now(c);
+    unsigned epoch = node_of(c)->epoch;
     uint64_t old = atomic_load_explicit(&s->word, memory_order_relaxed), next;
-    do {
-        next = window_of(old) == win && old != 0 ? old + 1
-                                                 : (win << (64 - WIN_BITS)) | 1;
-    } while (!atomic_compare_exchange_weak_explicit(&s->word, &old, next, memory_order_relaxed,
-                                                    memory_order_relaxed));
-    if (old != 0 && window_of(old) != win)
-        summarize(c, lg, level, file, line, old & COUNT_MASK);
+    bool same;
+    for (;;) {
+        if ((old & COUNT_MASK) && epoch_of(old) != epoch) {
+            /* Counted under other limits: newer ones (published since this
+             * record loaded `c`) decide this record too; older ones are
+             * summarized under themselves. */
+            const log_limits *now = atomic_load_explicit(&conf, memory_order_acquire);
+            if (now != c) {
+                if (!now || level >= (int)now->exempt)
+                    return true;
+                c = now;
+                win = window_now(c);
+                epoch = node_of(c)->epoch;
+                old = atomic_load_explicit(&s->word, memory_order_relaxed);
+                continue;
+            }
+        }
+        same = (old & COUNT_MASK) && epoch_of(old) == epoch && window_of(old) == win;
+        next = same ? old + 1 : word_make(win, epoch, 1);
+        if (atomic_compare_exchange_weak_explicit(&s->word, &old, next, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            break;
+    }
+    if (!same && (old & COUNT_MASK)) {
+        const conf_node *oc = atomic_load(&by_epoch[epoch_of(old)]);
+        summarize(oc ? &oc->limits : c, lg, level, file, line, old & COUNT_MASK);
+    }
     uint64_t k = next & COUNT_MASK;
     return k <= c->first || (k - c->first) % c->then_one_in == 0;
 }
 
 void log__limits_flush(bool all)
 {
-    const log_limits *c = atomic_load_explicit(&conf, memory_order_acquire);
-    if (!c)
+    if (!atomic_load_explicit(&ever_set, memory_order_acquire))
         return;
-    uint64_t win = (c->clock(c->payload) / c->interval_ns) & ((UINT64_C(1) << WIN_BITS) - 1);
+    const log_limits *c = atomic_load_explicit(&conf, memory_order_acquire);
+    unsigned epoch = c ? node_of(c)->epoch : EPOCHS; /* EPOCHS: none current */
+    uint64_t win = c ? window_now(c) : 0;
     for (size_t i = 0; i < SITES; i++) {
         site *s = &sites[i];
         uint64_t key = atomic_load_explicit(&s->key, memory_order_acquire);
@@ -194,16 +270,21 @@ void log__limits_flush(bool all)
             continue;
         uint64_t old = atomic_load_explicit(&s->word, memory_order_relaxed);
         for (;;) {
-            if ((old & COUNT_MASK) == 0 || (!all && window_of(old) == win))
+            /* A count of the current limits' current interval stays. */
+            if ((old & COUNT_MASK) == 0 ||
+                (!all && epoch_of(old) == epoch && window_of(old) == win))
                 break;
-            /* The interval stays; its count starts over (none yet). */
+            /* The interval and epoch stay; the count starts over (none yet). */
             uint64_t next = old & ~COUNT_MASK;
             if (atomic_compare_exchange_weak_explicit(&s->word, &old, next,
                                                       memory_order_relaxed,
                                                       memory_order_relaxed)) {
-                summarize(c, lg, atomic_load_explicit(&s->level, memory_order_relaxed),
-                          (const char *)(uintptr_t)(key >> LINE_BITS),
-                          (int)(key & ((1u << LINE_BITS) - 1)), old & COUNT_MASK);
+                const conf_node *oc = atomic_load(&by_epoch[epoch_of(old)]);
+                if (oc)
+                    summarize(&oc->limits, lg,
+                              atomic_load_explicit(&s->level, memory_order_relaxed),
+                              (const char *)(uintptr_t)(key >> LINE_BITS),
+                              (int)(key & ((1u << LINE_BITS) - 1)), old & COUNT_MASK);
                 break;
             }
         }

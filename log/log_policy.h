@@ -62,8 +62,9 @@ bool log__sampled_out(int level);
  * under the burst limit (true when limits are off or do not apply). Writes
  * the summary of the site's previous interval first when it is owed. */
 bool log__limit_pass(log_logger *lg, int level, const char *file, int line);
-/* log_flush(): the summaries owed for intervals that have ended (`all`:
- * for the current ones too). */
+/* log_flush(), log_limits_set(): the summaries owed for intervals that
+ * have ended, or were counted under limits that are no longer the current
+ * ones (`all`: for the current ones too), each under its own limits. */
 void log__limits_flush(bool all);
 
 #endif /* CTXLOG_LOG_POLICY_H */

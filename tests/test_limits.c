@@ -231,6 +231,58 @@ static void test_limits__off_by_default_and_bad_arguments(void **state)
     assert_int_equal(log_limits_set(NULL), 0);
 }
 
+/* Limits changed in the middle of an interval, changed again, then turned
+ * off: what was counted under each limits is summarized under them, so the
+ * written records plus the summaries' counts are exactly those logged. */
+static void burst(long i)
+{
+    log_info_kv("burst", LOG_I64("i", i));
+}
+
+static void test_limits__changed_mid_interval_counts_stay_exact(void **state)
+{
+    (void)state;
+    atomic_store(&fake_ns, 20 * SEC + SEC / 4);
+    char *path = ts_log_to_file("limits_change.log");
+    long logged = 0;
+    limits_on(10, 5, LOG_LEVEL_ERROR);
+    for (int k = 0; k < 100; k++)
+        burst(logged++);
+    limits_on(3, 7, LOG_LEVEL_ERROR); /* same interval, other limits */
+    for (int k = 0; k < 1000; k++)
+        burst(logged++);
+    limits_on(50, 2, LOG_LEVEL_ERROR);
+    for (int k = 0; k < 1000; k++)
+        burst(logged++);
+    atomic_store(&fake_ns, 21 * SEC + SEC / 4); /* a new interval under them */
+    for (int k = 0; k < 400; k++)
+        burst(logged++);
+    assert_int_equal(log_limits_set(NULL), 0); /* off: the rest written */
+    for (int k = 0; k < 100; k++)
+        burst(logged++);
+    json_t *recs = ts_log_collect(path);
+
+    uint64_t written = 0, suppressed = 0, summaries = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(recs, i, r) {
+        if (is_summary(r)) {
+            summaries++;
+            suppressed += (uint64_t)json_integer_value(json_object_get(r, "suppressed"));
+            continue;
+        }
+        assert_string_equal(str_of(r, "msg"), "burst");
+        written++;
+    }
+    json_decref(recs);
+    assert_int_equal(logged, 2600);
+    assert_int_equal(written + suppressed, (uint64_t)logged);
+    /* Each stretch under its own limits: 10 + 90/5, 3 + 997/7, 50 + 950/2,
+     * 50 + 350/2, then 100 unlimited. */
+    assert_int_equal(written, (10 + 18) + (3 + 142) + (50 + 475) + (50 + 175) + 100);
+    assert_int_equal(summaries, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_limits__each_interval_summarized_by_the_next_record),
         cmocka_unit_test(test_limits__errors_exempt_and_sites_apart),
         cmocka_unit_test(test_limits__off_by_default_and_bad_arguments),
+        cmocka_unit_test(test_limits__changed_mid_interval_counts_stay_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -411,6 +411,38 @@ static void test_sink_custom__fork_child_writes_only_its_own(void **state)
     mem_free(&m);
 }
 
+/* ---- replay on error ------------------------------------------------------------------------ */
+
+/* A custom sink with the JSON formatter gets the request's kept records
+ * when it logs an error, like a file sink. */
+static void test_sink_custom__gets_replay_on_error(void **state)
+{
+    (void)state;
+    static mem m;
+    mem_init(&m);
+    use_mem(&m);
+    log_level_set(LOG_LEVEL_INFO);
+    {
+        CTX_REQUEST("replay-req", NULL, NULL);
+        ctx_token t = log_context_replay(LOG_LEVEL_DEBUG, 4096);
+        log_debug("kept");
+        log_error("failed");
+        ctx_reset(t);
+    }
+    assert_int_equal(log_flush(), 0);
+    json_t *recs = mem_records(&m);
+    assert_int_equal(json_array_size(recs), 2);
+    json_t *kept = json_array_get(recs, 0);
+    assert_string_equal(json_string_value(json_object_get(kept, "msg")), "kept");
+    assert_true(json_is_true(json_object_get(kept, "replayed")));
+    assert_string_equal(json_string_value(json_object_get(kept, "request_id")), "replay-req");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 1), "msg")),
+                        "failed");
+    json_decref(recs);
+    log_shutdown();
+    mem_free(&m);
+}
+
 /* ---- failures --------------------------------------------------------------------------------- */
 
 static int count_of(const char *text, const char *what)
@@ -520,6 +552,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sink_custom__records_logged_inside_are_dropped,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_custom__invalid_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sink_custom__gets_replay_on_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -623,7 +623,7 @@ static void check_calls_from_inside(int use_filter)
                      ctxlog_strerror(inner.rc[k]), inner_want[k]);
     }
     assert_string_equal(ctxlog_strerror(CTXLOG_EBUSY),
-                        "not allowed from a filter or a callback sink, or while in use");
+                        "not allowed from a filter, a callback sink or a sink operation, or while in use");
     /* The levels changed; nothing else did. */
     assert_int_equal(log_level_get(), LOG_LEVEL_DEBUG);
     assert_int_equal(log_logger_level(log_get("app.inner")), LOG_LEVEL_WARN);

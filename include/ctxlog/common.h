@@ -37,7 +37,8 @@ enum ctxlog_error {
     CTXLOG_ESTATE = -5,   /**< the object is shutting down or in the wrong state */
     CTXLOG_EIO = -6,      /**< an open, write or other system call failed */
     CTXLOG_ECONFIG = -7,  /**< a configuration value is invalid */
-    CTXLOG_EBUSY = -8,    /**< not allowed now (nothing changed): a filter or callback sink; a fiber in use */
+    CTXLOG_EBUSY = -8,    /**< not allowed now (nothing changed): from a filter, a callback sink or a sink's
+                           operation; on a fiber switched in on a thread */
     CTXLOG_ENOENT = -9,   /**< a file, or a directory of its path, does not exist */
 };
 

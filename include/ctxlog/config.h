@@ -35,8 +35,8 @@ typedef struct log_config_error {
  * at once (never waited on), with line 0, key "" and "not a regular file".
  * @return 0, CTXLOG_ECONFIG (err says why), CTXLOG_EIO (the file cannot be
  *         opened or is not a regular file, or a sink's path cannot be
- *         opened), CTXLOG_ENOMEM, CTXLOG_EBUSY (called from a filter or a
- *         callback sink: nothing is read or changed).
+ *         opened), CTXLOG_ENOMEM, CTXLOG_EBUSY (called from a filter, a
+ *         callback sink or a sink's operation: nothing is read or changed).
  * The environment's CTXLOG_CONFIG names a file loaded the same way at the
  * first record; CTXLOG_LEVEL and CTXLOG_OUTPUT then do not apply.
  */

@@ -18,6 +18,13 @@
  * that replace sinks, filters or the configuration return CTXLOG_EBUSY and
  * change nothing: the record in progress still uses them. Setting a level
  * and log_flush() work there.
+ *
+ * From inside an operation of a user's sink (log_sink_custom(), see
+ * sink.h), which runs under that sink's lock, possibly on the async writer
+ * thread, the same calls return CTXLOG_EBUSY, and so do log_flush(),
+ * log_reopen(), log_limits_set() and the constructors of sinks that take
+ * lines; log_shutdown() does nothing; setting a level works. Each call's
+ * documentation says which.
  */
 #ifndef CTXLOG_LOG_H
 #define CTXLOG_LOG_H
@@ -214,7 +221,8 @@ template <typename T> log_field log__kv_field(const char *k, T v) = delete;
 
 /**
  * @brief Set the level of the root logger (LOG_LEVEL_TRACE … LOG_LEVEL_OFF).
- *        Allocates nothing; works from a filter or a callback sink too.
+ *        Allocates nothing; works from a filter, a callback sink or a sink's
+ *        operation too.
  * @return 0 or CTXLOG_EINVAL.
  */
 CTXLOG_API int log_level_set(log_level level);
@@ -237,8 +245,8 @@ CTXLOG_API int log_level_parse(const char *name, log_level *out);
  * @return 0; CTXLOG_EINVAL for NULL or ""; CTXLOG_ENOENT or CTXLOG_EIO when
  *         the file cannot be opened, as log_sink_file() (the message names
  *         it on stderr and in ctxlog_last_error(), the previous output stays);
- *         CTXLOG_ENOMEM; CTXLOG_EBUSY from a filter or a callback sink (the
- *         previous output stays).
+ *         CTXLOG_ENOMEM; CTXLOG_EBUSY from a filter, a callback sink or a
+ *         sink's operation (the previous output stays).
  */
 CTXLOG_API int log_output_set(const char *where);
 
@@ -248,13 +256,16 @@ CTXLOG_API int log_output_set(const char *where);
  *        implicitly. An invalid value is named in one line on stderr and its
  *        default kept; an unwritable CTXLOG_OUTPUT falls back to stderr.
  * @return 0, or CTXLOG_ECONFIG when some value was invalid (the rest applied);
- *         CTXLOG_EBUSY from a filter or a callback sink (nothing applied).
+ *         CTXLOG_EBUSY from a filter, a callback sink or a sink's operation
+ *         (nothing applied).
  */
 CTXLOG_API int log_configure_env(void);
 
 /**
  * @brief Write out everything accepted so far (fsync is not implied). Works
- *        from a filter or a callback sink too.
+ *        from a filter or a callback sink too; from an operation of a user's
+ *        sink (log_sink_ops) it returns CTXLOG_EBUSY and does nothing, since
+ *        it would wait for what that operation's thread holds.
  * @return 0; CTXLOG_EIO when the last write to some output failed, in this
  *         flush or before it (those records are lost: counted in
  *         log_dropped_count() and said once on stderr; it is returned until
@@ -262,15 +273,17 @@ CTXLOG_API int log_configure_env(void);
  *         when the flush operation of a custom sink (log_sink_custom())
  *         failed, or when a journald or syslog sink could not deliver what
  *         it holds or owes (log_sink_journald(), log_sink_syslog(): a
- *         syslog TCP sink connects and sends its queue here).
+ *         syslog TCP sink connects and sends its queue here);
+ *         CTXLOG_EBUSY from a sink's operation.
  */
 CTXLOG_API int log_flush(void);
 
 /**
  * @brief Flush and close every output. Runs by itself at exit. A record logged
  *        after it configures the library afresh from the environment.
- *        From a filter or a callback sink it does nothing (the record in
- *        progress still uses the outputs).
+ *        From a filter, a callback sink or a sink's operation it does
+ *        nothing (the record in progress, or the operation, still uses the
+ *        outputs).
  */
 CTXLOG_API void log_shutdown(void);
 

@@ -43,9 +43,10 @@ extern "C" {
  * written first, in the order they were kept, each with the member
  * `"replayed":true` (a user field named "replayed" is renamed, see README
  * "Key collisions"), to the sinks of the error's logger that write JSON
- * lines (sinks with another formatter, callback or custom sinks that take
- * records, and the journald and syslog sinks get no replay); then the error. The buffer is then empty
- * and keeps again.
+ * lines: stdout, stderr, file and custom (log_sink_custom()) sinks with a
+ * JSON formatter (sinks with another formatter, callback sinks, and the
+ * journald and syslog sinks get no replay); then the error. The buffer is
+ * then empty and keeps again.
  *
  * Bounded: the buffer holds at most @p max_bytes of formatted records; past
  * it the oldest records go, counted, and a replay that lost some starts with
@@ -193,10 +194,14 @@ typedef struct log_limits {
  * past those, of lines past 131071, and of calls without a file are not
  * limited.
  *
- * @param limits NULL turns limits off (summaries still owed are written
- *        first); copied.
+ * @param limits NULL turns limits off; copied. Whether they replace limits
+ *        or turn them off, the counts of the limits replaced are
+ *        summarized under those limits by this call (the summaries still
+ *        owed, and those of intervals in progress); the new limits count
+ *        from zero.
  * @return 0 or CTXLOG_EINVAL (wrong version, a value out of range; nothing
- *         changed); CTXLOG_ENOMEM.
+ *         changed); CTXLOG_ENOMEM; CTXLOG_EBUSY from a sink's operation
+ *         (log_sink_ops: the summaries it owes could not be written there).
  */
 CTXLOG_API int log_limits_set(const log_limits *limits);
 

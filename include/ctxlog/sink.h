@@ -151,7 +151,8 @@ CTXLOG_API void log_formatter_release(log_formatter *f);
 typedef struct log_sink log_sink;
 
 /**
- * @brief Sinks writing to the process's stdout / stderr. NULL when out of memory.
+ * @brief Sinks writing to the process's stdout / stderr. NULL when out of
+ *        memory, and from a sink's operation (log_sink_ops).
  *
  * Writing to a pipe or socket whose reader has gone never raises SIGPIPE
  * in the process, in either mode (the same holds for a file sink whose
@@ -189,8 +190,9 @@ typedef struct log_file_options {
  * @param opts NULL: no rotation.
  * @return 0; CTXLOG_ENOENT when the file's directory does not exist (it is
  *         not created); CTXLOG_EIO when the file cannot be opened for
- *         another reason (errno tells why); CTXLOG_EINVAL; CTXLOG_ENOMEM.
- *         On ENOENT and EIO, ctxlog_last_error() names the path and the
+ *         another reason (errno tells why); CTXLOG_EINVAL; CTXLOG_ENOMEM;
+ *         CTXLOG_EBUSY from a sink's operation (log_sink_ops). On ENOENT
+ *         and EIO, ctxlog_last_error() names the path and the
  *         system's reason (`cannot open log file 'logs/app.log': No such
  *         file or directory`); on success it is cleared.
  */
@@ -247,9 +249,13 @@ typedef struct log_journald_options {
  * before the call returns; in async mode it is handed to the background
  * writer through the thread's queue, like every other sink's records (per
  * thread order kept; a full queue blocks or drops and counts as
- * configured), and the writer sends it. A send waits at most timeout_ms.
+ * configured), and the writer sends it. A send waits at most timeout_ms;
+ * after one such wait in vain, sends do not wait again until an entry goes
+ * through (or log_flush() tries once more), so a journal that stopped
+ * reading costs the logging thread one timeout, not one per record.
  * When the journal does not take an entry (not running, its queue full for
- * longer than timeout_ms), the record is counted in log_dropped_count(),
+ * longer than timeout_ms, or full while sends do not wait), the record is
+ * counted in log_dropped_count(),
  * said once on stderr, and an entry says how many were lost ("journald:
  * records dropped", field DROPPED) after the next entry that goes through,
  * or on log_flush(); records the async queue dropped are said in the same
@@ -260,7 +266,8 @@ typedef struct log_journald_options {
  * @param opts NULL: the defaults; copied.
  * @return 0; CTXLOG_EINVAL when @p out is NULL, a path is too long for a
  *         socket address or timeout_ms is negative; CTXLOG_EIO when no
- *         socket can be made (errno tells why); CTXLOG_ENOMEM.
+ *         socket can be made (errno tells why); CTXLOG_ENOMEM;
+ *         CTXLOG_EBUSY from a sink's operation (log_sink_ops).
  *         The journal need not be running yet.
  * Thread safety: any thread; the sink may be used by many threads at once.
  */
@@ -298,7 +305,8 @@ typedef struct log_syslog_options {
      *  milliseconds; 0: 1000. */
     int timeout_ms;
     /** TCP: first and longest wait between connection attempts, doubling
-     *  from one to the other; 0: 100 and 10000. */
+     *  from one to the other (back to the first once a connection
+     *  delivered a frame and stayed open); 0: 100 and 10000. */
     int reconnect_min_ms;
     int reconnect_max_ms;
 } log_syslog_options;
@@ -323,12 +331,18 @@ typedef struct log_syslog_options {
  * in async mode it is handed to the background writer through the
  * thread's queue, like every other sink's records (per-thread order kept;
  * a full queue blocks or drops and counts as configured), and the writer
- * sends it. A send waits at most timeout_ms; after one such wait, sends do
- * not wait again until the daemon takes bytes. UNIX and UDP: a message the
- * daemon or the network does not take (too big for a datagram, no daemon)
- * is lost and counted. TCP: while the daemon is away or not reading, up to
- * queue_max records wait in the sink, and connection attempts follow with
- * the backoff; once connected again the queue goes out first, in order
+ * sends it. A send waits at most timeout_ms; after one such wait in vain,
+ * sends (datagrams too) do not wait again until the daemon takes bytes. UDP: a message longer than
+ * a datagram takes (65,507 bytes over IPv4, 65,527 over IPv6) is sent with
+ * its MSG cut to fit, at a UTF-8 character's start (RFC 5424 6.1), the
+ * header and structured data whole. UNIX and UDP: a message the daemon or
+ * the network does not take (no daemon; a local socket's message over its
+ * buffer) is lost and counted. TCP: while the daemon is away or not
+ * reading, up to queue_max records wait in the sink, and connection
+ * attempts follow with the backoff, which starts over only once a
+ * connection delivered a frame and stayed open as long as the backoff had
+ * grown (a daemon that accepts and closes at once is retried at the
+ * backoff's pace); once connected again the queue goes out first, in order
  * (with the next record, on log_flush(), or when the sink is released).
  * log_flush() (and log_shutdown()) connects at once, sends the queue, and
  * returns CTXLOG_EIO while some record is left in it. Records that found
@@ -346,7 +360,8 @@ typedef struct log_syslog_options {
  * @return 0; CTXLOG_EINVAL when @p out is NULL or an option is out of range
  *         (transport, facility > 23, a path too long, negative times);
  *         CTXLOG_EIO when the host cannot be resolved or no socket can be
- *         made; CTXLOG_ENOMEM. The daemon need not be running yet.
+ *         made; CTXLOG_ENOMEM; CTXLOG_EBUSY from a sink's operation
+ *         (log_sink_ops). The daemon need not be running yet.
  * Thread safety: any thread; the sink may be used by many threads at once.
  */
 CTXLOG_API int log_sink_syslog(log_sink **out, const log_syslog_options *opts);
@@ -373,6 +388,20 @@ CTXLOG_API int log_sink_syslog(log_sink **out, const log_syslog_options *opts);
  * reference. An operation must not log through ctxlog: a record logged
  * from inside one is dropped and counted in log_dropped_count(). It must
  * not block forever: logging threads that need the sink wait for it.
+ *
+ * Calls from inside an operation never wait for the operation's own
+ * thread. These return CTXLOG_EBUSY and change nothing: log_flush(),
+ * log_reopen(), log_config_load(), log_configure_env(), log_output_set(),
+ * log_limits_set(), log_logger_add_sink(), log_logger_clear_sinks(),
+ * log_logger_set_additive(), log_logger_add_filter(),
+ * log_logger_clear_filters(), log_sink_file(), log_sink_journald(),
+ * log_sink_syslog() and log_sink_custom(); log_sink_stdout() and
+ * log_sink_stderr() return NULL; log_shutdown() and
+ * log_context_filter_enable() do nothing. log_sink_release() works: a
+ * sink whose last reference goes there is closed by the next log_flush()
+ * or log_shutdown() (or release) made outside an operation. Setting
+ * levels, sampling, replay defaults, log_reopen_request(),
+ * log_dropped_count() and the context calls work.
  */
 typedef struct log_sink_ops {
     /** #LOG_SINK_OPS_VERSION. */
@@ -420,8 +449,9 @@ typedef struct log_sink_ops {
  * @brief A sink that hands batches of whole formatted lines to @p ops.
  *
  * It works like a file sink: JSON by default (log_sink_set_formatter()
- * changes it), its own level, records batched in a buffer per logging
- * thread in sync mode and written by the background thread in async mode,
+ * changes it; with a JSON formatter it also gets the records replayed on
+ * error, see log_context_replay()), its own level, records batched in a
+ * buffer per logging thread in sync mode and written by the background thread in async mode,
  * written out by log_flush(), at exit and within about 100 ms. The crash
  * handler skips it (its operations need not be async-signal-safe); after
  * fork() the child writes only its own records.
@@ -432,7 +462,9 @@ typedef struct log_sink_ops {
  *        the call succeeded and gives it back through @c close (the
  *        caller keeps it when the call fails: @c close is not called).
  * @return 0; CTXLOG_EINVAL when @p out, @p ops or @p ops->write is NULL or
- *         @p ops->version is not one this library knows; CTXLOG_ENOMEM.
+ *         @p ops->version is not one this library knows; CTXLOG_ENOMEM;
+ *         CTXLOG_EBUSY from a sink's operation (registering the sink would
+ *         wait for what that operation's thread holds).
  * Thread safety: may be called from any thread.
  */
 CTXLOG_API int log_sink_custom(log_sink **out, const log_sink_ops *ops, void *state);
@@ -448,7 +480,9 @@ CTXLOG_API int log_sink_set_level(log_sink *s, log_level level);
  */
 CTXLOG_API int log_sink_set_formatter(log_sink *s, log_formatter *f);
 
-/** @brief Drop a reference. NULL is a no-op. */
+/** @brief Drop a reference. NULL is a no-op. From a sink's operation
+ *         (log_sink_ops), a last reference is closed by the next
+ *         log_flush() or log_shutdown() made outside one. */
 CTXLOG_API void log_sink_release(log_sink *s);
 
 /**
@@ -488,7 +522,9 @@ CTXLOG_API int log_logger_set_additive(log_logger *lg, bool additive);
  * @brief Reopen every file sink now (after logrotate moved the file).
  * What any thread buffered before the call is written to the old file first.
  * @return 0, or CTXLOG_EIO when some file could not be reopened (it keeps
- *         writing to the old descriptor, and the failure is reported once).
+ *         writing to the old descriptor, and the failure is reported once);
+ *         CTXLOG_EBUSY from a sink's operation (log_sink_ops: it would wait
+ *         for what that operation's thread holds).
  */
 CTXLOG_API int log_reopen(void);
 

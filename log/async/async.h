@@ -41,8 +41,4 @@ void log__writer_due(uint64_t since_ns);
 void log__writer_wake(void);      /* records were queued while it slept */
 extern atomic_int log__writer_idle;
 
-/* fork(): the writer thread and the queues. */
-void log__writer_fork(int phase);
-void log__rings_fork(int phase);
-
 #endif /* CTXLOG_ASYNC_H */

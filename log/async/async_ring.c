@@ -382,7 +382,7 @@ void log__rings_crash_write(void)
     }
 }
 
-void log__rings_fork(int phase)
+static void rings_fork(int phase)
 {
     if (phase == LOG__FORK_PREPARE) {
         pthread_mutex_lock(&room_lock);
@@ -405,3 +405,4 @@ void log__rings_fork(int phase)
             atomic_store(&r->state, RING_FREE);
     }
 }
+CTX__FORK_PART(CTX__FORK_RANK_RINGS, rings_fork)

@@ -370,7 +370,7 @@ int log__async_turn(bool on)
     return async_switch(on, false, 0, false);
 }
 
-void log__writer_fork(int phase)
+static void writer_fork(int phase)
 {
     if (phase == LOG__FORK_PREPARE) {
         pthread_mutex_lock(&w_lock);
@@ -397,3 +397,4 @@ void log__writer_fork(int phase)
     }
     pthread_mutex_unlock(&w_lock);
 }
+CTX__FORK_PART(CTX__FORK_RANK_WRITER, writer_fork)

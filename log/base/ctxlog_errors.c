@@ -18,7 +18,7 @@ static const char *const messages[] = {
     "object in the wrong state",
     "input/output error",
     "invalid configuration",
-    "not allowed from a filter or a callback sink, or while in use",
+    "not allowed from a filter, a callback sink or a sink operation, or while in use",
     "no such file or directory",
 };
 

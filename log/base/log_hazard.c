@@ -31,6 +31,7 @@ static hazard *hazards;
 static pthread_key_t hazard_key;
 static pthread_once_t hazard_once = PTHREAD_ONCE_INIT;
 CTX__TLS log__hazard *log__my_hazard;
+CTX__TLS unsigned log__sink_ops_running;
 
 static void hazard_free(void *p)
 {
@@ -87,7 +88,7 @@ log__hazard *log__hazard_make(void)
     return h;
 }
 
-void log__hazards_fork(int phase)
+static void hazards_fork(int phase)
 {
     if (phase == LOG__FORK_PREPARE) {
         pthread_mutex_lock(&hazards_lock);
@@ -106,6 +107,7 @@ void log__hazards_fork(int phase)
     }
     pthread_mutex_unlock(&hazards_lock);
 }
+CTX__FORK_PART(CTX__FORK_RANK_HAZARDS, hazards_fork)
 
 void log__wait_unpinned(struct log_route *const *routes, size_t n)
 {

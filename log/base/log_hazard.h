@@ -10,6 +10,7 @@
 #ifndef CTXLOG_LOG_HAZARD_H
 #define CTXLOG_LOG_HAZARD_H
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,12 +45,18 @@ static inline bool log__in_record(void)
 /* Wait until no thread pins any of the `n` routes. */
 void log__wait_unpinned(struct log_route *const *routes, size_t n);
 
+/* How many user operations of sinks the calling thread is running (see
+ * log__records_refuse). */
+extern CTX__TLS unsigned log__sink_ops_running;
+
 /* While a sink runs code that must not log (a user's operation under the
  * sink's lock): records the calling thread logs meanwhile are refused,
- * dropped and counted, as if nested too deep. Returns what to pass back to
- * log__records_allow. */
+ * dropped and counted, as if nested too deep, and so are the calls that
+ * would wait for what the thread holds (log__in_sink_op). Returns what to
+ * pass back to log__records_allow. */
 static inline unsigned log__records_refuse(void)
 {
+    log__sink_ops_running++;
     log__hazard *h = log__hazard_make();
     if (!h)
         return LOG__MAX_NESTING + 1; /* no slots: a record finds none either */
@@ -60,12 +67,21 @@ static inline unsigned log__records_refuse(void)
 
 static inline void log__records_allow(unsigned depth)
 {
+    assert(log__sink_ops_running > 0);
+    log__sink_ops_running--;
     log__hazard *h = log__my_hazard;
     if (h && depth <= LOG__MAX_NESTING)
         h->depth = depth;
 }
 
-/* fork(): every thread's slots but the caller's go in the child. */
-void log__hazards_fork(int phase);
+/* Whether the calling thread is inside a user's sink operation: it holds
+ * that sink's lock, maybe the registry of sinks or a thread buffer, or it
+ * is the async writer, so log_flush() or log_reopen() would wait for it
+ * forever. */
+static inline bool log__in_sink_op(void)
+{
+    return log__sink_ops_running > 0;
+}
+
 
 #endif /* CTXLOG_LOG_HAZARD_H */

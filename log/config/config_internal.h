@@ -22,7 +22,5 @@ static inline void log__ensure_init(void)
 /* Install the fork() handlers (once): the set-up does, before the first
  * record and before a configuration file starts anything. */
 void log__fork_handlers_install(void);
-/* fork(): the set-up's lock. */
-void log__config_fork(int phase);
 
 #endif /* CTXLOG_CONFIG_INTERNAL_H */

@@ -122,13 +122,14 @@ static int configure_env_locked(int implicit)
     return rc ? rc : arc;
 }
 
-void log__config_fork(int phase)
+static void config_fork(int phase)
 {
     if (phase == LOG__FORK_PREPARE)
         pthread_mutex_lock(&init_lock);
     else
         pthread_mutex_unlock(&init_lock);
 }
+CTX__FORK_PART(CTX__FORK_RANK_INIT, config_fork)
 
 void log__init_slow(void)
 {
@@ -177,20 +178,27 @@ int log_output_set(const char *where)
 
 int log_flush(void)
 {
+    /* From a user's sink operation: the thread holds what the flush
+     * waits for (that sink's lock, or it is the async writer). */
+    if (log__in_sink_op())
+        return CTXLOG_EBUSY;
     log__limits_flush(false); /* summaries of ended intervals, then out with them */
     log__async_drain();
     (void)log__sinks_flush(0, 0);
     /* The sinks' own flush, after every buffer; a sink that failed (a
      * write, or a user transport's flush) has lost accepted records. */
-    return log__sinks_sync();
+    int rc = log__sinks_sync();
+    log__sinks_release_deferred(); /* released by the operations just run */
+    return rc;
 }
 
 void log_shutdown(void)
 {
     /* From a filter or a callback sink the sinks cannot go (their routes
      * are in use by this very thread): do nothing rather than half of it. */
-    if (log__in_record())
+    if (log__in_record() || log__in_sink_op())
         return;
+    log__sinks_release_deferred();
     log__limits_flush(false);
     pthread_mutex_lock(&init_lock);
     /* Levels and filters stay; the sinks go, and are closed once no thread

@@ -174,6 +174,17 @@ typedef struct where {
  * their resets and additions. */
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A child forked while another thread loads a file must not find the
+ * lock held. */
+static void load_fork(int phase)
+{
+    if (phase == LOG__FORK_PREPARE)
+        pthread_mutex_lock(&load_lock);
+    else
+        pthread_mutex_unlock(&load_lock);
+}
+CTX__FORK_PART(CTX__FORK_RANK_LOAD, load_fork)
+
 /* ---- error reporting ------------------------------------------------------------ */
 
 static void append(char *out, size_t cap, size_t *len, const char *s, size_t n)
@@ -1075,6 +1086,44 @@ static int parse_failed(plan *p, const json_error_t *jerr)
  * and a device or a directory is no configuration either. O_NONBLOCK makes
  * the open of a FIFO return at once so that fstat can refuse it; a regular
  * file reads the same with it. */
+/* The whole of the regular file fd (of `size` bytes when it was looked
+ * at; it may have changed since) into *out (malloc'd, *len bytes).
+ * Returns 0, CTXLOG_ENOMEM, or CTXLOG_EIO with errno set. */
+static int read_all(int fd, size_t size, char **out, size_t *len)
+{
+    size_t cap = size + 1 > 4096 ? size + 1 : 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return CTXLOG_ENOMEM;
+    for (;;) {
+        if (n == cap) {
+            char *bigger = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!bigger) {
+                free(buf);
+                return CTXLOG_ENOMEM;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t want = cap - n < (1u << 20) ? cap - n : (1u << 20);
+        ssize_t got = read(fd, buf + n, want);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int e = errno;
+            free(buf);
+            errno = e;
+            return CTXLOG_EIO;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 static int load_document(plan *p, json_t **out)
 {
     *out = NULL;
@@ -1097,9 +1146,20 @@ static int load_document(plan *p, json_t **out)
                       : S_ISBLK(st.st_mode)  ? "a block device"
                                              : "an unknown kind");
     }
-    json_error_t jerr;
-    json_t *doc = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+    /* Read in blocks, then parse the bytes: jansson's own reading of a
+     * descriptor takes one read(2) per byte. */
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_all(fd, (size_t)st.st_size, &text, &len);
+    int e = errno;
     close(fd);
+    if (rc == CTXLOG_ENOMEM)
+        return report(p, CTXLOG_ENOMEM, 0, 0, "", "out of memory");
+    if (rc)
+        return report(p, CTXLOG_EIO, 0, 0, "", "cannot read: %s", strerror(e));
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
     if (!doc)
         return parse_failed(p, &jerr);
     *out = doc;
@@ -1123,7 +1183,7 @@ int log_config_load(const char *path, log_config_error *err)
     /* Before anything is opened or created: the switch would be refused. */
     if (log__in_record())
         return report(&p, CTXLOG_EBUSY, 0, 0, "",
-                      "cannot load a configuration from a filter or a callback sink");
+                      "cannot load a configuration from a filter, a callback sink or a sink's operation");
     log__fork_handlers_install(); /* it may start the writer thread */
     pthread_mutex_lock(&load_lock);
     json_t *doc;

@@ -4,6 +4,8 @@
  * its own (sink_ops.h). */
 #include "log/sinks/sink_ops.h"
 
+#include "log/base/log_hazard.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,10 +64,45 @@ log_sink *log__sink_ref(log_sink *s)
     return s;
 }
 
+/* Sinks released inside a user's sink operation, freed by the next
+ * log_flush(), log_shutdown() or release outside one. */
+static _Atomic(log_sink *) deferred;
+
+static void sink_free(log_sink *s);
+
+void log__sinks_release_deferred(void)
+{
+    if (log__in_sink_op() || !atomic_load_explicit(&deferred, memory_order_relaxed))
+        return;
+    log_sink *s = atomic_exchange(&deferred, NULL);
+    while (s) {
+        log_sink *next = s->defer_next;
+        sink_free(s);
+        s = next;
+    }
+}
+
 void log_sink_release(log_sink *s)
 {
-    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) {
+        log__sinks_release_deferred();
         return;
+    }
+    /* The operation's thread holds its sink's lock, maybe the registry of
+     * sinks: unregistering now would wait for itself. No route uses the
+     * sink any more, so it may wait (registered, its buffer kept). */
+    if (s->registered && log__in_sink_op()) {
+        s->defer_next = atomic_load_explicit(&deferred, memory_order_relaxed);
+        while (!atomic_compare_exchange_weak(&deferred, &s->defer_next, s))
+            ;
+        return;
+    }
+    sink_free(s);
+    log__sinks_release_deferred();
+}
+
+static void sink_free(log_sink *s)
+{
     if (s->registered) {
         log__sink_unregister(s);
         if (s->buffered)

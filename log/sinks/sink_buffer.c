@@ -18,6 +18,8 @@
  */
 #include "log/sinks/sink_ops.h"
 
+#include "log/base/log_hazard.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -261,7 +263,7 @@ void log__sinks_report_drops(void)
         fmt_buf_free(&b);
 }
 
-void log__sinks_fork(int phase)
+static void sinks_fork(int phase)
 {
     if (phase == LOG__FORK_PREPARE) {
         pthread_mutex_lock(&reg_lock);
@@ -282,6 +284,7 @@ void log__sinks_fork(int phase)
     }
     pthread_mutex_unlock(&reg_lock);
 }
+CTX__FORK_PART(CTX__FORK_RANK_SINKS, sinks_fork)
 
 void log__sinks_crash_write(void)
 {
@@ -315,6 +318,10 @@ int log__sinks_sync(void)
 
 int log_reopen(void)
 {
+    /* From a user's sink operation: the thread holds a sink's lock (or is
+     * the async writer), which the reopen would wait for. */
+    if (log__in_sink_op())
+        return CTXLOG_EBUSY;
     int rc = 0;
     /* What any thread buffered so far goes where it was meant for (thread
      * buffers come before the registry in the lock order). */

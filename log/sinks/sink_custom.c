@@ -107,6 +107,10 @@ int log_sink_custom(log_sink **out, const log_sink_ops *ops, void *state)
     *out = NULL;
     if (!ops || ops->version != LOG_SINK_OPS_VERSION || !ops->write)
         return CTXLOG_EINVAL;
+    /* Registering it from a user's sink operation would wait for the
+     * registry of sinks, which the operation's thread may hold. */
+    if (log__in_sink_op())
+        return CTXLOG_EBUSY;
     log_sink *s = log__sink_new(&custom_ops, sizeof(custom_sink), "custom sink");
     if (!s)
         return CTXLOG_ENOMEM;

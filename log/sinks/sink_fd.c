@@ -8,6 +8,7 @@
  * (sink_file.c), whose O_APPEND write only a short write (a full disk)
  * could split. */
 #include "log/sinks/sink_ops.h"
+#include "log/base/log_hazard.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -208,6 +209,10 @@ static const log__sink_ops fd_ops = {
 
 static log_sink *fd_sink_new(int fd, const char *name)
 {
+    /* Registering it from a user's sink operation would wait for the
+     * registry of sinks, which the operation's thread may hold. */
+    if (log__in_sink_op())
+        return NULL;
     log_sink *s = log__sink_new(&fd_ops, sizeof(fd_sink), name);
     if (!s)
         return NULL;

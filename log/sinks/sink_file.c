@@ -22,6 +22,7 @@
  * does not continue it; the record is counted as lost with those after it.
  */
 #include "log/sinks/sink_ops.h"
+#include "log/base/log_hazard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -325,6 +326,10 @@ int log_sink_file(log_sink **out, const char *path, const log_file_options *opts
 {
     if (!out || !path || !*path)
         return CTXLOG_EINVAL;
+    /* Registering it from a user's sink operation would wait for the
+     * registry of sinks, which the operation's thread may hold. */
+    if (log__in_sink_op())
+        return CTXLOG_EBUSY;
     if (opts && opts->max_bytes && (opts->backups < 1 || opts->backups > 1000))
         return CTXLOG_EINVAL;
     uint64_t size;

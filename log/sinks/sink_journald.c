@@ -19,6 +19,7 @@
  * it too).
  */
 #include "log/sinks/sink_ops.h"
+#include "log/base/log_hazard.h"
 #include "log/sinks/sink_severity.h"
 
 #include <endian.h>
@@ -48,6 +49,10 @@ typedef struct journald_sink {
     socklen_t addr_len;
     char *identifier;
     uint64_t lost; /* records lost (here or in the async queue) not yet said; under lock */
+    /* Under lock: a send waited the timeout in vain and none went since;
+     * until one does, sends do not wait (the journal stopped reading: the
+     * logging thread pays one timeout, not one per record). */
+    bool stalled;
 } journald_sink;
 
 /* The fields every entry has, whose names a variable or field never takes. */
@@ -202,9 +207,9 @@ static int send_memfd(journald_sink *j, const char *p, size_t len)
         c->cmsg_type = SCM_RIGHTS;
         c->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(c), &mfd, sizeof(int));
-        while (sendmsg(j->fd, &mh, MSG_NOSIGNAL) < 0) {
+        while (sendmsg(j->fd, &mh, MSG_NOSIGNAL | (j->stalled ? MSG_DONTWAIT : 0)) < 0) {
             if (errno != EINTR) {
-                err = errno;
+                err = errno == EWOULDBLOCK ? ETIMEDOUT : errno;
                 break;
             }
         }
@@ -214,7 +219,7 @@ static int send_memfd(journald_sink *j, const char *p, size_t len)
 }
 
 /* One entry; returns 0 or an errno value. */
-static int send_entry(journald_sink *j, const char *p, size_t len)
+static int send_entry_once(journald_sink *j, const char *p, size_t len)
 {
     struct iovec iov = {.iov_base = (void *)p, .iov_len = len};
     struct msghdr mh = {
@@ -224,7 +229,7 @@ static int send_entry(journald_sink *j, const char *p, size_t len)
         .msg_iovlen = 1,
     };
     for (;;) {
-        if (sendmsg(j->fd, &mh, MSG_NOSIGNAL) >= 0)
+        if (sendmsg(j->fd, &mh, MSG_NOSIGNAL | (j->stalled ? MSG_DONTWAIT : 0)) >= 0)
             return 0;
         if (errno == EINTR)
             continue;
@@ -232,6 +237,19 @@ static int send_entry(journald_sink *j, const char *p, size_t len)
             return send_memfd(j, p, len);
         return errno == EWOULDBLOCK ? ETIMEDOUT : errno;
     }
+}
+
+/* Lock held: one entry, waiting for the journal only when the last send
+ * did not wait in vain (stalled). Returns 0 or an errno value. */
+static int send_entry(journald_sink *j, const char *p, size_t len)
+{
+    LOG__ASSERT_LOCKED(&j->base);
+    int err = send_entry_once(j, p, len);
+    if (!err)
+        j->stalled = false;
+    else if (err == ETIMEDOUT)
+        j->stalled = true;
+    return err;
 }
 
 /* Lock held: send the entry that tells how many records were lost.
@@ -317,6 +335,7 @@ static void journald_lost(log_sink *s, uint64_t n)
 static void journald_fork_child(log_sink *s)
 {
     LOG__SINK_OF(journald_sink, s)->lost = 0;
+    LOG__SINK_OF(journald_sink, s)->stalled = false;
 }
 
 /* The flush op: every entry was sent or counted already; the report owed
@@ -328,6 +347,7 @@ static int journald_flush(log_sink *s)
     journald_sink *j = LOG__SINK_OF(journald_sink, s);
     if (!j->lost)
         return 0;
+    j->stalled = false; /* a flush may wait once more for the journal */
     int err = report_lost_locked(j);
     if (!err && s->failing)
         log__sink_recovered(s);
@@ -358,6 +378,10 @@ int log_sink_journald(log_sink **out, const log_journald_options *opts)
     if (!out)
         return CTXLOG_EINVAL;
     *out = NULL;
+    /* Registering it from a user's sink operation would wait for the
+     * registry of sinks, which the operation's thread may hold. */
+    if (log__in_sink_op())
+        return CTXLOG_EBUSY;
     log_journald_options o = {0};
     if (opts)
         o = *opts;

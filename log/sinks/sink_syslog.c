@@ -25,6 +25,7 @@
  * the queue (connecting at once) and fails while some frame is left.
  */
 #include "log/sinks/sink_ops.h"
+#include "log/base/log_hazard.h"
 #include "log/sinks/sink_severity.h"
 
 #include <errno.h>
@@ -75,6 +76,8 @@ typedef struct syslog_sink {
     uint64_t lost;        /* records lost (here or in the async queue) not yet said */
     uint64_t next_try_ns; /* TCP: no connection attempt before this */
     int backoff_ms;
+    uint64_t connected_ns; /* TCP: when the connection was made */
+    bool sent_whole;       /* TCP: a frame went whole on this connection */
 } syslog_sink;
 
 /* ---- the message ---------------------------------------------------------------- */
@@ -157,6 +160,16 @@ static void put_sd(const syslog_sink *y, const log_record *r, fmt_buf *b)
     fmt_buf_free(&tmp);
 }
 
+/* The largest message one datagram carries on the sink's transport
+ * (SIZE_MAX on a stream): UDP's payload over IPv4 or IPv6. A local socket
+ * takes more than any record the library keeps whole in a datagram. */
+static size_t datagram_limit(const syslog_sink *y)
+{
+    if (y->transport != LOG_SYSLOG_UDP)
+        return SIZE_MAX;
+    return y->addr.ss_family == AF_INET6 ? 65527 : 65507;
+}
+
 /*
  * The bytes one record becomes, into b (b->oom when memory ran out); the
  * frame starts at the returned offset (for TCP, the octet count is written
@@ -183,12 +196,22 @@ static size_t build_frame(const syslog_sink *y, const log_record *r, const char 
     fmt_buf_putc(b, ' ');
     put_sd(y, r, b);
     fmt_buf_putc(b, ' ');
-    if (text) {
-        if (len && text[len - 1] == '\n')
-            len--;
-        fmt_buf_append(b, text, len);
-    } else if (r->msg) {
-        fmt_buf_append(b, r->msg, r->msg_len);
+    const char *msg = text ? text : r->msg;
+    if (text && len && text[len - 1] == '\n')
+        len--;
+    else if (!text)
+        len = r->msg ? r->msg_len : 0;
+    if (msg) {
+        /* A datagram has a limit: past it MSG is cut (RFC 5424 6.1, 5426
+         * 3.2), at a UTF-8 character's start, the header and structured
+         * data kept whole. */
+        size_t limit = datagram_limit(y), used = b->len - start;
+        if (len > 0 && used < limit && len > limit - used) {
+            len = limit - used;
+            while (len > 0 && ((unsigned char)msg[len] & 0xC0) == 0x80)
+                len--;
+        }
+        fmt_buf_append(b, msg, len);
     }
     if (b->oom || y->transport != LOG_SYSLOG_TCP)
         return start;
@@ -233,13 +256,23 @@ static void build_drop_report(const syslog_sink *y, uint64_t n, fmt_buf *b, size
 
 /* ---- datagrams (local socket, UDP) ------------------------------------------------ */
 
+/* Lock held: one datagram, waiting for the daemon (timeout_ms) only when
+ * the last send did not wait in vain: a daemon that stopped reading costs
+ * the logging thread one timeout, not one per record, until it reads. */
 static int send_datagram(syslog_sink *y, const char *p, size_t len)
 {
+    int flags = MSG_NOSIGNAL | (y->stalled ? MSG_DONTWAIT : 0);
     for (;;) {
-        if (sendto(y->fd, p, len, MSG_NOSIGNAL, (const struct sockaddr *)&y->addr, y->addr_len) >= 0)
+        if (sendto(y->fd, p, len, flags, (const struct sockaddr *)&y->addr, y->addr_len) >= 0) {
+            y->stalled = false;
             return 0;
-        if (errno != EINTR)
-            return errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK)
+            return errno;
+        y->stalled = true;
+        return ETIMEDOUT;
     }
 }
 
@@ -322,7 +355,11 @@ static bool connect_locked(syslog_sink *y, bool now)
         disconnect_locked(y, err);
         return false;
     }
-    y->backoff_ms = y->backoff_min_ms;
+    /* The backoff starts over only once the daemon proved it takes frames
+     * (pump_locked): one that accepts and closes at once is tried at the
+     * backoff's pace, not every reconnect_min_ms. */
+    y->connected_ns = mono_ns();
+    y->sent_whole = false;
     return true;
 }
 
@@ -341,6 +378,10 @@ static void pump_locked(syslog_sink *y)
     assert(y->transport == LOG_SYSLOG_TCP);
     if (y->fd >= 0 && peer_closed(y))
         disconnect_locked(y, ECONNRESET);
+    else if (y->fd >= 0 && y->sent_whole && y->backoff_ms != y->backoff_min_ms &&
+             mono_ns() - y->connected_ns >= (uint64_t)y->backoff_ms * 1000000u)
+        y->backoff_ms = y->backoff_min_ms; /* a frame went, and it kept the connection
+                                            * as long as the backoff had grown */
     if (!connect_locked(y, false))
         return;
     while (y->head) {
@@ -350,6 +391,7 @@ static void pump_locked(syslog_sink *y)
             y->stalled = false;
             f->off += (size_t)w;
             if (f->off == f->len) {
+                y->sent_whole = true;
                 y->head = f->next;
                 if (!y->head)
                     y->tail = NULL;
@@ -508,6 +550,7 @@ static void syslog_fork_child(log_sink *s)
     }
     y->tail = NULL;
     y->queued = 0;
+    y->stalled = false;
     if (y->transport != LOG_SYSLOG_TCP)
         return; /* datagrams never interleave: the socket is shared */
     if (y->fd >= 0)
@@ -529,6 +572,7 @@ static int syslog_flush(log_sink *s)
     if (y->transport != LOG_SYSLOG_TCP) {
         if (!y->lost)
             return 0;
+        y->stalled = false; /* a flush may wait once more for the daemon */
         fmt_buf b = {0};
         size_t start = 0;
         build_drop_report(y, y->lost, &b, &start);
@@ -639,6 +683,10 @@ int log_sink_syslog(log_sink **out, const log_syslog_options *opts)
     if (!out)
         return CTXLOG_EINVAL;
     *out = NULL;
+    /* Registering it from a user's sink operation would wait for the
+     * registry of sinks, which the operation's thread may hold. */
+    if (log__in_sink_op())
+        return CTXLOG_EBUSY;
     log_syslog_options o = {0};
     if (opts)
         o = *opts;

@@ -464,7 +464,7 @@ void log__tbufs_detach(log_sink *s)
 
 /* ---- fork() and the crash handler ---------------------------------------------------- */
 
-void log__tbufs_fork(int phase)
+static void tbufs_fork(int phase)
 {
     if (phase == LOG__FORK_PREPARE) {
         /* No buffer is mid-append or mid-write while the process is copied. */
@@ -494,6 +494,7 @@ void log__tbufs_fork(int phase)
         log__tbuf_dirty = 0;
     pthread_mutex_unlock(&tset_lock);
 }
+CTX__FORK_PART(CTX__FORK_RANK_TBUFS, tbufs_fork)
 
 void log__tbufs_crash_write(void)
 {

@@ -53,9 +53,13 @@ struct log_sink {
     atomic_uint_fast64_t dropped;  /* records the async queue dropped for this sink */
     uint64_t drops_reported;   /* of those, already said in a record (writer only) */
     struct log_sink *reg_prev, *reg_next; /* registry of sinks that take lines */
+    struct log_sink *defer_next; /* released from a user's sink operation, freed later */
 };
 
 log_sink *log__sink_ref(log_sink *s);
+/* Free the sinks whose last reference went inside a user's sink operation
+ * (log_sink_release), now that the caller holds no sink's lock. */
+void log__sinks_release_deferred(void);
 /* Write one record in sync mode: its formatted text (may be NULL for
  * callback sinks; for a sink that builds units, the unit log__sink_build
  * made) into the sink's buffers, or the record to a sink that takes
@@ -184,11 +188,5 @@ void log__sink_recovered(log_sink *s);
 /* Bumped by log_reopen_request(): sinks that reopen compare it with the
  * generation at which they last opened (log__reopen_due, sink_ops.h). */
 extern atomic_uint log__reopen_generation;
-
-/* fork(): sink_thread_buf.c's prepare waits for appends, and the child
- * forgets every thread's unwritten bytes and the other threads' buffers;
- * sink_buffer.c's child forgets the parent's unwritten bytes. */
-void log__tbufs_fork(int phase);
-void log__sinks_fork(int phase);
 
 #endif /* CTXLOG_SINKS_H */
