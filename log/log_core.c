@@ -367,11 +367,10 @@ out:
     log__route_unpin();
 }
 
-/* What both entry points do first: set up on the first record, default to
- * the root, and the precise level test. */
+/* What both kinds of record do first: default to the root, and the
+ * precise level test. */
 static ALWAYS_INLINE int record_enabled(log_logger **lg, log_level level)
 {
-    log__ensure_init();
     if (!*lg)
         *lg = log__root();
     return level_enabled((*lg)->owner, level);
@@ -406,7 +405,11 @@ static __attribute__((noinline)) bool policy_decide(log_logger *owner, log_level
         p->keep = rb;
         return true;
     }
-    if (!log__limit_pass(owner, level, file, line))
+    log__owed owed;
+    bool pass = log__limit_pass(owner, level, file, line, &owed);
+    if (owed.lg)
+        log__write_owed(&owed, NULL);
+    if (!pass)
         return false;
     if (rb && level >= LOG_LEVEL_ERROR)
         p->replay = rb;
@@ -504,9 +507,9 @@ static const char *format_msg(log__scratch *sc, const char *fmt, va_list ap, siz
 }
 
 /* Both printf forms: the policies, the message formatted, then emit. */
-static void printf_emit(log_logger *lg, log_level level, const char *file, int line,
-                        const char *func, const log_field *fields, size_t nfields,
-                        const char *fmt, va_list ap)
+void log__core_vprintf(log_logger *lg, log_level level, const char *file, int line,
+                       const char *func, const log_field *fields, size_t nfields,
+                       const char *fmt, va_list ap)
 {
     int on = record_enabled(&lg, level);
     policy pol = {NULL, NULL};
@@ -520,25 +523,6 @@ static void printf_emit(log_logger *lg, log_level level, const char *file, int l
     const char *msg = format_msg(sc, fmt, ap, &len);
     emit(lg, sc, level, file, line, func, msg, len, fields, fields ? nfields : 0, &pol);
     scratch_put(sc, temporary);
-}
-
-void log__printf(log_logger *lg, log_level level, const char *file, int line, const char *func,
-                 const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf_emit(lg, level, file, line, func, NULL, 0, fmt, ap);
-    va_end(ap);
-}
-
-void log__printf_kv(log_logger *lg, log_level level, const char *file, int line,
-                    const char *func, const log_field *fields, size_t nfields, const char *fmt,
-                    ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf_emit(lg, level, file, line, func, fields, nfields, fmt, ap);
-    va_end(ap);
 }
 
 /* A typed record: the thread's buffers, then emit. */
@@ -577,8 +561,8 @@ static __attribute__((noinline)) void kv_policy(log_logger *lg, log_level level,
     kv_with(lg, level, file, line, func, msg, msg_len, fields, nfields, &pol);
 }
 
-void log__kv_n(log_logger *lg, log_level level, const char *file, int line, const char *func,
-               const char *msg, size_t msg_len, const log_field *fields, size_t nfields)
+void log__core_kv(log_logger *lg, log_level level, const char *file, int line, const char *func,
+                  const char *msg, size_t msg_len, const log_field *fields, size_t nfields)
 {
     int on = record_enabled(&lg, level);
     if (on == REC_OFF)
@@ -598,15 +582,17 @@ void log__kv_n(log_logger *lg, log_level level, const char *file, int line, cons
     kv_emit(lg, level, file, line, func, msg, msg_len, fields, nfields, &no_policy);
 }
 
-void log__kv_unlimited(log_logger *lg, log_level level, const char *file, int line,
-                       const char *msg, const log_field *fields, size_t nfields)
+static void owed_run(void *arg)
 {
-    log__ensure_init();
-    kv_with(lg, level, file, line, NULL, msg, strlen(msg), fields, nfields, &no_policy);
+    const log__owed *o = arg;
+    log_field f[LOG__OWED_FIELDS];
+    log__owed_fields(o, f);
+    kv_with(o->lg, (log_level)o->level, o->file, o->line, NULL, LOG__OWED_MSG,
+            sizeof LOG__OWED_MSG - 1, f, LOG__OWED_FIELDS, &no_policy);
 }
 
-void log__kv(log_logger *lg, log_level level, const char *file, int line, const char *func,
-             const char *msg, const log_field *fields, size_t nfields)
+void log__write_owed(const log__owed *o, void *arg)
 {
-    log__kv_n(lg, level, file, line, func, msg, msg ? strlen(msg) : 0, fields, nfields);
+    (void)arg;
+    ctx_run(NULL, owed_run, (void *)(uintptr_t)o); /* it belongs to no request */
 }

@@ -14,6 +14,7 @@
 #define CTXLOG_LOG_INTERNAL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,7 +28,6 @@
 #include "log/async/async.h"
 #include "log/base/log_base.h"
 #include "log/base/log_hazard.h"
-#include "log/config/config_internal.h"
 #include "log/sinks/sinks.h"
 
 /* ---- loggers and routes (log_logger.c) ---- */
@@ -169,9 +169,22 @@ typedef struct log__scratch {
     int busy;
 } log__scratch;
 
-/* A record past the policies (log_policy.h): the burst limit's summary. */
-void log__kv_unlimited(log_logger *lg, log_level level, const char *file, int line,
-                       const char *msg, const log_field *fields, size_t nfields);
+/* ---- the record path (log_core.c): decide, filter, format, put ---- */
+
+/* The logging calls, once the library is set up (log/api/log_entry.c):
+ * a typed record (msg not NULL, fields NULL only with nfields 0), and a
+ * printf-formatted one with optional fields. */
+void log__core_kv(log_logger *lg, log_level level, const char *file, int line, const char *func,
+                  const char *msg, size_t msg_len, const log_field *fields, size_t nfields);
+void log__core_vprintf(log_logger *lg, log_level level, const char *file, int line,
+                       const char *func, const log_field *fields, size_t nfields,
+                       const char *fmt, va_list ap);
+
+/* Write a summary the burst limit owes (log_policy.h), past the policies,
+ * in the empty context. `arg` is unused: the signature fits
+ * log__limits_flush's `put`. */
+struct log__owed;
+void log__write_owed(const struct log__owed *o, void *arg);
 
 /* Make room for `n` fields in the scratch's field array. */
 int log__scratch_fields(log__scratch *sc, size_t n);

@@ -10,12 +10,13 @@
  * (its low WIN_BITS bits), the epoch of the configuration it was counted
  * under, and the count of the site's records in it. Every record moves the
  * word by one compare-and-swap: the thread that moves it into a new
- * interval (or a new configuration) alone sees the old count, and writes
- * its summary, under the configuration that count was decided by;
+ * interval (or a new configuration) alone sees the old count, and reports
+ * the summary it owes, under the configuration that count was decided by;
  * log_flush() and log_limits_set() move the word of a site whose interval
  * has ended, or whose configuration was replaced, the same way. So each
  * interval's count is summarized exactly once, and by the limits its
- * records were written or suppressed under.
+ * records were written or suppressed under. The limits never log: the
+ * core writes what they report (log__owed).
  */
 #include "log/log_policy.h"
 
@@ -25,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "log/log_internal.h"
+#include "log/base/log_base.h"
 
 #define SITES 4096 /* a power of two */
 #define PROBES 32
@@ -82,11 +83,8 @@ static uint64_t coarse_ns(void *payload)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int log_limits_set(const log_limits *limits)
+int log__limits_replace(const log_limits *limits)
 {
-    /* The summaries it writes would be refused there (and lost). */
-    if (log__in_sink_op())
-        return CTXLOG_EBUSY;
     const log_limits *next = NULL;
     if (limits) {
         if (limits->version != LOG_LIMITS_VERSION || limits->first < 1 ||
@@ -113,9 +111,6 @@ int log_limits_set(const log_limits *limits)
         atomic_fetch_or(&log__policies, LOG__POLICY_LIMITS);
     else
         atomic_fetch_and(&log__policies, ~LOG__POLICY_LIMITS);
-    /* What was counted under the limits replaced is summarized under them,
-     * now: the new limits (or none) start from zero. */
-    log__limits_flush(false);
     return 0;
 }
 
@@ -154,36 +149,23 @@ static uint64_t written(const log_limits *c, uint64_t n)
     return c->first + (n - c->first) / c->then_one_in;
 }
 
-/* The summary of a site's interval that suppressed `n` records, written in
- * the empty context (it belongs to no request), past the limits. */
-typedef struct summary {
-    log_logger *lg;
-    int level;
-    const char *file;
-    int line;
-    uint64_t n;
-} summary;
-
-static void summary_run(void *arg)
+void log__owed_fields(const log__owed *o, log_field f[LOG__OWED_FIELDS])
 {
-    const summary *s = arg;
-    log_field f[] = {
-        LOG_U64("suppressed", s->n),
-        LOG_STR("limited_file", s->file),
-        LOG_I64("limited_line", s->line),
-    };
-    log__kv_unlimited(s->lg, (log_level)s->level, s->file, s->line, "records suppressed by the burst limit",
-                      f, sizeof f / sizeof f[0]);
+    f[0] = LOG_U64("suppressed", o->suppressed);
+    f[1] = LOG_STR("limited_file", o->file);
+    f[2] = LOG_I64("limited_line", o->line);
 }
 
-static void summarize(const log_limits *c, log_logger *lg, int level, const char *file,
-                      int line, uint64_t count)
+/* What a site's interval that counted `count` records under `c` owes:
+ * nothing when none was suppressed. */
+static bool owe(const log_limits *c, log_logger *lg, int level, const char *file, int line,
+                uint64_t count, log__owed *o)
 {
     uint64_t n = count - written(c, count);
     if (n == 0 || !lg)
-        return;
-    summary s = {lg, level, file, line, n};
-    ctx_run(NULL, summary_run, &s);
+        return false;
+    *o = (log__owed){lg, level, file, line, n};
+    return true;
 }
 
 static site *site_find(uint64_t key, log_logger *lg, int level)
@@ -211,8 +193,9 @@ static site *site_find(uint64_t key, log_logger *lg, int level)
     return NULL;
 }
 
-bool log__limit_pass(log_logger *lg, int level, const char *file, int line)
+bool log__limit_pass(log_logger *lg, int level, const char *file, int line, log__owed *owed)
 {
+    owed->lg = NULL;
     const log_limits *c = atomic_load_explicit(&conf, memory_order_acquire);
     if (!c || level >= (int)c->exempt || !file || line < 0 ||
         line >= (1 << LINE_BITS) || (uintptr_t)file >> PTR_BITS)
@@ -249,13 +232,13 @@ bool log__limit_pass(log_logger *lg, int level, const char *file, int line)
     }
     if (!same && (old & COUNT_MASK)) {
         const conf_node *oc = atomic_load(&by_epoch[epoch_of(old)]);
-        summarize(oc ? &oc->limits : c, lg, level, file, line, old & COUNT_MASK);
+        (void)owe(oc ? &oc->limits : c, lg, level, file, line, old & COUNT_MASK, owed);
     }
     uint64_t k = next & COUNT_MASK;
     return k <= c->first || (k - c->first) % c->then_one_in == 0;
 }
 
-void log__limits_flush(bool all)
+void log__limits_flush(bool all, void (*put)(const log__owed *o, void *arg), void *arg)
 {
     if (!atomic_load_explicit(&ever_set, memory_order_acquire))
         return;
@@ -280,11 +263,11 @@ void log__limits_flush(bool all)
                                                       memory_order_relaxed,
                                                       memory_order_relaxed)) {
                 const conf_node *oc = atomic_load(&by_epoch[epoch_of(old)]);
-                if (oc)
-                    summarize(&oc->limits, lg,
-                              atomic_load_explicit(&s->level, memory_order_relaxed),
+                log__owed o;
+                if (oc && owe(&oc->limits, lg, atomic_load_explicit(&s->level, memory_order_relaxed),
                               (const char *)(uintptr_t)(key >> LINE_BITS),
-                              (int)(key & ((1u << LINE_BITS) - 1)), old & COUNT_MASK);
+                              (int)(key & ((1u << LINE_BITS) - 1)), old & COUNT_MASK, &o))
+                    put(&o, arg);
                 break;
             }
         }

@@ -58,13 +58,33 @@ bool log__sampled_out(int level);
 
 /* ---- burst limits (log_limit.c) ---- */
 
+/* A summary the burst limit owes: `suppressed` records of the site
+ * file:line (logger lg, level) in an interval that ended, or under limits
+ * that were replaced. The limits only report it; whoever asked writes it
+ * (log__write_owed, log_core.c), as the record LOG__OWED_MSG with the
+ * fields of log__owed_fields, in the empty context, past the policies. */
+typedef struct log__owed {
+    log_logger *lg; /* NULL: nothing owed */
+    int level;
+    const char *file;
+    int line;
+    uint64_t suppressed;
+} log__owed;
+#define LOG__OWED_MSG "records suppressed by the burst limit"
+#define LOG__OWED_FIELDS 3
+void log__owed_fields(const log__owed *o, log_field f[LOG__OWED_FIELDS]);
+
 /* Whether the record of logger `lg` at `level` from file:line is written
- * under the burst limit (true when limits are off or do not apply). Writes
- * the summary of the site's previous interval first when it is owed. */
-bool log__limit_pass(log_logger *lg, int level, const char *file, int line);
-/* log_flush(), log_limits_set(): the summaries owed for intervals that
- * have ended, or were counted under limits that are no longer the current
- * ones (`all`: for the current ones too), each under its own limits. */
-void log__limits_flush(bool all);
+ * under the burst limit (true when limits are off or do not apply). When
+ * the site's previous interval's summary is owed, *owed gets it (else
+ * owed->lg is NULL): write it before the record. */
+bool log__limit_pass(log_logger *lg, int level, const char *file, int line, log__owed *owed);
+/* The summaries owed for intervals that have ended, or were counted under
+ * limits that are no longer the current ones (`all`: for the current ones
+ * too), each under its own limits: put(o, arg) for each. */
+void log__limits_flush(bool all, void (*put)(const log__owed *o, void *arg), void *arg);
+/* Replace the limits (NULL: off); log_limits_set() then flushes what was
+ * counted under the old ones. Returns 0, CTXLOG_EINVAL or CTXLOG_ENOMEM. */
+int log__limits_replace(const log_limits *limits);
 
 #endif /* CTXLOG_LOG_POLICY_H */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The set-up (private): the configuration from the environment that the
- * first record triggers, and the fork() handlers. The core calls
- * log__ensure_init on every record: the one call from the core up to the
- * set-up, since the set-up itself configures loggers and sinks.
+ * first record triggers, and the fork() handlers. The logging calls
+ * (log/api/log_entry.c) call log__ensure_init before the core takes the
+ * record; the core itself never calls the set-up.
  */
 #ifndef CTXLOG_CONFIG_INTERNAL_H
 #define CTXLOG_CONFIG_INTERNAL_H

@@ -7,6 +7,7 @@
  * reaches log__ensure_init(); from then on the gate is the root's level.
  */
 #include "log/log_internal.h"
+#include "log/config/config_internal.h"
 #include "log/log_policy.h"
 
 #include <errno.h>
@@ -176,13 +177,27 @@ int log_output_set(const char *where)
     return rc;
 }
 
+int log_limits_set(const log_limits *limits)
+{
+    /* The summaries it writes would be refused there (and lost). */
+    if (log__in_sink_op())
+        return CTXLOG_EBUSY;
+    int rc = log__limits_replace(limits);
+    /* What was counted under the limits replaced is summarized under them,
+     * now: the new limits (or none) start from zero. */
+    if (rc == 0)
+        log__limits_flush(false, log__write_owed, NULL);
+    return rc;
+}
+
 int log_flush(void)
 {
     /* From a user's sink operation: the thread holds what the flush
      * waits for (that sink's lock, or it is the async writer). */
     if (log__in_sink_op())
         return CTXLOG_EBUSY;
-    log__limits_flush(false); /* summaries of ended intervals, then out with them */
+    /* Summaries of ended intervals, then out with them. */
+    log__limits_flush(false, log__write_owed, NULL);
     log__async_drain();
     (void)log__sinks_flush(0, 0);
     /* The sinks' own flush, after every buffer; a sink that failed (a
@@ -199,7 +214,7 @@ void log_shutdown(void)
     if (log__in_record() || log__in_sink_op())
         return;
     log__sinks_release_deferred();
-    log__limits_flush(false);
+    log__limits_flush(false, log__write_owed, NULL);
     pthread_mutex_lock(&init_lock);
     /* Levels and filters stay; the sinks go, and are closed once no thread
      * uses the old routes. The next record sets outputs up afresh. */

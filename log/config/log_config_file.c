@@ -85,6 +85,7 @@
  * character, or is empty): loggers."app.db".level.
  */
 #include "log/log_internal.h"
+#include "log/config/config_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,6 +11,7 @@
  * before the first record and before a configuration file starts anything.
  */
 #include "log/log_internal.h"
+#include "log/config/config_internal.h"
 
 void log__fork_handlers_install(void)
 {
