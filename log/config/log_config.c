@@ -177,19 +177,6 @@ int log_output_set(const char *where)
     return rc;
 }
 
-int log_limits_set(const log_limits *limits)
-{
-    /* The summaries it writes would be refused there (and lost). */
-    if (log__in_sink_op())
-        return CTXLOG_EBUSY;
-    int rc = log__limits_replace(limits);
-    /* What was counted under the limits replaced is summarized under them,
-     * now: the new limits (or none) start from zero. */
-    if (rc == 0)
-        log__limits_flush(false, log__write_owed, NULL);
-    return rc;
-}
-
 int log_flush(void)
 {
     /* From a user's sink operation: the thread holds what the flush
