@@ -39,6 +39,5 @@ void log__writer_kick(void);      /* a buffer became non-empty */
  * unless it will look at the buffers by then anyway. */
 void log__writer_due(uint64_t since_ns);
 void log__writer_wake(void);      /* records were queued while it slept */
-extern atomic_int log__writer_idle;
 
 #endif /* CTXLOG_ASYNC_H */

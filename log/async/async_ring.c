@@ -7,12 +7,28 @@
 #include "log/async/async_ring.h"
 #include "log/sinks/sink_ops.h"
 
+#include <assert.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 atomic_int log__async_on;
+
+/* The consumer of the rings as they see it (async_ring.h). */
+atomic_int log__ring_consumer_idle;
+static log__ring_consumer consumer;
+
+/* Written once, before async mode is first turned on (which orders it
+ * before every producer's read); the same consumer after that. */
+void log__rings_set_consumer(const log__ring_consumer *c)
+{
+    assert(c && c->wake && c->due);
+    assert(!consumer.wake || (consumer.wake == c->wake && consumer.due == c->due));
+    if (!consumer.wake)
+        consumer = *c;
+}
+
 static atomic_size_t queue_bytes = 256 * 1024;
 static atomic_int drop_when_full;
 
@@ -102,11 +118,11 @@ static void wait_for_tail(log__ring *r, uint64_t tail)
         if (atomic_load_explicit(&r->tail, memory_order_acquire) >= tail)
             return;
         if (spin == 0)
-            log__writer_wake();
+            consumer.wake();
         sched_yield();
     }
     while (atomic_load_explicit(&r->tail, memory_order_acquire) < tail) {
-        log__writer_wake(); /* not under room_lock: the writer's lock comes first */
+        consumer.wake(); /* not under room_lock: the consumer's lock comes first */
         pthread_mutex_lock(&room_lock);
         if (atomic_load_explicit(&r->tail, memory_order_acquire) < tail) {
             atomic_store(&r->waiting, 1);
@@ -165,8 +181,8 @@ static int ring_room(log__ring *r, uint64_t head, size_t total, int wait)
     if (head + total - r->tail_seen <= r->cap)
         return 0;
     if (atomic_load_explicit(&drop_when_full, memory_order_relaxed)) {
-        if (atomic_load_explicit(&log__writer_idle, memory_order_relaxed))
-            log__writer_wake();
+        if (atomic_load_explicit(&log__ring_consumer_idle, memory_order_relaxed))
+            consumer.wake();
         return -1;
     }
     if (!wait)
@@ -181,8 +197,8 @@ static void ring_publish(log__ring *r, uint64_t head)
     atomic_store_explicit(&r->head, head, memory_order_release);
     /* No fence: a writer that went to sleep just as this was queued wakes
      * by itself within LOG__FLUSH_INTERVAL_NS. */
-    if (atomic_load_explicit(&log__writer_idle, memory_order_relaxed))
-        log__writer_wake();
+    if (atomic_load_explicit(&log__ring_consumer_idle, memory_order_relaxed))
+        consumer.wake();
 }
 
 /*
@@ -311,7 +327,7 @@ void log__async_put(log_sink *s, const char *text, size_t len, int urgent)
         (void)stage_publish_locked(r, 1);
     stage_unlock(r);
     if (since)
-        log__writer_due(since); /* so that the writer takes it within the interval */
+        consumer.due(since); /* so that the writer takes it within the interval */
 }
 
 void log__async_configure(size_t bytes, bool drop)

@@ -98,6 +98,16 @@ static inline size_t log__ring_stage_cap(size_t cap)
     return cap / 4 < 4096 ? cap / 4 : 4096;
 }
 
+/* The rings' consumer (the writer, async_writer.c), as the rings see it:
+ * the rings know nothing else of it. It registers before it turns async
+ * mode on, and sets log__ring_consumer_idle while it sleeps. */
+typedef struct log__ring_consumer {
+    void (*wake)(void);             /* records were queued while it slept */
+    void (*due)(uint64_t since_ns); /* a stage became non-empty at since_ns */
+} log__ring_consumer;
+void log__rings_set_consumer(const log__ring_consumer *c);
+extern atomic_int log__ring_consumer_idle;
+
 /* The first ring of the list (newest first). */
 log__ring *log__rings_first(void);
 /* For the writer: copy r's staged entries into it when there are any (and,

@@ -28,8 +28,6 @@
 #define GATHER 256                 /* records per writev */
 #define BATCH_PAUSE_NS (20 * 1000) /* after a pass that wrote something */
 
-atomic_int log__writer_idle;
-
 static pthread_mutex_t w_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t w_cond = PTHREAD_COND_INITIALIZER;    /* wakes the writer */
 static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER; /* flush requests done */
@@ -237,7 +235,7 @@ static void *writer_main(void *arg)
             continue;
         }
         pthread_mutex_lock(&w_lock);
-        atomic_store(&log__writer_idle, 1);
+        atomic_store(&log__ring_consumer_idle, 1);
         if (!kicked && flush_req == flush_done && rings_empty()) {
             /* In async mode, wake up now and then even with no buffer
              * waiting: a record queued just as this went to sleep; and
@@ -255,7 +253,7 @@ static void *writer_main(void *arg)
                 (void)pthread_cond_timedwait(&w_cond, &w_lock, &ts);
             }
         }
-        atomic_store(&log__writer_idle, 0);
+        atomic_store(&log__ring_consumer_idle, 0);
         kicked = 0;
         pthread_mutex_unlock(&w_lock);
         polls = 0;
@@ -340,6 +338,8 @@ void log__async_drain(void)
  * as they are. */
 static int async_switch(bool on, bool configure, size_t queue_bytes, bool drop)
 {
+    static const log__ring_consumer me = {log__writer_wake, log__writer_due};
+    log__rings_set_consumer(&me);
     if (!on)
         atomic_store(&log__async_on, 0);
     log__async_drain(); /* what was queued goes out first */
@@ -384,7 +384,7 @@ static void writer_fork(int phase)
         atomic_store(&flush_deadline, UINT64_MAX);
         flush_req = flush_done = 0;
         /* "Asleep": the next queued record wakes, that is starts, it. */
-        atomic_store(&log__writer_idle, 1);
+        atomic_store(&log__ring_consumer_idle, 1);
         pthread_cond_t fresh = PTHREAD_COND_INITIALIZER;
         done_cond = fresh; /* the parent's waiters are not here */
         if (cond_clock_set) {
