@@ -200,7 +200,7 @@ void log__sink_flush(log_sink *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-uint64_t log__sinks_flush(int due_only, uint64_t now_ns)
+uint64_t log__buffers_flush(int due_only, uint64_t now_ns)
 {
     uint64_t next = UINT64_MAX;
     pthread_mutex_lock(&reg_lock);
@@ -216,10 +216,7 @@ uint64_t log__sinks_flush(int due_only, uint64_t now_ns)
         pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_unlock(&reg_lock);
-    /* Then the threads' own buffers (each writes its sink's shared buffer
-     * out first: a thread's older records may be there). */
-    uint64_t tnext = log__tbufs_flush(due_only, now_ns);
-    return tnext < next ? tnext : next;
+    return next;
 }
 
 /* The record that says how many records the async queue dropped for `s`
@@ -286,7 +283,7 @@ static void sinks_fork(int phase)
 }
 CTX__FORK_PART(CTX__FORK_RANK_SINKS, sinks_fork)
 
-void log__sinks_crash_write(void)
+void log__buffers_crash_write(void)
 {
     /* No lock: the thread that crashed may hold one. A buffer being
      * written at this very moment may come out twice; none is lost. A sink
@@ -296,7 +293,6 @@ void log__sinks_crash_write(void)
         if (s->ops->crash_write && s->buf && n && n <= LOG__SINK_BUF)
             s->ops->crash_write(s, s->buf, n);
     }
-    log__tbufs_crash_write(); /* newer than the shared buffers' */
 }
 
 int log__sinks_sync(void)
@@ -316,16 +312,9 @@ int log__sinks_sync(void)
     return failed ? CTXLOG_EIO : 0;
 }
 
-int log_reopen(void)
+int log__buffers_reopen(void)
 {
-    /* From a user's sink operation: the thread holds a sink's lock (or is
-     * the async writer), which the reopen would wait for. */
-    if (log__in_sink_op())
-        return CTXLOG_EBUSY;
     int rc = 0;
-    /* What any thread buffered so far goes where it was meant for (thread
-     * buffers come before the registry in the lock order). */
-    (void)log__tbufs_flush(0, 0);
     pthread_mutex_lock(&reg_lock);
     for (log_sink *s = reg_head; s; s = s->reg_next) {
         if (!s->ops->reopen)

@@ -152,22 +152,6 @@ int log__writev_all(int fd, bool pipe, struct iovec *iov, int n, int *done, size
     return err;
 }
 
-void log__sink_failed(log_sink *s, int err, uint64_t lost)
-{
-    log__count_dropped(lost ? lost : 1);
-    if (!s->failing)
-        log__report("cannot write to %s: %s; records are being lost (log_dropped_count())",
-                    s->name, strerror(err));
-    s->failing = 1;
-}
-
-void log__sink_recovered(log_sink *s)
-{
-    s->failing = 0;
-    log__report("writing to %s again; %llu records lost so far", s->name,
-                (unsigned long long)log_dropped_count());
-}
-
 /* ---- the stdout and stderr sinks ---------------------------------------------------- */
 
 typedef struct fd_sink {

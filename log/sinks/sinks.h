@@ -115,15 +115,20 @@ void log__sinks_set_flusher(void (*fn)(uint64_t since_ns));
 /* Put the sink in / take it out of the registry of sinks that take lines. */
 void log__sink_register(log_sink *s);
 void log__sink_unregister(log_sink *s);
-/* Flush every registered sink; with `due_only`, only buffers older than
- * LOG__FLUSH_INTERVAL_NS at `now_ns`. Returns the monotonic time at which
- * the next buffer falls due (UINT64_MAX: none is waiting). */
-uint64_t log__sinks_flush(int due_only, uint64_t now_ns);
+/* Flush every registered sink's shared buffer; with `due_only`, only
+ * buffers older than LOG__FLUSH_INTERVAL_NS at `now_ns`. Returns the
+ * monotonic time at which the next buffer falls due (UINT64_MAX: none is
+ * waiting). */
+uint64_t log__buffers_flush(int due_only, uint64_t now_ns);
+/* Write out and reopen every registered sink that reopens (log_reopen).
+ * Returns 0 or CTXLOG_EIO. */
+int log__buffers_reopen(void);
+/* From a fatal signal handler: write out every shared buffer, no locks. */
+void log__buffers_crash_write(void);
 /* For every registered sink whose async queue dropped records since the
  * last call, write a record saying how many (writer thread only). */
 void log__sinks_report_drops(void);
-/* From a fatal signal handler: write out every buffer, no locks taken. */
-void log__sinks_crash_write(void);
+
 uint64_t log__now_ns(void);
 /* Write `len` bytes of whole lines buffered at reopen generation `gen` to
  * the sink (its lock held): its shared buffer first, then the bytes through
@@ -169,6 +174,13 @@ void log__tbufs_detach(log_sink *s);
 /* From a fatal signal handler: write every thread buffer, no locks. */
 void log__tbufs_crash_write(void);
 
+/* ---- every sink at once (sinks_all.c) ---- */
+
+/* The threads' buffers and the shared ones, as log__buffers_flush. */
+uint64_t log__sinks_flush(int due_only, uint64_t now_ns);
+/* From a fatal signal handler: write out every buffer, no locks taken. */
+void log__sinks_crash_write(void);
+
 /* Whether writing to fd can raise SIGPIPE (a pipe or a socket): then the
  * writes below keep the signal from the process (sink_fd.c). */
 bool log__fd_is_pipe(int fd);
@@ -182,7 +194,7 @@ int log__write_all(int fd, bool pipe, const char *p, size_t len, size_t *wrote);
  * iov[*done].iov_base). */
 int log__writev_all(int fd, bool pipe, struct iovec *iov, int n, int *done, size_t *part);
 /* Count `lost` records (at least one) as lost, and say so once per failure
- * streak (under s->lock). */
+ * streak (under s->lock) (sink_failure.c). */
 void log__sink_failed(log_sink *s, int err, uint64_t lost);
 void log__sink_recovered(log_sink *s);
 /* Bumped by log_reopen_request(): sinks that reopen compare it with the
