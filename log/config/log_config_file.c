@@ -7,24 +7,12 @@
  *   "level": "info",                       // optional: root level (trace debug info warn error fatal off)
  *   "sinks": {                             // optional: named outputs
  *     "<name>": {
- *       "type": "stdout" | "stderr" | "file" | "journald" | "syslog",  // required
- *       "path": "app.log",                 // file: required, string; syslog (unix): the socket
- *       "max_bytes": 10485760,             // file: optional integer >= 0 (0 = no rotation)
- *       "backups": 5,                      // file: optional integer 1..1000 (default 5 when max_bytes > 0)
- *       "write_through": false,            // file: optional boolean (default false: batched writes)
- *       "socket_path": "/run/systemd/journal/socket", // journald: optional string
- *       "identifier": "myapp",             // journald: optional SYSLOG_IDENTIFIER
- *       "transport": "unix" | "udp" | "tcp",    // syslog: optional, default unix
- *       "host": "127.0.0.1", "port": 514,  // syslog udp/tcp: optional string, integer 1..65535
- *       "facility": "user",                // syslog: optional, user mail daemon auth syslog lpr
- *                                          //   news uucp cron authpriv ftp ntp security console
- *                                          //   solaris-cron local0..local7 (default user)
- *       "app_name": "myapp", "hostname": "web-1", // syslog: optional strings
- *       "enterprise_id": 32473,            // syslog: optional integer 1..4294967295 (ctx@N)
- *       "queue_max": 10000,                // syslog tcp: optional integer 1..1073741824
- *       "timeout_ms": 1000,                // journald, syslog: optional integer 1..3600000
+ *       "type": "file",                    // required: a kind of log__sink_kinds (log/sinks/sink_kinds.c):
+ *                                          //   stdout stderr file journald syslog
+ *       ...                                // the kind's own keys, described in its file
+ *                                          //   (sink_file.c, sink_syslog.c, ...: log__kind_<type>)
  *       "level": "debug",                  // optional level of the sink
- *       "format": "json" | "console",      // optional, default json (not for journald)
+ *       "format": "json" | "console",      // optional, default json (kinds that take a formatter)
  *       "preset": "default" | "ecs" | "otel",   // json only
  *       "callsite": true, "thread_id": true,    // json only, booleans
  *       "color": "auto" | "always" | "never"    // console only
@@ -87,6 +75,7 @@
 #include "log/log_internal.h"
 #include "log/config/config_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -96,7 +85,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -104,21 +92,18 @@
 #include <ctxlog/config.h>
 #include <ctxlog/policy.h>
 
+#include "log/sinks/sink_kind.h"
+
 #if JSON_INTEGER_IS_LONG_LONG
 #define JINT_MAX LLONG_MAX
 #else
 #define JINT_MAX LONG_MAX
 #endif
 
-enum sink_type { SINK_STDOUT, SINK_STDERR, SINK_FILE, SINK_JOURNALD, SINK_SYSLOG };
-
 typedef struct sink_plan {
     const char *name; /* borrowed from the parsed document, like every string here */
-    enum sink_type type;
-    const char *path;
-    log_file_options file;
-    log_journald_options journald;
-    log_syslog_options syslog;
+    const log__sink_kind *kind;
+    void *opts;       /* the kind's options (kind->opts_size bytes), read from its keys */
     bool has_level;
     log_level level;
     bool console; /* else JSON */
@@ -498,43 +483,11 @@ static int only_keys(plan *p, const json_t *obj, where w, const char *const *all
 
 /* ---- validation: the document into a plan, without side effects ------------------ */
 
-static const char *const sink_types[] = {"stdout", "stderr", "file", "journald", "syslog"};
-static const char *const transports[] = {"unix", "udp", "tcp"};
-/* Facility numbers 1.. in order (kern, 0, is not for programs). */
-static const char *const facilities[] = {
-    "user",     "mail",     "daemon",  "auth",         "syslog", "lpr",    "news",   "uucp",
-    "cron",     "authpriv", "ftp",     "ntp",          "security", "console", "solaris-cron",
-    "local0",   "local1",   "local2",  "local3",       "local4", "local5", "local6", "local7"};
+/* The keys every sink takes, and those of sinks that take a formatter. */
+static const char *const common_keys[] = {"type", "level"};
+static const char *const formatter_keys[] = {"format", "preset", "callsite", "thread_id", "color"};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-#define T(type) (1u << (type))
-#define ALL_TYPES (T(SINK_STDOUT) | T(SINK_STDERR) | T(SINK_FILE) | T(SINK_JOURNALD) | T(SINK_SYSLOG))
-/* The keys that apply to some sink types only. */
-static const struct {
-    const char *key;
-    unsigned types;
-} typed_keys[] = {
-    {"path", T(SINK_FILE) | T(SINK_SYSLOG)},
-    {"max_bytes", T(SINK_FILE)},
-    {"backups", T(SINK_FILE)},
-    {"write_through", T(SINK_FILE)},
-    {"socket_path", T(SINK_JOURNALD)},
-    {"identifier", T(SINK_JOURNALD)},
-    {"timeout_ms", T(SINK_JOURNALD) | T(SINK_SYSLOG)},
-    {"transport", T(SINK_SYSLOG)},
-    {"host", T(SINK_SYSLOG)},
-    {"port", T(SINK_SYSLOG)},
-    {"facility", T(SINK_SYSLOG)},
-    {"app_name", T(SINK_SYSLOG)},
-    {"hostname", T(SINK_SYSLOG)},
-    {"enterprise_id", T(SINK_SYSLOG)},
-    {"queue_max", T(SINK_SYSLOG)},
-    /* A journal entry is made of the record's fields: no formatter. */
-    {"format", ALL_TYPES & ~T(SINK_JOURNALD)},
-    {"preset", ALL_TYPES & ~T(SINK_JOURNALD)},
-    {"callsite", ALL_TYPES & ~T(SINK_JOURNALD)},
-    {"thread_id", ALL_TYPES & ~T(SINK_JOURNALD)},
-    {"color", ALL_TYPES & ~T(SINK_JOURNALD)},
-};
 static const char *const formats[] = {"json", "console"};
 static const char *const presets[] = {"default", "ecs", "otel"};
 static const char *const colors[] = {"auto", "always", "never"};
@@ -546,129 +499,167 @@ static int not_for(plan *p, const json_t *obj, where w, const char *key, const c
     return 0;
 }
 
-/* A string key that must not be empty when given. */
-static int get_name(plan *p, const json_t *obj, where w, const char *key, const char **out)
+/* Whether `key` is one of `kind`'s own. */
+static const log__sink_key *kind_key(const log__sink_kind *kind, const char *key, unsigned *i)
 {
-    int rc = get_string(p, obj, w, key, out);
-    if (rc == 0 && *out && !**out)
-        return reject(p, CTXLOG_ECONFIG, w, key, "must not be empty");
-    return rc;
+    for (*i = 0; kind->keys[*i].name; (*i)++)
+        if (strcmp(kind->keys[*i].name, key) == 0)
+            return &kind->keys[*i];
+    return NULL;
 }
 
-static int get_timeout(plan *p, const json_t *obj, where w, int *out)
+static bool in_list(const char *key, const char *const *list, size_t n)
 {
-    json_int_t ms = 0;
-    int rc = get_int(p, obj, w, "timeout_ms", 1, 3600000, "from 1 to 3600000", &ms);
-    *out = (int)ms;
-    return rc;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(key, list[i]) == 0)
+            return true;
+    return false;
 }
 
-static int plan_journald(plan *p, const json_t *obj, where w, log_journald_options *o)
+/* Every key some sink takes, for the message about one no sink takes. */
+static int known_sink_keys(plan *p, const json_t *obj, where w)
 {
+    const char *allowed[64];
+    size_t n = 0;
+    for (size_t i = 0; i < COUNT(common_keys); i++)
+        allowed[n++] = common_keys[i];
+    for (size_t i = 0; i < COUNT(formatter_keys); i++)
+        allowed[n++] = formatter_keys[i];
+    for (const log__sink_kind *const *k = log__sink_kinds; *k; k++)
+        for (const log__sink_key *key = (*k)->keys; key->name; key++)
+            if (!in_list(key->name, allowed, n) && n < COUNT(allowed))
+                allowed[n++] = key->name;
+    return only_keys(p, obj, w, allowed, n);
+}
+
+static void store_int(void *at, size_t size, long long v)
+{
+    if (size == sizeof(int)) {
+        int i = (int)v;
+        memcpy(at, &i, sizeof i);
+    } else {
+        assert(size == sizeof(long long));
+        memcpy(at, &v, sizeof v);
+    }
+}
+
+/* One of the kind's keys, given in the file, into its place in `opts`. */
+static int read_key(plan *p, const json_t *obj, where w, const log__sink_key *k, void *opts)
+{
+    char *at = (char *)opts + k->offset;
     int rc;
-    if ((rc = get_name(p, obj, w, "socket_path", &o->socket_path)) != 0 ||
-        (rc = get_name(p, obj, w, "identifier", &o->identifier)) != 0 ||
-        (rc = get_timeout(p, obj, w, &o->timeout_ms)) != 0)
-        return rc;
-    if (o->socket_path && strlen(o->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-        return reject(p, CTXLOG_ECONFIG, w, "socket_path", "is too long for a socket address");
+    switch (k->type) {
+    case LOG__KEY_STRING: {
+        const char *v = NULL;
+        if ((rc = get_string(p, obj, w, k->name, &v)) != 0)
+            return rc;
+        if (k->nonempty && !*v)
+            return reject(p, CTXLOG_ECONFIG, w, k->name, "must not be empty");
+        memcpy(at, &v, sizeof v);
+        return 0;
+    }
+    case LOG__KEY_INT: {
+        json_int_t v = 0;
+        json_int_t hi = (long long)JINT_MAX < k->max ? JINT_MAX : (json_int_t)k->max;
+        if ((rc = get_int(p, obj, w, k->name, (json_int_t)k->min, hi, k->range, &v)) != 0)
+            return rc;
+        store_int(at, k->size, (long long)v);
+        return 0;
+    }
+    case LOG__KEY_BOOL:
+        return get_bool(p, obj, w, k->name, NULL, (bool *)(void *)at);
+    case LOG__KEY_ENUM: {
+        size_t n = 0;
+        while (k->names[n])
+            n++;
+        int v = 0;
+        if ((rc = get_enum(p, obj, w, k->name, k->names, n, k->what, &v)) != 0)
+            return rc;
+        store_int(at, k->size, (long long)v + k->base);
+        return 0;
+    }
+    }
     return 0;
 }
 
-static int plan_syslog(plan *p, const json_t *obj, where w, log_syslog_options *o)
+/* The kind's own keys, then what they say together. */
+static int plan_kind(plan *p, const json_t *obj, where w, sink_plan *sp)
 {
-    int rc, transport = 0, facility = -1;
-    json_int_t port = 0, eid = 0, queue = 0;
-    if ((rc = get_enum(p, obj, w, "transport", transports, 3, "syslog transport", &transport)) != 0)
-        return rc;
-    o->transport = (log_syslog_transport)transport;
-    const char *why = o->transport == LOG_SYSLOG_UNIX ? "applies to the udp and tcp transports only"
-                                                      : "applies to the unix transport only";
-    if ((rc = not_for(p, obj, w, o->transport == LOG_SYSLOG_UNIX ? "host" : "path", why)) != 0 ||
-        (rc = not_for(p, obj, w, o->transport == LOG_SYSLOG_UNIX ? "port" : "path", why)) != 0)
-        return rc;
-    if (o->transport != LOG_SYSLOG_TCP &&
-        (rc = not_for(p, obj, w, "queue_max", "applies to the tcp transport only")) != 0)
-        return rc;
-    if ((rc = get_name(p, obj, w, "path", &o->path)) != 0 ||
-        (rc = get_name(p, obj, w, "host", &o->host)) != 0 ||
-        (rc = get_int(p, obj, w, "port", 1, 65535, "from 1 to 65535", &port)) != 0 ||
-        (rc = get_enum(p, obj, w, "facility", facilities, sizeof facilities / sizeof facilities[0],
-                       "facility", &facility)) != 0 ||
-        (rc = get_name(p, obj, w, "app_name", &o->app_name)) != 0 ||
-        (rc = get_name(p, obj, w, "hostname", &o->hostname)) != 0 ||
-        (rc = get_int(p, obj, w, "enterprise_id", 1, 4294967295LL, "from 1 to 4294967295", &eid)) != 0 ||
-        (rc = get_int(p, obj, w, "queue_max", 1, 1 << 30, "from 1 to 1073741824", &queue)) != 0 ||
-        (rc = get_timeout(p, obj, w, &o->timeout_ms)) != 0)
-        return rc;
-    if (o->path && strlen(o->path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-        return reject(p, CTXLOG_ECONFIG, w, "path", "is too long for a socket address");
-    o->port = (unsigned)port;
-    o->facility = (unsigned)(facility + 1); /* 0, the default, when not given */
-    o->enterprise_id = (unsigned)eid;
-    o->queue_max = (size_t)queue;
+    const log__sink_kind *kind = sp->kind;
+    sp->opts = calloc(1, kind->opts_size ? kind->opts_size : 1);
+    if (!sp->opts)
+        return reject(p, CTXLOG_ENOMEM, w, NULL, "out of memory");
+    unsigned given = 0;
+    for (unsigned i = 0; kind->keys[i].name; i++) {
+        const log__sink_key *k = &kind->keys[i];
+        assert(i < LOG__SINK_KEYS_MAX);
+        if (!json_object_get(obj, k->name)) {
+            if (k->required)
+                return reject(p, CTXLOG_ECONFIG, w, k->name, "is required for a %s sink",
+                              kind->type);
+            continue;
+        }
+        int rc = read_key(p, obj, w, k, sp->opts);
+        if (rc)
+            return rc;
+        given |= 1u << i;
+    }
+    const char *key = NULL;
+    const char *why = kind->check ? kind->check(sp->opts, given, &key) : NULL;
+    if (why)
+        return reject(p, CTXLOG_ECONFIG, w, key, "%s", why);
     return 0;
 }
 
 static int plan_sink(plan *p, const char *name, const json_t *obj, sink_plan *sp)
 {
-    static const char *const keys[] = {
-        "type",      "path",      "max_bytes",     "backups",     "level",       "format",
-        "preset",    "callsite",  "thread_id",     "color",       "write_through",
-        "socket_path", "identifier", "timeout_ms", "transport",   "host",        "port",
-        "facility",  "app_name",  "hostname",      "enterprise_id", "queue_max"};
     where w = {"sinks", name};
     sp->name = name;
     if (!json_is_object(obj))
         return reject(p, CTXLOG_ECONFIG, w, NULL, "must be an object, not %s", type_name(obj));
-    int rc = only_keys(p, obj, w, keys, sizeof keys / sizeof keys[0]);
+    int rc = known_sink_keys(p, obj, w);
     if (rc)
         return rc;
 
-    if (!json_object_get(obj, "type"))
-        return reject(p, CTXLOG_ECONFIG, w, "type",
-                      "is required (stdout, stderr, file, journald, syslog)");
+    size_t nkinds = 0;
+    const char *types[16];
+    for (const log__sink_kind *const *k = log__sink_kinds; *k; k++) {
+        assert(nkinds < COUNT(types));
+        types[nkinds++] = (*k)->type;
+    }
+    if (!json_object_get(obj, "type")) {
+        char list[160];
+        size_t len = 0;
+        list[0] = '\0';
+        for (size_t i = 0; i < nkinds; i++) {
+            if (i)
+                append(list, sizeof list, &len, ", ", 2);
+            append(list, sizeof list, &len, types[i], strlen(types[i]));
+        }
+        return reject(p, CTXLOG_ECONFIG, w, "type", "is required (%s)", list);
+    }
     int type = 0;
-    if ((rc = get_enum(p, obj, w, "type", sink_types, 5, "sink type", &type)) != 0)
+    if ((rc = get_enum(p, obj, w, "type", types, nkinds, "sink type", &type)) != 0)
         return rc;
-    sp->type = (enum sink_type)type;
-    for (size_t i = 0; i < sizeof typed_keys / sizeof typed_keys[0]; i++) {
-        if (!(typed_keys[i].types & T(sp->type)) && json_object_get(obj, typed_keys[i].key))
-            return reject(p, CTXLOG_ECONFIG, w, typed_keys[i].key, "does not apply to a %s sink",
-                          sink_types[sp->type]);
+    sp->kind = log__sink_kinds[type];
+    /* A key of another kind, or a formatter's for a kind without one. */
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)obj, key, v) {
+        unsigned i;
+        (void)v;
+        if (in_list(key, common_keys, COUNT(common_keys)) || kind_key(sp->kind, key, &i) ||
+            (sp->kind->formatted && in_list(key, formatter_keys, COUNT(formatter_keys))))
+            continue;
+        return reject(p, CTXLOG_ECONFIG, w, key, "does not apply to a %s sink", sp->kind->type);
     }
-
-    if (sp->type == SINK_FILE) {
-        if (!json_object_get(obj, "path"))
-            return reject(p, CTXLOG_ECONFIG, w, "path", "is required for a file sink");
-        if ((rc = get_string(p, obj, w, "path", &sp->path)) != 0)
-            return rc;
-        if (!*sp->path)
-            return reject(p, CTXLOG_ECONFIG, w, "path", "must not be empty");
-        json_int_t max = 0, backups = 0;
-        /* size_t bounds max_bytes where it is narrower than json_int_t. */
-        json_int_t max_limit =
-            (uintmax_t)SIZE_MAX < (uintmax_t)JINT_MAX ? (json_int_t)SIZE_MAX : JINT_MAX;
-        if ((rc = get_int(p, obj, w, "max_bytes", 0, max_limit, ">= 0", &max)) != 0)
-            return rc;
-        if ((rc = get_int(p, obj, w, "backups", 1, 1000, "from 1 to 1000", &backups)) != 0)
-            return rc;
-        sp->file.max_bytes = (size_t)max;
-        sp->file.backups = backups ? (unsigned)backups : max > 0 ? 5u : 0u;
-        if ((rc = get_bool(p, obj, w, "write_through", NULL, &sp->file.write_through)) != 0)
-            return rc;
-    } else if (sp->type == SINK_JOURNALD) {
-        if ((rc = plan_journald(p, obj, w, &sp->journald)) != 0)
-            return rc;
-    } else if (sp->type == SINK_SYSLOG) {
-        if ((rc = plan_syslog(p, obj, w, &sp->syslog)) != 0)
-            return rc;
-    }
+    if ((rc = plan_kind(p, obj, w, sp)) != 0)
+        return rc;
 
     if ((rc = get_level(p, obj, w, &sp->has_level, &sp->level)) != 0)
         return rc;
-    if (sp->type == SINK_JOURNALD)
-        return 0; /* no formatter */
+    if (!sp->kind->formatted)
+        return 0;
     int format = 0;
     if ((rc = get_enum(p, obj, w, "format", formats, 2, "format", &format)) != 0)
         return rc;
@@ -921,33 +912,16 @@ static int plan_document(plan *p, const json_t *doc)
 static int create_sink(plan *p, sink_plan *sp)
 {
     where w = {"sinks", sp->name};
-    int rc = 0;
-    if (sp->type == SINK_FILE) {
-        rc = log_sink_file(&sp->sink, sp->path, &sp->file);
-        if (rc == CTXLOG_EIO || rc == CTXLOG_ENOENT) {
-            int e = errno;
-            char buf[96];
-            return reject(p, CTXLOG_EIO, w, "path", "cannot open %s: %s",
-                          shown(buf, sizeof buf, sp->path), strerror(e));
-        }
-    } else if (sp->type == SINK_JOURNALD) {
-        rc = log_sink_journald(&sp->sink, &sp->journald);
-    } else if (sp->type == SINK_SYSLOG) {
-        rc = log_sink_syslog(&sp->sink, &sp->syslog);
-        if (rc == CTXLOG_EIO) {
-            char buf[96];
-            const char *host = sp->syslog.host ? sp->syslog.host : "127.0.0.1";
-            return reject(p, CTXLOG_EIO, w, sp->syslog.host ? "host" : NULL,
-                          "cannot reach syslog at %s: %s", shown(buf, sizeof buf, host),
-                          strerror(errno));
-        }
-    } else {
-        sp->sink = sp->type == SINK_STDOUT ? log_sink_stdout() : log_sink_stderr();
-        rc = sp->sink ? 0 : CTXLOG_ENOMEM;
+    log__sink_why why = {0};
+    int rc = sp->kind->make(sp->opts, &sp->sink, &why);
+    if (rc && why.what) {
+        char buf[96];
+        return reject(p, CTXLOG_EIO, w, why.key, "%s %s: %s", why.what,
+                      shown(buf, sizeof buf, why.value), strerror(why.err));
     }
     if (rc == 0 && sp->has_level)
         rc = log_sink_set_level(sp->sink, sp->level);
-    if (rc == 0 && sp->type != SINK_JOURNALD) {
+    if (rc == 0 && sp->kind->formatted) {
         log_formatter *f =
             sp->console ? log_formatter_console(sp->color) : log_formatter_json(&sp->json);
         rc = f ? log_sink_set_formatter(sp->sink, f) : CTXLOG_ENOMEM;
@@ -1065,8 +1039,10 @@ static int apply(plan *p)
 
 static void plan_free(plan *p)
 {
-    for (size_t i = 0; i < p->nsinks; i++)
+    for (size_t i = 0; i < p->nsinks; i++) {
         log_sink_release(p->sinks[i].sink);
+        free(p->sinks[i].opts);
+    }
     for (size_t i = 0; i < p->nloggers; i++)
         free(p->loggers[i].sinks);
     log_sink_release(p->fallback);

@@ -8,6 +8,7 @@
  * (sink_file.c), whose O_APPEND write only a short write (a full disk)
  * could split. */
 #include "log/sinks/sink_ops.h"
+#include "log/sinks/sink_kind.h"
 #include "log/base/log_hazard.h"
 
 #include <errno.h>
@@ -218,3 +219,26 @@ log_sink *log_sink_stderr(void)
 {
     return fd_sink_new(STDERR_FILENO, "stderr");
 }
+
+/* ---- in the configuration file: "stdout" and "stderr", no keys of their own ---- */
+
+static const log__sink_key no_keys[] = {{.name = NULL}};
+
+static int make_stdout(const void *opts, log_sink **out, log__sink_why *why)
+{
+    (void)opts, (void)why;
+    *out = log_sink_stdout();
+    return *out ? 0 : CTXLOG_ENOMEM;
+}
+
+static int make_stderr(const void *opts, log_sink **out, log__sink_why *why)
+{
+    (void)opts, (void)why;
+    *out = log_sink_stderr();
+    return *out ? 0 : CTXLOG_ENOMEM;
+}
+
+const log__sink_kind log__kind_stdout = {
+    .type = "stdout", .keys = no_keys, .formatted = true, .make = make_stdout};
+const log__sink_kind log__kind_stderr = {
+    .type = "stderr", .keys = no_keys, .formatted = true, .make = make_stderr};

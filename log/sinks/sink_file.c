@@ -22,11 +22,13 @@
  * does not continue it; the record is counted as lost with those after it.
  */
 #include "log/sinks/sink_ops.h"
+#include "log/sinks/sink_kind.h"
 #include "log/base/log_hazard.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,3 +370,54 @@ int log_sink_file(log_sink **out, const char *path, const log_file_options *opts
     *out = s;
     return 0;
 }
+
+/* ---- in the configuration file: "type": "file" ---------------------------------------- */
+
+typedef struct file_conf {
+    const char *path;
+    log_file_options o;
+} file_conf;
+
+enum { KEY_PATH, KEY_MAX_BYTES, KEY_BACKUPS, KEY_WRITE_THROUGH };
+static const log__sink_key file_keys[] = {
+    [KEY_PATH] = {.name = "path", .type = LOG__KEY_STRING, .offset = offsetof(file_conf, path),
+                  .required = true, .nonempty = true},
+    [KEY_MAX_BYTES] = {.name = "max_bytes", .type = LOG__KEY_INT,
+                       .offset = offsetof(file_conf, o.max_bytes), .size = sizeof(size_t),
+                       .min = 0, .max = (unsigned long long)SIZE_MAX < LLONG_MAX ? (long long)SIZE_MAX : LLONG_MAX,
+                       .range = ">= 0"},
+    [KEY_BACKUPS] = {.name = "backups", .type = LOG__KEY_INT,
+                     .offset = offsetof(file_conf, o.backups), .size = sizeof(unsigned), .min = 1,
+                     .max = 1000, .range = "from 1 to 1000"},
+    [KEY_WRITE_THROUGH] = {.name = "write_through", .type = LOG__KEY_BOOL,
+                           .offset = offsetof(file_conf, o.write_through)},
+    {.name = NULL},
+};
+
+/* A rotated file keeps 5 backups unless told otherwise. */
+static const char *check_file(void *opts, unsigned given, const char **key)
+{
+    file_conf *c = opts;
+    (void)key;
+    if (!(given & 1u << KEY_BACKUPS) && c->o.max_bytes > 0)
+        c->o.backups = 5;
+    return NULL;
+}
+
+static int make_file(const void *opts, log_sink **out, log__sink_why *why)
+{
+    const file_conf *c = opts;
+    int rc = log_sink_file(out, c->path, &c->o);
+    if (rc == CTXLOG_EIO || rc == CTXLOG_ENOENT)
+        *why = (log__sink_why){"path", "cannot open", c->path, errno};
+    return rc;
+}
+
+const log__sink_kind log__kind_file = {
+    .type = "file",
+    .keys = file_keys,
+    .opts_size = sizeof(file_conf),
+    .formatted = true,
+    .check = check_file,
+    .make = make_file,
+};

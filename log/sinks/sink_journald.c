@@ -19,6 +19,7 @@
  * it too).
  */
 #include "log/sinks/sink_ops.h"
+#include "log/sinks/sink_kind.h"
 #include "log/base/log_hazard.h"
 #include "log/sinks/sink_severity.h"
 
@@ -417,3 +418,42 @@ int log_sink_journald(log_sink **out, const log_journald_options *opts)
     *out = s;
     return 0;
 }
+
+/* ---- in the configuration file: "type": "journald" ------------------------------------ */
+
+static const log__sink_key journald_keys[] = {
+    {.name = "socket_path", .type = LOG__KEY_STRING,
+     .offset = offsetof(log_journald_options, socket_path), .nonempty = true},
+    {.name = "identifier", .type = LOG__KEY_STRING,
+     .offset = offsetof(log_journald_options, identifier), .nonempty = true},
+    {.name = "timeout_ms", .type = LOG__KEY_INT, .offset = offsetof(log_journald_options, timeout_ms),
+     .size = sizeof(int), .min = 1, .max = 3600000, .range = "from 1 to 3600000"},
+    {.name = NULL},
+};
+
+static const char *check_journald(void *opts, unsigned given, const char **key)
+{
+    const log_journald_options *o = opts;
+    (void)given;
+    if (o->socket_path && strlen(o->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        *key = "socket_path";
+        return "is too long for a socket address";
+    }
+    return NULL;
+}
+
+static int make_journald(const void *opts, log_sink **out, log__sink_why *why)
+{
+    (void)why;
+    return log_sink_journald(out, opts);
+}
+
+/* A journal entry is made of the record's fields: no formatter. */
+const log__sink_kind log__kind_journald = {
+    .type = "journald",
+    .keys = journald_keys,
+    .opts_size = sizeof(log_journald_options),
+    .formatted = false,
+    .check = check_journald,
+    .make = make_journald,
+};

@@ -25,12 +25,14 @@
  * the queue (connecting at once) and fails while some frame is left.
  */
 #include "log/sinks/sink_ops.h"
+#include "log/sinks/sink_kind.h"
 #include "log/base/log_hazard.h"
 #include "log/sinks/sink_severity.h"
 
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -750,3 +752,79 @@ int log_sink_syslog(log_sink **out, const log_syslog_options *opts)
     *out = s;
     return 0;
 }
+
+/* ---- in the configuration file: "type": "syslog" -------------------------------------- */
+
+static const char *const transports[] = {"unix", "udp", "tcp", NULL};
+/* Facility numbers 1.. in order (kern, 0, is not for programs). */
+static const char *const facilities[] = {
+    "user",   "mail",   "daemon", "auth",   "syslog", "lpr",      "news",    "uucp",
+    "cron",   "authpriv", "ftp",  "ntp",    "security", "console", "solaris-cron",
+    "local0", "local1", "local2", "local3", "local4", "local5",   "local6",  "local7", NULL};
+
+#define OPT(m) .offset = offsetof(log_syslog_options, m)
+enum { KEY_TRANSPORT, KEY_PATH, KEY_HOST, KEY_PORT, KEY_QUEUE_MAX };
+static const log__sink_key syslog_keys[] = {
+    [KEY_TRANSPORT] = {.name = "transport", .type = LOG__KEY_ENUM, OPT(transport),
+                       .size = sizeof(log_syslog_transport), .names = transports,
+                       .what = "syslog transport"},
+    [KEY_PATH] = {.name = "path", .type = LOG__KEY_STRING, OPT(path), .nonempty = true},
+    [KEY_HOST] = {.name = "host", .type = LOG__KEY_STRING, OPT(host), .nonempty = true},
+    [KEY_PORT] = {.name = "port", .type = LOG__KEY_INT, OPT(port), .size = sizeof(unsigned),
+                  .min = 1, .max = 65535, .range = "from 1 to 65535"},
+    [KEY_QUEUE_MAX] = {.name = "queue_max", .type = LOG__KEY_INT, OPT(queue_max),
+                       .size = sizeof(size_t), .min = 1, .max = 1 << 30,
+                       .range = "from 1 to 1073741824"},
+    {.name = "facility", .type = LOG__KEY_ENUM, OPT(facility), .size = sizeof(unsigned),
+     .names = facilities, .what = "facility", .base = 1},
+    {.name = "app_name", .type = LOG__KEY_STRING, OPT(app_name), .nonempty = true},
+    {.name = "hostname", .type = LOG__KEY_STRING, OPT(hostname), .nonempty = true},
+    {.name = "enterprise_id", .type = LOG__KEY_INT, OPT(enterprise_id), .size = sizeof(unsigned),
+     .min = 1, .max = 4294967295LL, .range = "from 1 to 4294967295"},
+    {.name = "timeout_ms", .type = LOG__KEY_INT, OPT(timeout_ms), .size = sizeof(int), .min = 1,
+     .max = 3600000, .range = "from 1 to 3600000"},
+    {.name = NULL},
+};
+#undef OPT
+
+/* Which keys apply depends on the transport. */
+static const char *check_syslog(void *opts, unsigned given, const char **key)
+{
+    const log_syslog_options *o = opts;
+    if (o->transport == LOG_SYSLOG_UNIX && (given & (1u << KEY_HOST | 1u << KEY_PORT))) {
+        *key = given & 1u << KEY_HOST ? "host" : "port";
+        return "applies to the udp and tcp transports only";
+    }
+    if (o->transport != LOG_SYSLOG_UNIX && (given & 1u << KEY_PATH)) {
+        *key = "path";
+        return "applies to the unix transport only";
+    }
+    if (o->transport != LOG_SYSLOG_TCP && (given & 1u << KEY_QUEUE_MAX)) {
+        *key = "queue_max";
+        return "applies to the tcp transport only";
+    }
+    if (o->path && strlen(o->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        *key = "path";
+        return "is too long for a socket address";
+    }
+    return NULL;
+}
+
+static int make_syslog(const void *opts, log_sink **out, log__sink_why *why)
+{
+    const log_syslog_options *o = opts;
+    int rc = log_sink_syslog(out, o);
+    if (rc == CTXLOG_EIO)
+        *why = (log__sink_why){o->host ? "host" : NULL, "cannot reach syslog at",
+                               o->host ? o->host : "127.0.0.1", errno};
+    return rc;
+}
+
+const log__sink_kind log__kind_syslog = {
+    .type = "syslog",
+    .keys = syslog_keys,
+    .opts_size = sizeof(log_syslog_options),
+    .formatted = true,
+    .check = check_syslog,
+    .make = make_syslog,
+};
