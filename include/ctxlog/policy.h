@@ -143,6 +143,10 @@ CTXLOG_API void log_replay_stats_get(log_replay_stats *out);
  * Cost: none while off (ratio 1). On: a hash of the id once per context
  * change in each thread, then a compare per record.
  *
+ * Thread safety: may be called from any thread while others log. The ratio
+ * and @p below are published together: each record is decided by the
+ * setting of one call, never by one call's ratio with another's level.
+ *
  * @param ratio 0 … 1; 1 turns sampling off.
  * @param below LOG_LEVEL_DEBUG … LOG_LEVEL_WARN.
  * @return 0 or CTXLOG_EINVAL (NaN or out of range; nothing changed).
