@@ -272,9 +272,8 @@ static __attribute__((noinline)) void replay_records(const log_route *route, con
         write_lines_out(s, r, out->data, out->len);
         written = true;
     }
-    if (written)
-        log__rbuf_replayed(n);
-    else if (n)
+    log__rbuf_replayed(n, written);
+    if (!written && n)
         log__count_dropped(n);
     fmt_buf_free(&lines);
     fmt_buf_free(&block);

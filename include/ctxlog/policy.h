@@ -111,14 +111,19 @@ typedef struct log_replay_stats {
     uint64_t peak_buffer;  /**< the most bytes one buffer's storage has taken */
     uint64_t kept;         /**< records kept */
     uint64_t replayed;     /**< kept records written by a replay */
-    uint64_t dropped;      /**< kept records dropped past a buffer's max_bytes */
+    uint64_t dropped;      /**< kept records dropped: past a buffer's max_bytes, out
+                            *   of memory, or when an error's route had no sink
+                            *   that takes a replay (the sinks changed since) */
     uint64_t discarded;    /**< kept records discarded when their request ended */
 } log_replay_stats;
 
 /**
  * @brief The counters so far (each read atomically, not all at one instant).
  * Every kept record is, in the end, replayed, dropped, discarded, or still
- * in a live buffer. @p out NULL does nothing.
+ * in a live buffer, whatever configuration changes happen meanwhile: every
+ * reading has kept >= replayed + dropped + discarded, the difference being
+ * the records in live buffers (or being replayed now); with no buffer alive
+ * and no replay under way they are equal. @p out NULL does nothing.
  */
 CTXLOG_API void log_replay_stats_get(log_replay_stats *out);
 
