@@ -72,4 +72,12 @@ typedef struct fmt_line_marks {
 void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char *out,
                          const fmt_line_marks *m);
 
+#ifndef NDEBUG
+/* Tests, Debug builds: change one byte of this thread's cached line (the
+ * first letter of the level's key), so that the next record of its shape
+ * is written wrong from the cache and fmt_json_check must catch it.
+ * Returns 0, or -1 when nothing is cached. */
+int fmt_json_line_spoil(void);
+#endif
+
 #endif /* CTXLOG_FMT_JSON_LINE_H */
