@@ -42,7 +42,7 @@ typedef struct log_route {
     unsigned nsinks;
     bool ctx_only;        /* no filter but the context filter (first, if on):
                            * nothing can change a record's fields */
-    log_sink *replay;     /* the one sink, when the route is the context
+    log_sink *line_sink;  /* the one sink, when the route is the context
                            * filter and one buffered sink whose JSON records
                            * the line cache can write: records may take
                            * log__tbuf_line without being made (log_core.c) */
