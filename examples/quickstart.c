@@ -40,8 +40,10 @@ static void send_receipt(void *arg)
     log_info_kv("receipt e-mailed", LOG_STR("to", (const char *)arg), LOG_BOOL("html", true));
 }
 
-/* A request's entry point: the only place the ids are set. */
-static void serve(const char *request_id, const char *user, const char *tenant)
+/* A request's entry point: the only place the ids are set. The receipt
+ * goes to the address the request gave (`email`), never another's. */
+static void serve(const char *request_id, const char *user, const char *tenant,
+                  const char *email)
 {
     CTX_REQUEST(request_id, user, tenant);
     log_info("request started");
@@ -53,7 +55,7 @@ static void serve(const char *request_id, const char *user, const char *tenant)
         pthread_join(t, NULL);
 
     /* The pool captures this request's context now, at submit time. */
-    ctx_pool_submit(pool, send_receipt, "alice@example.com");
+    ctx_pool_submit(pool, send_receipt, (void *)email);
     log_info("request finished");
 }
 
@@ -62,9 +64,9 @@ int main(void)
     pool = ctx_pool_new(2);
     if (!pool)
         return 1;
-    serve("req-7f3a", "alice", "acme");
-    serve(NULL, "bob", "globex"); /* no id given: a UUIDv7 is generated */
-    ctx_pool_free(pool);          /* runs the queued receipts, then joins */
-    log_info("demo done");        /* outside any request: no ids at all */
+    serve("req-7f3a", "alice", "acme", "alice@example.com");
+    serve(NULL, "bob", "globex", "bob@example.com"); /* no id given: a UUIDv7 is generated */
+    ctx_pool_free(pool);   /* runs the queued receipts, then joins */
+    log_info("demo done"); /* outside any request: no ids at all */
     return 0;
 }

@@ -606,7 +606,7 @@ static int put_key(struct keyset *ks, fmt_buf *b, const char *key, const char *p
 }
 
 /* Append f's value. Returns 1 when the scalar writer wrote it (then the
- * line cache may replay it with that writer), else 0. */
+ * line cache may write it again with that writer), else 0. */
 static int put_value(fmt_buf *b, const log_field *f)
 {
     if (fmt_buf_reserve(b, FMT_SCALAR_ROOM))

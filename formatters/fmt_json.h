@@ -20,14 +20,14 @@
  * This is the one writer of JSON records: the caches that let the next
  * record of the same shape go faster (the line cache, fmt_json_line.h; the
  * context's members and the level and logger, fmt_json.c) keep bytes it
- * wrote and replay them.
+ * wrote and reuse them.
  * Returns 0; CTXLOG_EINVAL for a NULL record or buffer or an unknown preset;
  * CTXLOG_ENOMEM when the buffer could not grow (b->oom set). On failure the
  * buffer is left as it was.
  */
 int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b);
 
-/* Whether records under opts may be replayed from the line cache
+/* Whether records under opts may be written from the line cache
  * (fmt_json_line.h): the DEFAULT or ECS preset, without call site or
  * thread id. */
 static inline int fmt_json_line_opts(const log_json_options *opts)

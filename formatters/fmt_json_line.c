@@ -190,7 +190,7 @@ void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char
         size_t kl = key ? strlen(key) : 0;
         if (!key || !m->scalar[i] || out[m->comma[i]] != ',' ||
             !raw_at(out, m->comma[i] + 1, key, kl, ':') || m->val[i] != m->comma[i] + kl + 4)
-            return; /* escaped or renamed: replay could not compare it */
+            return; /* escaped or renamed: the cache could not compare it */
         if (i > 0)
             len += m->val[i] - m->comma[i];
     }
@@ -235,3 +235,15 @@ void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char
     L->preset = (int)preset;
     L->serial = h->serial;
 }
+
+#ifndef NDEBUG
+int fmt_json_line_spoil(void)
+{
+    struct line *L = tl_line;
+    /* bytes: ,"level":… (or ,"log.level":…), the message after it */
+    if (!L || !L->serial || L->len < 3 || L->msg_at <= 3)
+        return -1;
+    L->bytes[2] ^= 0x20; /* the letter's case */
+    return 0;
+}
+#endif

@@ -8,9 +8,11 @@
  * such record around its values, cut from what the JSON encoder
  * (fmt_json.c) wrote for it, so that the next one is the timestamp, one
  * copy and its values, each written by the encoder's own scalar writer
- * (fmt_json_scalar.h). Debug builds check every replayed line against a
- * fresh encoding (fmt_json_check). What is cached is compared by content, not only by
- * pointer: a message or key buffer that was rewritten in place is a miss.
+ * (fmt_json_scalar.h). Debug builds check every line written from the
+ * cache against a fresh encoding (fmt_json_check). What is cached is
+ * compared by content, not only by pointer: a message or key buffer that
+ * was rewritten in place is a miss. ("Replay" in this library means only
+ * replay on error, log_context_replay; this cache reuses bytes.)
  */
 #ifndef CTXLOG_FMT_JSON_LINE_H
 #define CTXLOG_FMT_JSON_LINE_H
@@ -21,7 +23,7 @@
 #define FMT_LINE_FIELDS 4
 
 /* What the cache compares, and the time: a record's shape without the
- * record (the core's replay route has none). `serial` is the context
+ * record (the core's line cache route has none). `serial` is the context
  * snapshot's (nonzero), `logger` a name the core vouches for. */
 typedef struct fmt_line_key {
     uint64_t serial;
@@ -64,12 +66,20 @@ typedef struct fmt_line_marks {
 
 /*
  * Remember the record the encoder just wrote at out (marks m) for the next
- * one of its shape. Does nothing unless the record can be replayed to the
+ * one of its shape. Does nothing unless the record can be rewritten to the
  * same bytes: a context the core vouches for, the message and every key
  * written as they are (not escaped, not renamed), every value from the
  * scalar writer, and a line that fits the cache.
  */
 void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char *out,
                          const fmt_line_marks *m);
+
+#ifndef NDEBUG
+/* Tests, Debug builds: change one byte of this thread's cached line (the
+ * first letter of the level's key), so that the next record of its shape
+ * is written wrong from the cache and fmt_json_check must catch it.
+ * Returns 0, or -1 when nothing is cached. */
+int fmt_json_line_spoil(void);
+#endif
 
 #endif /* CTXLOG_FMT_JSON_LINE_H */

@@ -3,7 +3,7 @@
  * The JSON encoder's scalar writer (private, inline): an integer, a
  * boolean, NULL, or a short string with nothing to escape. The encoder
  * (fmt_json.c put_value) writes every such value with it, and the line
- * cache (fmt_json_line.c) replays values with it, so both write the same
+ * cache (fmt_json_line.c) writes values with it, so both write the same
  * bytes. Any other value is the encoder's general case.
  */
 #ifndef CTXLOG_FMT_JSON_SCALAR_H

@@ -272,9 +272,8 @@ static __attribute__((noinline)) void replay_records(const log_route *route, con
         write_lines_out(s, r, out->data, out->len);
         written = true;
     }
-    if (written)
-        log__rbuf_replayed(n);
-    else if (n)
+    log__rbuf_replayed(n, written);
+    if (!written && n)
         log__count_dropped(n);
     fmt_buf_free(&lines);
     fmt_buf_free(&block);
@@ -426,14 +425,14 @@ static ALWAYS_INLINE log__scratch *record_scratch(int *temporary)
 }
 
 /*
- * The replay route, for a route that is the context filter and one
- * buffered JSON sink (log_route.replay), a record not urgent, in sync mode,
+ * The line cache's route, for a route that is the context filter and one
+ * buffered JSON sink (log_route.line_sink), a record not urgent, in sync mode,
  * of the shape this thread wrote last (the JSON line cache): no record is
  * made; the line goes straight into the thread's buffer. The bytes are
  * those the usual way writes. Returns 1 when written, 0 when the record is
  * to be made the usual way.
  */
-static ALWAYS_INLINE int replay_record(log_logger *lg, log_level level, const char *msg,
+static ALWAYS_INLINE int cached_line_record(log_logger *lg, log_level level, const char *msg,
                                        size_t msg_len, const log_field *fields, size_t nfields)
 {
     if (lg->nbound)
@@ -443,7 +442,7 @@ static ALWAYS_INLINE int replay_record(log_logger *lg, log_level level, const ch
     if (!route)
         return 0; /* the usual way counts it */
     int done = 0;
-    log_sink *s = route->replay;
+    log_sink *s = route->line_sink;
     if (s && (int)level < LOG_LEVEL_ERROR &&
         (int)level >= atomic_load_explicit(&s->level, memory_order_relaxed) &&
         !atomic_load_explicit(&log__async_on, memory_order_relaxed)) {
@@ -556,7 +555,7 @@ static __attribute__((noinline)) void kv_policy(log_logger *lg, log_level level,
     if (!policy_decide(lg->owner, level, file, line, &pol))
         return;
     /* The line cache's shortcut makes no record for a policy to see. */
-    if (!pol.keep && !pol.replay && replay_record(lg, level, msg, msg_len, fields, nfields))
+    if (!pol.keep && !pol.replay && cached_line_record(lg, level, msg, msg_len, fields, nfields))
         return;
     kv_with(lg, level, file, line, func, msg, msg_len, fields, nfields, &pol);
 }
@@ -577,7 +576,7 @@ void log__core_kv(log_logger *lg, log_level level, const char *file, int line, c
         kv_policy(lg, level, file, line, func, msg, msg_len, fields, nfields);
         return;
     }
-    if (replay_record(lg, level, msg, msg_len, fields, nfields))
+    if (cached_line_record(lg, level, msg, msg_len, fields, nfields))
         return;
     kv_emit(lg, level, file, line, func, msg, msg_len, fields, nfields, &no_policy);
 }

@@ -42,7 +42,7 @@ typedef struct log_route {
     unsigned nsinks;
     bool ctx_only;        /* no filter but the context filter (first, if on):
                            * nothing can change a record's fields */
-    log_sink *replay;     /* the one sink, when the route is the context
+    log_sink *line_sink;  /* the one sink, when the route is the context
                            * filter and one buffered sink whose JSON records
                            * the line cache can write: records may take
                            * log__tbuf_line without being made (log_core.c) */
@@ -115,12 +115,15 @@ static inline const log_route *log__route_pin(log_logger *owner)
     log__hazard *h = log__my_hazard;
     if (__builtin_expect(!h, 0) && !(h = log__hazard_make()))
         return NULL;
+    assert(h->depth <= LOG__MAX_NESTING);
     if (h->depth == LOG__MAX_NESTING)
         return NULL;
     _Atomic(const log_route *) *slot = &h->slot[h->depth++];
+    assert(!atomic_load_explicit(slot, memory_order_relaxed)); /* unpinned when left */
     int light = atomic_load_explicit(&log__hazard_asym, memory_order_relaxed);
     for (;;) {
         const log_route *r = atomic_load_explicit(&owner->route, memory_order_acquire);
+        assert(r); /* a logger has a route from its creation on */
         if (light) {
             atomic_store_explicit(slot, r, memory_order_relaxed);
             atomic_signal_fence(memory_order_seq_cst); /* the heavy side: membarrier */
@@ -132,9 +135,15 @@ static inline const log_route *log__route_pin(log_logger *owner)
     }
 }
 
+/* Each log__route_pin that returned a route is undone by one call, in the
+ * reverse order, before the record's call returns (asserted in Debug
+ * builds: a pin left behind makes every configuration change wait
+ * forever, an unpin too many lets a route go while it is in use). */
 static inline void log__route_unpin(void)
 {
     log__hazard *h = log__my_hazard;
+    assert(h && h->depth > 0 && h->depth <= LOG__MAX_NESTING);
+    assert(atomic_load_explicit(&h->slot[h->depth - 1], memory_order_relaxed));
     if (h && h->depth > 0)
         atomic_store_explicit(&h->slot[--h->depth], NULL, memory_order_release);
 }

@@ -79,9 +79,9 @@ static log_route *route_build(log_logger *lg)
     for (log_logger *p = lg; p; p = p->additive ? p->parent : NULL)
         for (unsigned i = 0; i < p->nsinks; i++)
             r->sinks[s++] = log__sink_ref(p->sinks[i]);
-    r->replay = ctx_filter_on && nf == 1 && ns == 1 && log__sink_replays(r->sinks[0])
-                   ? r->sinks[0]
-                   : NULL;
+    r->line_sink = ctx_filter_on && nf == 1 && ns == 1 && log__sink_takes_cached_lines(r->sinks[0])
+                      ? r->sinks[0]
+                      : NULL;
     return r;
 }
 

@@ -48,8 +48,9 @@ void log__rbuf_keep(log__rbuf *rb, const char *text, size_t len);
  * the count of those dropped since the last take. Returns the number of
  * records taken. */
 size_t log__rbuf_take(log__rbuf *rb, fmt_buf *out, uint64_t *dropped);
-/* The records a replay wrote. */
-void log__rbuf_replayed(size_t n);
+/* The n records a replay took: written to a sink, or not (no sink of the
+ * route takes a replay any more; counted as dropped). */
+void log__rbuf_replayed(size_t n, bool written);
 
 /* ---- sampling (log_sampling.c) ---- */
 

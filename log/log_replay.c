@@ -46,10 +46,23 @@ static void peak(atomic_uint_fast64_t *p, uint64_t v)
         ;
 }
 
+/*
+ * A kept record is counted in st_kept before its buffer's lock is taken,
+ * and in st_replayed, st_dropped or st_discarded (with release order) after
+ * it leaves the buffer under that lock. So reading those three first (with
+ * acquire order) and st_kept last gives kept >= replayed + dropped +
+ * discarded at every instant: the difference is the records in live
+ * buffers or on their way to a sink.
+ */
+static void count_out(atomic_uint_fast64_t *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_release);
+}
+
 static void rbuf_free(void *p)
 {
     log__rbuf *rb = p;
-    atomic_fetch_add_explicit(&st_discarded, rb->nrec, memory_order_relaxed);
+    count_out(&st_discarded, rb->nrec);
     atomic_fetch_sub_explicit(&st_bytes, rb->cap, memory_order_relaxed);
     atomic_fetch_sub_explicit(&st_buffers, 1, memory_order_relaxed);
     pthread_mutex_destroy(&rb->lock);
@@ -97,14 +110,14 @@ void log_replay_stats_get(log_replay_stats *out)
 {
     if (!out)
         return;
+    out->replayed = atomic_load_explicit(&st_replayed, memory_order_acquire);
+    out->dropped = atomic_load_explicit(&st_dropped, memory_order_acquire);
+    out->discarded = atomic_load_explicit(&st_discarded, memory_order_acquire);
+    out->kept = atomic_load_explicit(&st_kept, memory_order_acquire);
     out->buffers = atomic_load(&st_buffers);
     out->bytes = atomic_load(&st_bytes);
     out->peak_bytes = atomic_load(&st_peak_bytes);
     out->peak_buffer = atomic_load(&st_peak_buffer);
-    out->kept = atomic_load(&st_kept);
-    out->replayed = atomic_load(&st_replayed);
-    out->dropped = atomic_load(&st_dropped);
-    out->discarded = atomic_load(&st_discarded);
 }
 
 log__rbuf *log__rbuf_current(int *level)
@@ -161,7 +174,7 @@ static void ring_drop_oldest(log__rbuf *rb)
     rb->len -= n;
     rb->nrec--;
     rb->dropped++;
-    atomic_fetch_add_explicit(&st_dropped, 1, memory_order_relaxed);
+    count_out(&st_dropped, 1);
 }
 
 void log__rbuf_keep(log__rbuf *rb, const char *text, size_t len)
@@ -173,7 +186,7 @@ void log__rbuf_keep(log__rbuf *rb, const char *text, size_t len)
         ring_grow(rb, rb->len + len);
     if (len > rb->cap) {
         rb->dropped++; /* longer than the bound: never fits */
-        atomic_fetch_add_explicit(&st_dropped, 1, memory_order_relaxed);
+        count_out(&st_dropped, 1);
         pthread_mutex_unlock(&rb->lock);
         return;
     }
@@ -198,7 +211,7 @@ size_t log__rbuf_take(log__rbuf *rb, fmt_buf *out, uint64_t *dropped)
         n = rb->nrec;
     } else if (rb->len) {
         rb->dropped += rb->nrec; /* out of memory: lost, counted */
-        atomic_fetch_add_explicit(&st_dropped, rb->nrec, memory_order_relaxed);
+        count_out(&st_dropped, rb->nrec);
     }
     rb->head = rb->len = rb->nrec = 0;
     *dropped = rb->dropped;
@@ -207,7 +220,7 @@ size_t log__rbuf_take(log__rbuf *rb, fmt_buf *out, uint64_t *dropped)
     return n;
 }
 
-void log__rbuf_replayed(size_t n)
+void log__rbuf_replayed(size_t n, bool written)
 {
-    atomic_fetch_add_explicit(&st_replayed, n, memory_order_relaxed);
+    count_out(written ? &st_replayed : &st_dropped, n);
 }

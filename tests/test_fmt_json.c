@@ -19,10 +19,18 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ctxlog/ctxlog.h>
 
 #include "formatters/fmt_json.h"
+#include "formatters/fmt_json_line.h"
 #include "fuzz/json_record_check.h"
+#include "support.h"
 
 #define FFFD "\xEF\xBF\xBD"
 #define MiB (1024 * 1024)
@@ -1176,6 +1184,102 @@ static void test_fmt_json__random_bytes_match_reference_sanitizer(void **state)
     }
 }
 
+/*
+ * fmt_json_check can fail. In a child process (it aborts): a record whose
+ * text differs from a fresh encoding by one byte; and the line cache itself
+ * spoiled (one byte of the cached line changed), so that the next record of
+ * that shape is written wrong from the cache. Each child must die of
+ * SIGABRT with the check's message and both texts on stderr; the same
+ * children with nothing spoiled exit 0.
+ */
+#ifndef NDEBUG
+enum { SPOIL_NONE, SPOIL_TEXT, SPOIL_CACHE };
+
+static void check_child(int spoil, const char *logpath)
+{
+    if (spoil != SPOIL_CACHE && logpath == NULL) {
+        log_record r = base_record();
+        fmt_buf b = {0};
+        if (fmt_json_record(&r, NULL, &b) != 0)
+            _exit(3);
+        if (spoil == SPOIL_TEXT)
+            b.data[2] ^= 0x20; /* {"Ts":… */
+        fmt_json_check(&r, NULL, b.data, b.len);
+        _exit(0);
+    }
+    if (log_output_set(logpath) != 0 || log_level_set(LOG_LEVEL_INFO) != 0)
+        _exit(3);
+    CTX_REQUEST("r-check", "u-check", NULL);
+    log_info_kv("same shape", LOG_I64("n", 1)); /* encoded, learnt by the cache */
+    log_info_kv("same shape", LOG_I64("n", 2)); /* from the cache, checked */
+    if (spoil == SPOIL_CACHE && fmt_json_line_spoil() != 0)
+        _exit(4); /* nothing cached: the cache was not used */
+    log_info_kv("same shape", LOG_I64("n", 3)); /* from the spoiled cache */
+    log_shutdown();
+    _exit(0);
+}
+
+/* Run check_child; returns its wait status, its stderr in *err (malloc'd). */
+static int run_check_child(int spoil, const char *logpath, char **err)
+{
+    char *errpath = ts_temp_path("fmt_json_check.err");
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, 2) < 0)
+            _exit(5);
+        check_child(spoil, logpath);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    size_t len;
+    *err = ts_read_file(errpath, &len);
+    assert_non_null(*err);
+    ts_unlink(errpath);
+    free(errpath);
+    return status;
+}
+
+static void assert_aborted_by_check(int status, const char *err, const char *spoiled)
+{
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+        fail_msg("the check did not abort (status %#x), stderr: %s", status, err);
+    assert_non_null(strstr(err, "a JSON record written from a cache differs from a fresh encoding"));
+    assert_non_null(strstr(err, spoiled)); /* the wrong text */
+}
+
+static void test_fmt_json__check_catches_a_wrong_text(void **state)
+{
+    (void)state;
+    char *err;
+    int status = run_check_child(SPOIL_NONE, NULL, &err);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    free(err);
+    status = run_check_child(SPOIL_TEXT, NULL, &err);
+    assert_aborted_by_check(status, err, "cached: {\"Ts\":");
+    assert_non_null(strstr(err, "fresh:  {\"ts\":"));
+    free(err);
+}
+
+static void test_fmt_json__check_catches_a_spoiled_line_cache(void **state)
+{
+    (void)state;
+    char *logpath = ts_temp_path("fmt_json_check.log");
+    char *err;
+    int status = run_check_child(SPOIL_NONE, logpath, &err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("the unspoiled child failed (status %#x), stderr: %s", status, err);
+    free(err);
+    status = run_check_child(SPOIL_CACHE, logpath, &err);
+    assert_aborted_by_check(status, err, ",\"Level\":\"info\"");
+    free(err);
+    ts_unlink(logpath);
+    free(logpath);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1228,6 +1332,10 @@ int main(void)
         cmocka_unit_test_teardown(test_fmt_json__oom_buffer_and_bad_arguments, teardown),
         cmocka_unit_test_teardown(test_fmt_json__threads_format_concurrently, teardown),
         cmocka_unit_test_teardown(test_fmt_json__random_bytes_match_reference_sanitizer, teardown),
+#ifndef NDEBUG
+        cmocka_unit_test(test_fmt_json__check_catches_a_wrong_text),
+        cmocka_unit_test(test_fmt_json__check_catches_a_spoiled_line_cache),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The demo, run as a program: every line of a request carries that request's
- * three ids, and nothing of the first request shows in the second or after. */
+ * three ids, and nothing of the first request shows in the second or after;
+ * each request's receipt goes to its own user's address. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,12 +31,14 @@ static void test_quickstart__ids_on_every_line(void **state)
     size_t n = json_array_size(recs);
     assert_true(n >= 13);
 
-    int first = 0, second = 0;
+    int first = 0, second = 0, receipts = 0;
     const char *second_id = NULL;
     size_t i;
     json_t *r;
     json_array_foreach(recs, i, r) {
         const char *rid = get(r, "request_id");
+        if (strcmp(get(r, "msg"), "receipt e-mailed") == 0)
+            receipts++;
         if (!rid) {
             assert_string_equal(get(r, "msg"), "demo done");
             assert_null(get(r, "user_id"));
@@ -46,6 +49,8 @@ static void test_quickstart__ids_on_every_line(void **state)
             first++;
             assert_string_equal(get(r, "user_id"), "alice");
             assert_string_equal(get(r, "tenant_id"), "acme");
+            if (strcmp(get(r, "msg"), "receipt e-mailed") == 0)
+                assert_string_equal(get(r, "to"), "alice@example.com");
         } else {
             second++;
             if (!second_id)
@@ -55,11 +60,14 @@ static void test_quickstart__ids_on_every_line(void **state)
             assert_int_equal(rid[14], '7'); /* a generated UUIDv7 */
             assert_string_equal(get(r, "user_id"), "bob");
             assert_string_equal(get(r, "tenant_id"), "globex");
+            if (strcmp(get(r, "msg"), "receipt e-mailed") == 0)
+                assert_string_equal(get(r, "to"), "bob@example.com");
         }
     }
     /* started, placing, charged, audit, receipt, finished */
     assert_int_equal(first, 6);
     assert_int_equal(second, 6);
+    assert_int_equal(receipts, 2);
     json_decref(recs);
     ts_unlink(path);
     free(path);

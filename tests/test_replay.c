@@ -6,6 +6,7 @@
  * parsed back with jansson (duplicate keys rejected).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -384,6 +385,127 @@ static void test_replay__pipeline_sinks_get_the_error_alone(void **state)
     close(u);
 }
 
+static void drop_record(const log_record *rec, const char *text, size_t len, void *payload)
+{
+    (void)rec, (void)text, (void)len, (void)payload;
+}
+
+/* Only a callback sink on the root: no sink that takes a replay. */
+static void route_to_callback(void)
+{
+    assert_int_equal(log_logger_clear_sinks(NULL), 0);
+    log_sink *cb = log_sink_callback(drop_record, NULL);
+    assert_non_null(cb);
+    assert_int_equal(log_logger_add_sink(NULL, cb), 0);
+    log_sink_release(cb);
+}
+
+static void assert_stats_balance(const log_replay_stats *st)
+{
+    assert_int_equal(st->buffers, 0);
+    assert_int_equal(st->kept, st->replayed + st->dropped + st->discarded);
+}
+
+/* The sinks change between what a request kept and its error: the new
+ * route has no sink that takes a replay, so the kept records are lost;
+ * they are counted as dropped, and the counters still add up. */
+static void test_replay__counts_add_up_when_the_route_changes(void **state)
+{
+    (void)state;
+    char *path = ts_log_to_file("replay_route_change.log");
+    log_replay_stats before = stats();
+    assert_stats_balance(&before);
+    {
+        CTX_REQUEST("r-rc", NULL, NULL);
+        LOG_CONTEXT_REPLAY(LOG_LEVEL_DEBUG, 65536);
+        log_debug("d1");
+        log_debug("d2");
+        route_to_callback();
+        log_error("e"); /* no sink takes the two kept records */
+    }
+    log_replay_stats after = stats();
+    assert_int_equal(after.kept - before.kept, 2);
+    assert_int_equal(after.dropped - before.dropped, 2);
+    assert_int_equal(after.replayed, before.replayed);
+    assert_stats_balance(&after);
+    log_shutdown();
+    ts_unlink(path);
+    free(path);
+}
+
+/*
+ * Requests keep, replay and discard records on several threads while
+ * another switches the root's sinks between a file and a callback: every
+ * reading of the counters has kept >= replayed + dropped + discarded (the
+ * difference is what live buffers hold), and once every request has ended
+ * they are equal.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define CHURN_REQUESTS 300
+#else
+#define CHURN_REQUESTS 3000
+#endif
+#define CHURN_THREADS 3
+
+static atomic_int churning;
+
+static void *churn_requests(void *arg)
+{
+    intptr_t t = (intptr_t)arg;
+    for (int n = 0; n < CHURN_REQUESTS; n++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "c-%d-%d", (int)t, n);
+        CTX_REQUEST(rid, NULL, NULL);
+        LOG_CONTEXT_REPLAY(LOG_LEVEL_DEBUG, 512);
+        for (int i = 0; i < 1 + n % 7; i++)
+            log_debug_kv("d", LOG_I64("seq", i)); /* 512 bytes: some dropped */
+        if (n % 3 == 0)
+            log_error("e");
+    }
+    return NULL;
+}
+
+static void *read_stats(void *arg)
+{
+    (void)arg;
+    long bad = 0;
+    while (atomic_load(&churning)) {
+        log_replay_stats st = stats();
+        if (st.kept < st.replayed + st.dropped + st.discarded)
+            bad++;
+    }
+    return (void *)bad;
+}
+
+static void test_replay__counts_add_up_across_sink_changes(void **state)
+{
+    (void)state;
+    char *path = ts_log_to_file("replay_churn.log");
+    atomic_store(&churning, 1);
+    pthread_t th[CHURN_THREADS], reader;
+    for (intptr_t i = 0; i < CHURN_THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, churn_requests, (void *)i), 0);
+    assert_int_equal(pthread_create(&reader, NULL, read_stats, NULL), 0);
+    for (int i = 0; i < 200; i++) {
+        route_to_callback();
+        assert_int_equal(log_output_set(path), 0);
+    }
+    for (int i = 0; i < CHURN_THREADS; i++)
+        pthread_join(th[i], NULL);
+    atomic_store(&churning, 0);
+    void *bad;
+    pthread_join(reader, &bad);
+    assert_int_equal((intptr_t)bad, 0);
+    log_replay_stats st = stats();
+    print_message("kept=%llu replayed=%llu dropped=%llu discarded=%llu\n",
+                  (unsigned long long)st.kept, (unsigned long long)st.replayed,
+                  (unsigned long long)st.dropped, (unsigned long long)st.discarded);
+    assert_stats_balance(&st);
+    log_shutdown();
+    ts_unlink(path);
+    free(path);
+}
+
 /* Through the background writer: the replay is queued in one piece before
  * the error, from the thread that logs the error. Last: it leaves async
  * mode on. */
@@ -436,6 +558,8 @@ int main(void)
         cmocka_unit_test(test_replay__defaults_decide_what_the_default_call_does),
         cmocka_unit_test(test_replay__filters_and_bound_fields_apply_to_kept_records),
         cmocka_unit_test(test_replay__pipeline_sinks_get_the_error_alone),
+        cmocka_unit_test(test_replay__counts_add_up_when_the_route_changes),
+        cmocka_unit_test(test_replay__counts_add_up_across_sink_changes),
         cmocka_unit_test(test_replay__async_mode_keeps_the_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,12 +4,14 @@
  * keep 10 ± 0.5 % of them, each whole (all its info records, from its own
  * thread and a pool task it submits) or not at all, decided by the documented
  * hash alone; warn and above always written; a sampled-out request that
- * fails replays what it did not write. CTXLOG_STRESS_REQUESTS (valgrind)
+ * fails replays what it did not write; a record changed under its feet
+ * is decided by one whole setting. CTXLOG_STRESS_REQUESTS (valgrind)
  * and ThreadSanitizer scale the count down, and the ratio's tolerance with
  * it.
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +25,7 @@
 
 #include <ctxlog/ctxlog.h>
 
+#include "log/log_policy.h"
 #include "support.h"
 
 #define THREADS 4
@@ -241,6 +244,100 @@ static void test_sampling__sequential_ids_spread(void **state)
     assert_int_equal(log_sampling_set(1.0, LOG_LEVEL_WARN), 0);
 }
 
+/*
+ * One publication: while a thread switches between setting A (ratio 0,
+ * records below info sampled out) and setting B (ratio 0.5, below warn),
+ * threads log info records of a request that B keeps. A writes them (info
+ * is not below info), B writes them (the request is kept); only a record
+ * that saw A's ratio with B's level drops them. Every record must be
+ * written. Each record is in a context of its own (a new snapshot), so
+ * that no thread answers from its cached decision.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define SWITCHES 2000
+#else
+#define SWITCHES 50000
+#endif
+#define LOGGERS 3
+
+static atomic_int switching;
+static atomic_long delivered;
+static ctx_var *mark_var;
+static char kept_id[32];
+
+static void count_record(const log_record *rec, const char *text, size_t len, void *payload)
+{
+    (void)rec, (void)text, (void)len, (void)payload;
+    atomic_fetch_add(&delivered, 1);
+}
+
+static atomic_long mixed, progress;
+
+static void *log_while_switching(void *arg)
+{
+    (void)arg;
+    long n = 0;
+    CTX_REQUEST(kept_id, NULL, NULL);
+    while (atomic_load(&switching)) {
+        CTX_SCOPE(mark_var, "x"); /* a new snapshot: its decision is not cached */
+        log_info("kept by both settings");
+        n++;
+        atomic_fetch_add(&progress, 1);
+        /* The decision itself, many times per record: the window between
+         * two separate publications is a few instructions wide. */
+        for (int i = 0; i < 64; i++) {
+            ctx_token t = ctx_set(mark_var, "y");
+            if (log__sampled_out(LOG_LEVEL_INFO))
+                atomic_fetch_add(&mixed, 1);
+            ctx_reset(t);
+        }
+    }
+    return (void *)n;
+}
+
+static void test_sampling__setting_changes_are_atomic(void **state)
+{
+    (void)state;
+    for (int i = 0; !kept_id[0]; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "req-%d", i);
+        if (expect_keep(id, 0.5))
+            memcpy(kept_id, id, sizeof id);
+    }
+    mark_var = ctx_var_new("sampling_mark", 0);
+    assert_int_equal(log_level_set(LOG_LEVEL_INFO), 0);
+    assert_int_equal(log_logger_clear_sinks(NULL), 0);
+    log_sink *cb = log_sink_callback(count_record, NULL);
+    assert_non_null(cb);
+    assert_int_equal(log_logger_add_sink(NULL, cb), 0);
+    log_sink_release(cb);
+    assert_int_equal(log_sampling_set(0.5, LOG_LEVEL_WARN), 0);
+    atomic_store(&delivered, 0);
+    atomic_store(&switching, 1);
+    pthread_t th[LOGGERS];
+    for (int i = 0; i < LOGGERS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, log_while_switching, NULL), 0);
+    /* Until the loggers have made some records under the switching too. */
+    for (long i = 0; i < SWITCHES || atomic_load(&progress) < 2000; i++) {
+        assert_int_equal(log_sampling_set(0.0, LOG_LEVEL_INFO), 0);
+        assert_int_equal(log_sampling_set(0.5, LOG_LEVEL_WARN), 0);
+    }
+    atomic_store(&switching, 0);
+    long logged = 0;
+    for (int i = 0; i < LOGGERS; i++) {
+        void *n;
+        pthread_join(th[i], &n);
+        logged += (long)n;
+    }
+    assert_int_equal(log_sampling_set(1.0, LOG_LEVEL_WARN), 0);
+    print_message("logged=%ld delivered=%ld\n", logged, atomic_load(&delivered));
+    assert_true(logged > 0);
+    print_message("decisions that mixed two settings: %ld\n", atomic_load(&mixed));
+    assert_int_equal(atomic_load(&mixed), 0);
+    assert_int_equal(atomic_load(&delivered), logged);
+    log_shutdown();
+}
+
 static void test_sampling__bad_arguments(void **state)
 {
     (void)state;
@@ -261,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_sampling__below_level_and_context_without_ids),
         cmocka_unit_test(test_sampling__sampled_out_request_replays_on_error),
         cmocka_unit_test(test_sampling__sequential_ids_spread),
+        cmocka_unit_test(test_sampling__setting_changes_are_atomic),
         cmocka_unit_test(test_sampling__bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -304,6 +304,59 @@ static void test_sink_reentry__flush_from_callback_sink_works(void **state)
     callback_case(true);
 }
 
+/*
+ * log_shutdown() from a filter returns at once and does nothing: the
+ * record goes on to the sink it was routed to, the sinks stay (a record
+ * after it goes to the same file, not to the CTXLOG_OUTPUT a fresh set-up
+ * would read), nothing is deferred; log_shutdown() outside then does it.
+ */
+static int shutdowns_in_filter;
+
+static log_filter_result shutdown_filter(log_record *rec, void *payload)
+{
+    (void)payload;
+    if (strcmp(rec->msg, "shut down, please") == 0) {
+        log_shutdown();
+        shutdowns_in_filter++;
+    }
+    return LOG_FILTER_KEEP;
+}
+
+static void test_sink_reentry__shutdown_from_a_filter_does_nothing(void **state)
+{
+    (void)state;
+    char *path = ts_log_to_file("reentry_shutdown.log");
+    char *fresh = ts_temp_path("reentry_shutdown_env.log");
+    ts_unlink(fresh);
+    setenv("CTXLOG_OUTPUT", fresh, 1); /* read by a set-up afresh only */
+    assert_int_equal(log_logger_add_filter(NULL, shutdown_filter, NULL), 0);
+    log_info("before");
+    log_info("shut down, please");
+    log_info("after");
+    assert_int_equal(shutdowns_in_filter, 1);
+    assert_int_equal(log_flush(), 0);
+    size_t len;
+    char *text = ts_read_file(path, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"before\""));
+    assert_non_null(strstr(text, "\"shut down, please\""));
+    assert_non_null(strstr(text, "\"after\""));
+    free(text);
+    assert_int_equal(access(fresh, F_OK), -1); /* not set up afresh */
+    /* Outside a record it does shut down: the next record sets up from
+     * the environment. */
+    assert_int_equal(log_logger_clear_filters(NULL), 0);
+    log_shutdown();
+    log_info("set up afresh");
+    assert_int_equal(log_flush(), 0);
+    unsetenv("CTXLOG_OUTPUT");
+    json_t *recs = ts_log_collect(fresh);
+    assert_int_equal(json_array_size(recs), 1);
+    json_decref(recs);
+    ts_unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +366,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_reentry__flush_from_callback_sink_works, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_sink_reentry__shutdown_from_a_filter_does_nothing,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

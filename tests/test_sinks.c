@@ -427,7 +427,7 @@ static void test_sinks__rotation_keeps_n_backups(void **state)
 
 /* A route of the context filter and one buffered JSON file sink writes
  * records of a shape the thread wrote just before without making a record
- * (log_core.c, replay_record). Everything that changes what a record
+ * (log_core.c, cached_line_record). Everything that changes what a record
  * becomes must still apply to those: the sink's level, a filter added to
  * the route, a child logger's bound fields. */
 static log_filter_result drop_marked(log_record *rec, void *payload)

@@ -281,9 +281,16 @@ CTXLOG_API int log_flush(void);
 /**
  * @brief Flush and close every output. Runs by itself at exit. A record logged
  *        after it configures the library afresh from the environment.
- *        From a filter, a callback sink or a sink's operation it does
- *        nothing (the record in progress, or the operation, still uses the
- *        outputs).
+ *
+ * From a filter, a callback sink or a sink's operation (anywhere inside a
+ * record on the calling thread) it returns at once and does nothing at
+ * all, since the record in progress, or the operation, still uses the
+ * outputs: nothing is written out, no sink is closed, no burst-limit
+ * summary is written, the configuration stays (the record goes on to its
+ * sinks, and later records go to the same ones), and nothing is deferred:
+ * call it again outside a record to shut down. When exit() is called from
+ * inside a record, the exit handler writes out the sinks' buffers and
+ * skips its log_shutdown() in the same way.
  */
 CTXLOG_API void log_shutdown(void);
 

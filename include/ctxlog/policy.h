@@ -111,14 +111,19 @@ typedef struct log_replay_stats {
     uint64_t peak_buffer;  /**< the most bytes one buffer's storage has taken */
     uint64_t kept;         /**< records kept */
     uint64_t replayed;     /**< kept records written by a replay */
-    uint64_t dropped;      /**< kept records dropped past a buffer's max_bytes */
+    uint64_t dropped;      /**< kept records dropped: past a buffer's max_bytes, out
+                            *   of memory, or when an error's route had no sink
+                            *   that takes a replay (the sinks changed since) */
     uint64_t discarded;    /**< kept records discarded when their request ended */
 } log_replay_stats;
 
 /**
  * @brief The counters so far (each read atomically, not all at one instant).
  * Every kept record is, in the end, replayed, dropped, discarded, or still
- * in a live buffer. @p out NULL does nothing.
+ * in a live buffer, whatever configuration changes happen meanwhile: every
+ * reading has kept >= replayed + dropped + discarded, the difference being
+ * the records in live buffers (or being replayed now); with no buffer alive
+ * and no replay under way they are equal. @p out NULL does nothing.
  */
 CTXLOG_API void log_replay_stats_get(log_replay_stats *out);
 
@@ -142,6 +147,10 @@ CTXLOG_API void log_replay_stats_get(log_replay_stats *out);
  *
  * Cost: none while off (ratio 1). On: a hash of the id once per context
  * change in each thread, then a compare per record.
+ *
+ * Thread safety: may be called from any thread while others log. The ratio
+ * and @p below are published together: each record is decided by the
+ * setting of one call, never by one call's ratio with another's level.
  *
  * @param ratio 0 … 1; 1 turns sampling off.
  * @param below LOG_LEVEL_DEBUG … LOG_LEVEL_WARN.

@@ -194,7 +194,12 @@ static int ring_room(log__ring *r, uint64_t head, size_t total, int wait)
 /* Publish the ring's new head (stage lock held). */
 static void ring_publish(log__ring *r, uint64_t head)
 {
+    /* Forward, by whole entries, never more than the ring ahead of the
+     * writer (ring_room made the room). */
+    assert(head > atomic_load_explicit(&r->head, memory_order_relaxed) && head % 16 == 0);
+    assert(head - atomic_load(&r->tail) <= r->cap);
     atomic_store_explicit(&r->head, head, memory_order_release);
+    log__ring_check(r);
     /* No fence: a writer that went to sleep just as this was queued wakes
      * by itself within LOG__FLUSH_INTERVAL_NS. */
     if (atomic_load_explicit(&log__ring_consumer_idle, memory_order_relaxed))

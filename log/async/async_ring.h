@@ -32,6 +32,7 @@
 #ifndef CTXLOG_LOG_ASYNC_RING_H
 #define CTXLOG_LOG_ASYNC_RING_H
 
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -66,6 +67,27 @@ typedef struct log__ring_hdr {
 
 #define RING_HDR ((size_t)sizeof(log__ring_hdr))
 #define RING_WRAP 1u
+
+/*
+ * The ring's counters, in Debug builds (they only grow): tail <= claimed
+ * <= head, all whole entries (multiples of 16 bytes). Read in that order,
+ * so that a check made while the others move them is still sound: a tail
+ * read first is at most the claimed read after it, which is at most the
+ * head read last. The producer checks head - tail <= cap itself, where it
+ * moves the head (ring_publish).
+ */
+static inline void log__ring_check(log__ring *r)
+{
+#ifndef NDEBUG
+    uint64_t tail = atomic_load(&r->tail);
+    uint64_t claimed = atomic_load(&r->claimed);
+    uint64_t head = atomic_load(&r->head);
+    assert(tail <= claimed && claimed <= head);
+    assert(tail % 16 == 0 && claimed % 16 == 0 && head % 16 == 0);
+#else
+    (void)r;
+#endif
+}
 
 /* Bytes an entry of `len` takes. */
 static inline size_t log__ring_entry_size(size_t len)

@@ -54,6 +54,7 @@ static bool claim_run(void *payload)
 {
     struct run *run = payload;
     uint64_t expect = run->from;
+    assert(run->from <= run->to && run->to <= atomic_load(&run->r->head));
     if (atomic_compare_exchange_strong(&run->r->claimed, &expect, run->to))
         return true;
     assert(expect > run->from);
@@ -96,6 +97,7 @@ static size_t drain_ring(log__ring *r, uint64_t limit)
         }
         tail = end;
         atomic_store_explicit(&r->tail, tail, memory_order_release);
+        log__ring_check(r); /* written (or taken by the crash handler) only once claimed */
         log__ring_wake_producer(r);
     }
     return total;

@@ -36,6 +36,10 @@ CTX__TLS unsigned log__sink_ops_running;
 static void hazard_free(void *p)
 {
     hazard *h = p;
+    /* A thread ends outside any logging call: nothing pinned. */
+    assert(h->depth == 0);
+    for (unsigned k = 0; k < LOG__MAX_NESTING; k++)
+        assert(!atomic_load(&h->slot[k]));
     pthread_mutex_lock(&hazards_lock);
     for (hazard **pp = &hazards; *pp; pp = &(*pp)->next) {
         if (*pp == h) {
@@ -112,6 +116,14 @@ CTX__FORK_PART(CTX__FORK_RANK_HAZARDS, hazards_fork)
 void log__wait_unpinned(struct log_route *const *routes, size_t n)
 {
     (void)pthread_once(&asym_once, asym_init);
+#ifndef NDEBUG
+    /* Not from inside a record on one of these routes: this thread would
+     * wait for itself (configuration calls refuse with CTXLOG_EBUSY). */
+    const hazard *me = log__my_hazard;
+    for (unsigned k = 0; me && k < me->depth && k < LOG__MAX_NESTING; k++)
+        for (size_t i = 0; i < n; i++)
+            assert(atomic_load(&me->slot[k]) != routes[i]);
+#endif
     /* The routes were unpublished before this call: after the barrier,
      * every pin made before that is visible, and every later pin's re-check
      * sees the new route and lets the old one go. */

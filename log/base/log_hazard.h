@@ -61,6 +61,7 @@ static inline unsigned log__records_refuse(void)
     if (!h)
         return LOG__MAX_NESTING + 1; /* no slots: a record finds none either */
     unsigned depth = h->depth;
+    assert(depth <= LOG__MAX_NESTING);
     h->depth = LOG__MAX_NESTING;
     return depth;
 }
@@ -70,6 +71,8 @@ static inline void log__records_allow(unsigned depth)
     assert(log__sink_ops_running > 0);
     log__sink_ops_running--;
     log__hazard *h = log__my_hazard;
+    /* Nothing pinned or unpinned meanwhile: every pin found no slot. */
+    assert(!h || depth > LOG__MAX_NESTING || h->depth == LOG__MAX_NESTING);
     if (h && depth <= LOG__MAX_NESTING)
         h->depth = depth;
 }

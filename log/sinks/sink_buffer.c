@@ -225,6 +225,7 @@ static void report_drops(log_sink *s, uint64_t n, fmt_buf *b)
 {
     if (s->ops->lost) {
         pthread_mutex_lock(&s->lock);
+        LOG__ASSERT_LOCKED(s);
         s->ops->lost(s, n);
         pthread_mutex_unlock(&s->lock);
         return;
@@ -274,6 +275,7 @@ static void sinks_fork(int phase)
     for (log_sink *s = reg_head; s; s = s->reg_next) {
         if (phase == LOG__FORK_CHILD) {
             s->buf_len = 0; /* the parent writes these; written twice otherwise */
+            LOG__ASSERT_LOCKED(s); /* taken in prepare */
             if (s->ops->fork_child)
                 s->ops->fork_child(s);
         }
@@ -303,6 +305,7 @@ int log__sinks_sync(void)
         if (s->ops->flush) {
             pthread_mutex_lock(&s->lock);
             log__sink_flush_locked(s); /* appended since log__sinks_flush */
+            LOG__ASSERT_LOCKED(s);
             failed |= s->ops->flush(s) != 0;
             pthread_mutex_unlock(&s->lock);
         }
@@ -321,6 +324,7 @@ int log__buffers_reopen(void)
             continue;
         pthread_mutex_lock(&s->lock);
         log__sink_flush_locked(s);
+        LOG__ASSERT_LOCKED(s);
         if (s->ops->reopen(s) != 0)
             rc = CTXLOG_EIO;
         pthread_mutex_unlock(&s->lock);

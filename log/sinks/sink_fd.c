@@ -164,6 +164,7 @@ typedef struct fd_sink {
 static int fd_write_lines(log_sink *s, const char *p, size_t len, unsigned gen, size_t *done)
 {
     (void)gen; /* the process's descriptors are never reopened */
+    LOG__ASSERT_LOCKED(s);
     *done = 0;
     fd_sink *f = LOG__SINK_OF(fd_sink, s);
     size_t wrote; /* a line written in part cannot be taken back from a stream */
@@ -172,6 +173,7 @@ static int fd_write_lines(log_sink *s, const char *p, size_t len, unsigned gen, 
 
 static int fd_writev(log_sink *s, struct iovec *iov, int n, int *done)
 {
+    LOG__ASSERT_LOCKED(s);
     fd_sink *f = LOG__SINK_OF(fd_sink, s);
     size_t part;
     return log__writev_all(f->fd, f->pipe, iov, n, done, &part);

@@ -36,6 +36,7 @@ bool log__sink_put_gathered(log_sink *s, struct iovec *iov, int n, bool (*claim)
         return false;
     }
     int done;
+    LOG__ASSERT_LOCKED(s);
     int err = s->ops->writev(s, iov, n, &done);
     if (err)
         log__sink_failed(s, err, (uint64_t)(n - done)); /* not written whole: lost */

@@ -353,7 +353,7 @@ void log__tbuf_put(log_sink *s, const char *text, size_t len, int urgent)
     put_slow(s, text, len, urgent);
 }
 
-/* log__tbuf_put's steady state, for a line replayed in place: the
+/* log__tbuf_put's steady state, for a line written from the cache: the
  * calling thread's buffer for `s`, locked, when it already holds records of
  * the current reopen generation; NULL otherwise. */
 static inline __attribute__((always_inline)) tbuf *tb_mine_locked(log_sink *s)

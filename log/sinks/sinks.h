@@ -70,11 +70,11 @@ void log__sink_write(log_sink *s, const log_record *r, const char *text, size_t 
  * Returns 0, or -1 when memory ran out (the record is counted as lost and
  * said once). */
 int log__sink_build(log_sink *s, const log_record *r, const char *text, size_t len, fmt_buf *b);
-/* Whether s's records may be replayed from the JSON line cache straight
+/* Whether s's records may be written from the JSON line cache straight
  * into thread buffers: a buffered sink (one that takes lines: a sink taking
  * records is never buffered) whose JSON options allow it
  * (fmt_json_line_opts). Fixed once the sink is attached. */
-static inline bool log__sink_replays(const log_sink *s)
+static inline bool log__sink_takes_cached_lines(const log_sink *s)
 {
     return s->buffered && s->json && fmt_json_line_opts(s->json);
 }
@@ -155,8 +155,8 @@ int log__sinks_sync(void);
  * thread puts it in the sink's shared buffer (log__sink_put), after writing
  * out what it buffered for `s` itself, so that its order holds. */
 void log__tbuf_put(log_sink *s, const char *text, size_t len, int urgent);
-/* Replay the record k describes from the JSON line cache (not urgent;
- * fmt_json_line_write_to; s's formatter allows it: see log_route.replay)
+/* Write the record k describes from the JSON line cache (not urgent;
+ * fmt_json_line_write_to; s's formatter allows it: see log_route.line_sink)
  * straight into the calling thread's buffer for `s`, when that buffer
  * already holds records and has room. Returns 0 when written, 1 otherwise
  * (nothing done). `check` (Debug builds only, else NULL) is the record the
