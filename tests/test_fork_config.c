@@ -28,6 +28,13 @@
 
 #include "support.h"
 
+/* The children start the library's background thread: allowed. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "die_after_fork=0";
+}
+
 #define CHILDREN 40
 #define WAIT_S 30 /* per child; a child that works takes milliseconds */
 
