@@ -11,11 +11,26 @@
 #include "log/config/config_internal.h"
 #include "log/log_internal.h"
 
-void log__kv_n(log_logger *lg, log_level level, const char *file, int line, const char *func,
-               const char *msg, size_t msg_len, const log_field *fields, size_t nfields)
+/* The first record: set up, then the record. Out of line, so that the
+ * common path below is a test and a jump, both calls in tail position
+ * with the caller's arguments as they are. */
+static __attribute__((noinline, cold)) void kv_first(log_logger *lg, log_level level,
+                                                     const char *file, int line,
+                                                     const char *func, const char *msg,
+                                                     size_t msg_len, const log_field *fields,
+                                                     size_t nfields)
 {
     log__ensure_init();
     log__core_kv(lg, level, file, line, func, msg, msg_len, fields, nfields);
+}
+
+void log__kv_n(log_logger *lg, log_level level, const char *file, int line, const char *func,
+               const char *msg, size_t msg_len, const log_field *fields, size_t nfields)
+{
+    if (__builtin_expect(!atomic_load_explicit(&log__initialized, memory_order_acquire), 0))
+        kv_first(lg, level, file, line, func, msg, msg_len, fields, nfields);
+    else
+        log__core_kv(lg, level, file, line, func, msg, msg_len, fields, nfields);
 }
 
 void log__kv(log_logger *lg, log_level level, const char *file, int line, const char *func,
