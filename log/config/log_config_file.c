@@ -258,6 +258,19 @@ static const char *shown(char *buf, size_t cap, const char *s)
     return buf;
 }
 
+/* "a, b, c": the names, for a message that lists what is accepted. */
+static const char *joined(char *out, size_t cap, const char *const *names, size_t n)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            append(out, cap, &len, ", ", 2);
+        append(out, cap, &len, names[i], strlen(names[i]));
+    }
+    return out;
+}
+
 static void copy_field(char *dst, size_t cap, const char *src)
 {
     size_t len = 0;
@@ -434,17 +447,9 @@ static int get_enum(plan *p, const json_t *obj, where w, const char *key,
             return 0;
         }
     }
-    char list[256];
-    size_t len = 0;
-    list[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            append(list, sizeof list, &len, ", ", 2);
-        append(list, sizeof list, &len, names[i], strlen(names[i]));
-    }
-    char buf[64];
+    char list[256], buf[64];
     return reject(p, CTXLOG_ECONFIG, w, key, "%s is not a %s (%s)", shown(buf, sizeof buf, s),
-                  what, list);
+                  what, joined(list, sizeof list, names, n));
 }
 
 static int only_keys(plan *p, const json_t *obj, where w, const char *const *allowed, size_t n)
@@ -458,13 +463,7 @@ static int only_keys(plan *p, const json_t *obj, where w, const char *const *all
             i++;
         if (i == n) {
             char list[160];
-            size_t len = 0;
-            list[0] = '\0';
-            for (size_t k = 0; k < n; k++) {
-                if (k)
-                    append(list, sizeof list, &len, ", ", 2);
-                append(list, sizeof list, &len, allowed[k], strlen(allowed[k]));
-            }
+            joined(list, sizeof list, allowed, n);
             char path[512];
             /* The unknown key itself may need quoting, like a name. */
             key_path(path, sizeof path, w, NULL);
@@ -629,14 +628,8 @@ static int plan_sink(plan *p, const char *name, const json_t *obj, sink_plan *sp
     }
     if (!json_object_get(obj, "type")) {
         char list[160];
-        size_t len = 0;
-        list[0] = '\0';
-        for (size_t i = 0; i < nkinds; i++) {
-            if (i)
-                append(list, sizeof list, &len, ", ", 2);
-            append(list, sizeof list, &len, types[i], strlen(types[i]));
-        }
-        return reject(p, CTXLOG_ECONFIG, w, "type", "is required (%s)", list);
+        return reject(p, CTXLOG_ECONFIG, w, "type", "is required (%s)",
+                      joined(list, sizeof list, types, nkinds));
     }
     int type = 0;
     if ((rc = get_enum(p, obj, w, "type", types, nkinds, "sink type", &type)) != 0)
