@@ -49,4 +49,17 @@ void ctx__fork_install(void);
         ctx__fork_register(rank, fn);                                             \
     }
 
+/* The handler of a part whose one lock is the pthread mutex `m`: taken
+ * in prepare, released in parent and child (the child's copy of what it
+ * guards is as the parent's was: nothing in it was half-changed). */
+#define CTX__FORK_MUTEX(rank, m)                                                  \
+    static void m##_fork(int phase)                                               \
+    {                                                                             \
+        if (phase == CTX__FORK_PREPARE)                                           \
+            pthread_mutex_lock(&m);                                               \
+        else                                                                      \
+            pthread_mutex_unlock(&m);                                             \
+    }                                                                             \
+    CTX__FORK_PART(rank, m##_fork)
+
 #endif /* CTXLOG_CTX_FORK_H */

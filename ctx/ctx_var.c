@@ -37,14 +37,7 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static node *registry;
 static unsigned next_id = NBUILTIN;
 
-static void vars_fork(int phase)
-{
-    if (phase == CTX__FORK_PREPARE)
-        pthread_mutex_lock(&registry_lock);
-    else
-        pthread_mutex_unlock(&registry_lock);
-}
-CTX__FORK_PART(CTX__FORK_RANK_CTX_VARS, vars_fork)
+CTX__FORK_MUTEX(CTX__FORK_RANK_CTX_VARS, registry_lock)
 
 ctx_var *ctx_var_request_id(void) { return &builtins[0]; }
 ctx_var *ctx_var_user_id(void) { return &builtins[1]; }

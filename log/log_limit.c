@@ -66,14 +66,7 @@ static atomic_bool ever_set; /* a sweep has something to look at */
 static pthread_mutex_t confs_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_flag full_reported = ATOMIC_FLAG_INIT;
 
-static void confs_fork(int phase)
-{
-    if (phase == CTX__FORK_PREPARE)
-        pthread_mutex_lock(&confs_lock);
-    else
-        pthread_mutex_unlock(&confs_lock);
-}
-CTX__FORK_PART(CTX__FORK_RANK_LIMITS, confs_fork)
+CTX__FORK_MUTEX(CTX__FORK_RANK_LIMITS, confs_lock)
 
 static uint64_t coarse_ns(void *payload)
 {

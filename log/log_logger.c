@@ -165,14 +165,7 @@ static int reconfigure(int (*change)(void *arg), void *arg)
     return rc;
 }
 
-static void registry_fork(int phase)
-{
-    if (phase == LOG__FORK_PREPARE)
-        pthread_mutex_lock(&registry_lock);
-    else
-        pthread_mutex_unlock(&registry_lock);
-}
-CTX__FORK_PART(CTX__FORK_RANK_LOGGERS, registry_fork)
+CTX__FORK_MUTEX(CTX__FORK_RANK_LOGGERS, registry_lock)
 
 /* ---- the registry ------------------------------------------------------------ */
 

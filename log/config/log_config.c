@@ -123,14 +123,7 @@ static int configure_env_locked(int implicit)
     return rc ? rc : arc;
 }
 
-static void config_fork(int phase)
-{
-    if (phase == LOG__FORK_PREPARE)
-        pthread_mutex_lock(&init_lock);
-    else
-        pthread_mutex_unlock(&init_lock);
-}
-CTX__FORK_PART(CTX__FORK_RANK_INIT, config_fork)
+CTX__FORK_MUTEX(CTX__FORK_RANK_INIT, init_lock)
 
 void log__init_slow(void)
 {

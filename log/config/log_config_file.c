@@ -162,14 +162,7 @@ static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* A child forked while another thread loads a file must not find the
  * lock held. */
-static void load_fork(int phase)
-{
-    if (phase == LOG__FORK_PREPARE)
-        pthread_mutex_lock(&load_lock);
-    else
-        pthread_mutex_unlock(&load_lock);
-}
-CTX__FORK_PART(CTX__FORK_RANK_LOAD, load_fork)
+CTX__FORK_MUTEX(CTX__FORK_RANK_LOAD, load_lock)
 
 /* ---- error reporting ------------------------------------------------------------ */
 
