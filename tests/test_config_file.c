@@ -30,6 +30,7 @@
 
 #include <ctxlog/ctxlog.h>
 
+#include "log/sinks/sink_kind.h"
 #include "support.h"
 
 #ifndef CTXLOG_EXAMPLE_CONFIG
@@ -805,6 +806,100 @@ static void test_config_file__journald_and_syslog_keys_checked(void **state)
 #undef USED
 }
 
+/* ---- a kind added from outside the library (as the OTLP sink's library does) ---- */
+
+typedef struct probe_conf {
+    const char *path;
+    unsigned copies;
+    int mode; /* 0: not given, else 1 + index */
+} probe_conf;
+
+static const char *const probe_modes[] = {"fast", "safe", NULL};
+static const log__sink_key probe_keys[] = {
+    {.name = "path", .type = LOG__KEY_STRING, .offset = offsetof(probe_conf, path),
+     .required = true, .nonempty = true},
+    {.name = "copies", .type = LOG__KEY_INT, .offset = offsetof(probe_conf, copies),
+     .size = sizeof(unsigned), .min = 1, .max = 9, .range = "from 1 to 9"},
+    {.name = "mode", .type = LOG__KEY_ENUM, .offset = offsetof(probe_conf, mode),
+     .size = sizeof(int), .names = probe_modes, .what = "probe mode", .base = 1},
+    {.name = NULL},
+};
+static probe_conf probe_made;
+static char probe_path[512]; /* the file's strings live only while it loads */
+
+static const char *probe_check(void *opts, unsigned given, const char **key)
+{
+    probe_conf *c = opts;
+    if (!(given & 2u))
+        c->copies = 1; /* the default */
+    if (c->mode == 2 && c->copies < 2) {
+        *key = "copies";
+        return "must be 2 or more in safe mode";
+    }
+    return NULL;
+}
+
+static int probe_make(const void *opts, log_sink **out, log__sink_why *why)
+{
+    (void)why;
+    probe_made = *(const probe_conf *)opts;
+    snprintf(probe_path, sizeof probe_path, "%s", probe_made.path);
+    probe_made.path = probe_path;
+    return log_sink_file(out, probe_path, NULL);
+}
+
+static const log__sink_kind probe_kind = {
+    .type = "probe",
+    .keys = probe_keys,
+    .opts_size = sizeof(probe_conf),
+    .formatted = true,
+    .check = probe_check,
+    .make = probe_make,
+};
+
+static void test_config_file__kind_added_from_outside(void **state)
+{
+    (void)state;
+    assert_int_equal(log__sink_kind_add(&probe_kind), 0);
+    assert_int_equal(log__sink_kind_add(&probe_kind), CTXLOG_EINVAL); /* type taken */
+    assert_int_equal(log__sink_kind_add(NULL), CTXLOG_EINVAL);
+    /* Its keys are read into its options, its check fills defaults, it
+     * makes the sink, and the formatter keys apply to it. */
+    char *path = fresh("probe.log");
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"sinks\": {\"p\": {\"type\": \"probe\", \"path\": \"%s\", \"mode\": \"fast\","
+             " \"callsite\": true}}, \"loggers\": {\"root\": {\"sinks\": [\"p\"]}}}",
+             path);
+    load_ok("probe.json", text);
+    assert_string_equal(probe_made.path, path);
+    assert_int_equal(probe_made.copies, 1);
+    assert_int_equal(probe_made.mode, 1);
+    log_info("to the probe");
+    json_t *recs = records_of(path);
+    assert_int_equal(json_array_size(recs), 1);
+    assert_non_null(json_object_get(json_array_get(recs, 0), "line")); /* "callsite" */
+    json_decref(recs);
+    /* Its own errors name its keys. */
+    expect_rejected("{\"sinks\": {\"p\": {\"type\": \"probe\"}}}", CTXLOG_ECONFIG,
+                    "sinks.p.path");
+    expect_rejected("{\"sinks\": {\"p\": {\"type\": \"probe\", \"path\": \"x\","
+                    " \"copies\": 10}}}",
+                    CTXLOG_ECONFIG, "sinks.p.copies");
+    expect_rejected("{\"sinks\": {\"p\": {\"type\": \"probe\", \"path\": \"x\","
+                    " \"mode\": \"safe\"}}}",
+                    CTXLOG_ECONFIG, "sinks.p.copies");
+    expect_rejected("{\"sinks\": {\"p\": {\"type\": \"probe\", \"path\": \"x\","
+                    " \"mode\": \"slow\"}}}",
+                    CTXLOG_ECONFIG, "sinks.p.mode");
+    /* Another kind's key does not apply to it. */
+    expect_rejected("{\"sinks\": {\"p\": {\"type\": \"probe\", \"path\": \"x\","
+                    " \"host\": \"h\"}}}",
+                    CTXLOG_ECONFIG, "sinks.p.host");
+    ts_unlink(path);
+    free(path);
+}
+
 static void test_config_file__bad_enum_value(void **state)
 {
     (void)state;
@@ -1253,6 +1348,7 @@ int main(void)
         cmocka_unit_test(test_config_file__wrong_types),
         cmocka_unit_test(test_config_file__bad_level_name),
         cmocka_unit_test(test_config_file__bad_enum_value),
+        cmocka_unit_test(test_config_file__kind_added_from_outside),
         cmocka_unit_test(test_config_file__missing_required_key),
         cmocka_unit_test(test_config_file__undefined_sink_reference),
         cmocka_unit_test(test_config_file__key_not_applicable_to_type),

@@ -7,7 +7,7 @@
  *   "level": "info",                       // optional: root level (trace debug info warn error fatal off)
  *   "sinks": {                             // optional: named outputs
  *     "<name>": {
- *       "type": "file",                    // required: a kind of log__sink_kinds (log/sinks/sink_kinds.c):
+ *       "type": "file",                    // required: a kind of log/sinks/sink_kinds.c:
  *                                          //   stdout stderr file journald syslog
  *       ...                                // the kind's own keys, described in its file
  *                                          //   (sink_file.c, sink_syslog.c, ...: log__kind_<type>)
@@ -517,8 +517,9 @@ static int known_sink_keys(plan *p, const json_t *obj, where w)
         allowed[n++] = common_keys[i];
     for (size_t i = 0; i < COUNT(formatter_keys); i++)
         allowed[n++] = formatter_keys[i];
-    for (const log__sink_kind *const *k = log__sink_kinds; *k; k++)
-        for (const log__sink_key *key = (*k)->keys; key->name; key++)
+    const log__sink_kind *kind;
+    for (size_t i = 0; (kind = log__sink_kind_at(i)); i++)
+        for (const log__sink_key *key = kind->keys; key->name; key++)
             if (!in_list(key->name, allowed, n) && n < COUNT(allowed))
                 allowed[n++] = key->name;
     return only_keys(p, obj, w, allowed, n);
@@ -615,9 +616,9 @@ static int plan_sink(plan *p, const char *name, const json_t *obj, sink_plan *sp
 
     size_t nkinds = 0;
     const char *types[16];
-    for (const log__sink_kind *const *k = log__sink_kinds; *k; k++) {
+    for (const log__sink_kind *k; (k = log__sink_kind_at(nkinds));) {
         assert(nkinds < COUNT(types));
-        types[nkinds++] = (*k)->type;
+        types[nkinds++] = k->type;
     }
     if (!json_object_get(obj, "type")) {
         char list[160];
@@ -627,7 +628,7 @@ static int plan_sink(plan *p, const char *name, const json_t *obj, sink_plan *sp
     int type = 0;
     if ((rc = get_enum(p, obj, w, "type", types, nkinds, "sink type", &type)) != 0)
         return rc;
-    sp->kind = log__sink_kinds[type];
+    sp->kind = log__sink_kind_at((size_t)type);
     /* A key of another kind, or a formatter's for a kind without one. */
     const char *key;
     const json_t *v;

@@ -5,8 +5,9 @@
  * its "type", the keys it takes and where each goes in its own options
  * struct, a check of what its keys say together, and how it makes the sink
  * from them. The configuration code (log/config/log_config_file.c) walks
- * the list of kinds (log__sink_kinds, sink_kinds.c) and names none: a new
- * kind is its own file, with its description, and one line in that list.
+ * the list of kinds (sink_kinds.c) and names none: a new kind is its own
+ * file, with its description, and one name in that list (or, for a kind
+ * in a library of its own, one call of log__sink_kind_add).
  *
  * Plain data and two functions: nothing here reads JSON.
  */
@@ -16,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <ctxlog/common.h>
 #include <ctxlog/sink.h>
 
 typedef enum log__key_type {
@@ -68,7 +70,16 @@ typedef struct log__sink_kind {
     int (*make)(const void *opts, log_sink **out, struct log__sink_why *why);
 } log__sink_kind;
 
-/* Every kind the configuration file knows, NULL-terminated (sink_kinds.c). */
-extern const log__sink_kind *const log__sink_kinds[];
+/* The kinds the configuration file knows (sink_kinds.c): the library's
+ * own, then those added with log__sink_kind_add; NULL past the last. */
+const log__sink_kind *log__sink_kind_at(size_t i);
+
+/* Add a kind from outside the core library (the OTLP sink's library, when
+ * it is loaded): from a constructor, before any configuration file is
+ * read. Returns 0; CTXLOG_EINVAL for NULL, a kind without a type, keys or
+ * constructor, or a type already known; CTXLOG_ENOMEM past
+ * LOG__SINK_KINDS_ADDED. */
+#define LOG__SINK_KINDS_ADDED 8
+CTXLOG_API int log__sink_kind_add(const log__sink_kind *kind);
 
 #endif /* CTXLOG_SINK_KIND_H */
