@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,7 +36,7 @@
 
 enum bench_workload {
     BENCH_W1 = 1, BENCH_W2, BENCH_W3, BENCH_W4, BENCH_W4CTX, BENCH_W1TRACE, BENCH_W1TRACE1,
-    BENCH_W1REPLAY, BENCH_W1KEEP, BENCH_W1REPLAYERR
+    BENCH_W1REPLAY, BENCH_W1KEEP, BENCH_W1REPLAYERR, BENCH_W3SYNC
 };
 
 typedef struct bench_args {
@@ -55,6 +56,7 @@ static inline void bench_usage(const char *prog)
             "  W1     records to a regular file, 1 thread, flushed at the end (default 1000000)\n"
             "  W2     the same from 2 threads with different contexts, same file (default 1000000 in all)\n"
             "  W3     W1 with per-call caller time (ctxlog: in async mode, CTXLOG_ASYNC=1)\n"
+            "  W3sync W3 in sync mode (ctxlog only): the caller's time per call without the writer\n"
             "  W4     disabled debug calls at level info (default 10000000)\n"
             "  W4ctx  disabled calls with and without a per-context level override\n"
             "  W1trace  W1 with a W3C trace continued per request (ctxlog only)\n"
@@ -70,7 +72,7 @@ static inline int bench_parse(int argc, char **argv, bench_args *a)
 {
     static const char *const names[] = {"W1",      "W2",       "W3",     "W4",
                                         "W4ctx",   "W1trace",  "W1trace1", "W1replay",
-                                        "W1keep",  "W1replayerr"};
+                                        "W1keep",  "W1replayerr", "W3sync"};
     memset(a, 0, sizeof *a);
     if (argc < 2 || argc > 4) {
         bench_usage(argv[0]);
@@ -133,12 +135,14 @@ static inline uint64_t bench_now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Per-call samples: the TSC on x86-64 (about 10 ns a read, against about 30
+/* Per-call samples: `lfence; rdtsc` on x86-64 (the fence keeps the read
+ * from passing the call it times; about 10-20 ns a read, against about 30
  * for clock_gettime under kvm-clock), converted with a rate measured against
  * CLOCK_MONOTONIC over the whole run; clock_gettime elsewhere. */
 static inline uint64_t bench_ticks(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_lfence();
     return __builtin_ia32_rdtsc();
 #else
     return bench_now_ns();
@@ -408,6 +412,13 @@ static inline int bench_finish(bench_args *a, long expect_lines)
         unlink(a->path);
     fflush(stdout);
     return ok ? 0 : 1;
+}
+
+/* The process's peak resident set (kB), from getrusage. */
+static inline long bench_rss_kb(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (long)ru.ru_maxrss : -1;
 }
 
 /* Threads of the process (from /proc/self/status), to tell whether a

@@ -30,6 +30,8 @@
  *          and the total until log_flush() returns; run with CTXLOG_ASYNC=1
  *          (set here when the environment does not say). The file must then
  *          hold exactly `records` lines.
+ *   W3sync W3 in sync mode (CTXLOG_ASYNC=0): the caller's time per call
+ *          when it formats and writes the record itself.
  *   W4     log_debug_kv at level info, disabled (default 10,000,000 calls).
  *   W4ctx  disabled calls and per-context levels (issue 3): while another
  *          thread's request has lowered its own level to debug
@@ -160,6 +162,8 @@ static int setup(const bench_args *a)
     setenv("CTXLOG_OUTPUT", a->path, 1);
     if (a->workload == BENCH_W3)
         setenv("CTXLOG_ASYNC", "1", 0);
+    if (a->workload == BENCH_W3SYNC)
+        setenv("CTXLOG_ASYNC", "0", 1);
     int rc = log_configure_env();
     if (rc != 0) {
         fprintf(stderr, "%s: log_configure_env: %s\n", a->name, ctxlog_strerror(rc));
@@ -286,6 +290,7 @@ static int run_w3(bench_args *a)
            (double)(t_calls - t0) / (double)a->records, (unsigned long long)(t1 - t_calls), frc,
            (unsigned long long)log_dropped_count());
     bench_print_samples(&s, ns_per_tick, timer, res);
+    printf(" rss_kb=%ld", bench_rss_kb());
     free(s.t);
     free(req);
     return bench_finish(a, a->records);
@@ -405,7 +410,8 @@ int main(int argc, char **argv)
     case BENCH_W1KEEP:
     case BENCH_W1REPLAYERR: rc = run_w1(&a); break;
     case BENCH_W2: rc = run_w2(&a); break;
-    case BENCH_W3: rc = run_w3(&a); break;
+    case BENCH_W3:
+    case BENCH_W3SYNC: rc = run_w3(&a); break;
     case BENCH_W4: rc = run_w4(&a); break;
     case BENCH_W4CTX: rc = run_w4ctx(&a); break;
     }
