@@ -12,6 +12,7 @@
 #include "log/sinks/sink_ops.h"
 
 #include "log/base/log_hazard.h"
+#include "ctx/ctx_fork.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -144,6 +145,8 @@ int log_sink_custom(log_sink **out, const log_sink_ops *ops, void *state)
     s->formatter = fmt_formatter_retain(fmt_formatter_default());
     s->json = fmt_formatter_json_options(s->formatter);
     s->buffered = true;
+    if (c->ops.fork)
+        ctx__fork_install(); /* its fork op is due from now on, records or not */
     log__sink_register(s);
     *out = s;
     return 0;
