@@ -602,6 +602,68 @@ static void test_otlp__fork_child_sends_its_own(void **state)
     rx_free(&r);
 }
 
+/* "type": "otlp" in a configuration file, JSON encoding, in async mode. */
+static void test_otlp__config_file_async(void **state)
+{
+    (void)state;
+    receiver r;
+    rx_new(&r, "otlp_config.jsonl");
+    char *path = ts_temp_path("otlp.json");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"sinks\": {\"collector\": {\"type\": \"otlp\",\n"
+            "  \"endpoint\": \"%s/v1/logs\", \"encoding\": \"json\",\n"
+            "  \"service_name\": \"otlp-test\", \"level\": \"debug\",\n"
+            "  \"resource_attributes\": {\"deployment.environment\": \"test,1\"},\n"
+            "  \"headers\": {\"X-Test\": \"yes\"},\n"
+            "  \"batch_max\": 100, \"batch_delay_ms\": 20, \"queue_max\": 10000}},\n"
+            " \"loggers\": {\"root\": {\"level\": \"trace\", \"sinks\": [\"collector\"]}},\n"
+            " \"async\": {\"enabled\": true}}\n",
+            r.base);
+    fclose(f);
+    assert_int_equal(log_otlp_config_register(), 0);
+    log_config_error err;
+    int rc = log_config_load(path, &err);
+    if (rc)
+        fail_msg("%s:%d %s: %s", err.file, err.line, err.key, err.text);
+    uint64_t dropped0 = log_dropped_count();
+    log_many(0, 2000, 4); /* the trace records (1 in 5) are below the sink's level */
+    assert_int_equal(log_flush(), 0);
+    assert_int_equal(log_dropped_count(), dropped0);
+    json_t *recs = rx_records(&r);
+    assert_int_equal(json_array_size(recs), 1600);
+    size_t i;
+    json_t *rec;
+    json_array_foreach(recs, i, rec) {
+        json_t *res = json_object_get(rec, "resource");
+        assert_string_equal(sv(res, "deployment.environment", "s"), "test,1");
+        assert_int_not_equal(json_integer_value(json_object_get(rec, "severityNumber")), 1);
+        assert_string_equal(json_string_value(json_object_get(rec, "encoding")), "json");
+    }
+    json_decref(recs);
+
+    /* A bad value names its key; the configuration in force stays. */
+    f = fopen(path, "w");
+    fprintf(f, "{\"sinks\": {\"c\": {\"type\": \"otlp\", \"batch_max\": 0}},\n"
+               " \"loggers\": {\"root\": {\"sinks\": [\"c\"]}}}\n");
+    fclose(f);
+    assert_int_equal(log_config_load(path, &err), CTXLOG_ECONFIG);
+    assert_string_equal(err.key, "sinks.c.batch_max");
+    f = fopen(path, "w");
+    fprintf(f, "{\"sinks\": {\"c\": {\"type\": \"otlp\", \"format\": \"console\"}},\n"
+               " \"loggers\": {\"root\": {\"sinks\": [\"c\"]}}}\n");
+    fclose(f);
+    assert_int_equal(log_config_load(path, &err), CTXLOG_ECONFIG);
+    assert_string_equal(err.key, "sinks.c.format");
+
+    assert_int_equal(log_logger_clear_sinks(NULL), 0);
+    log_shutdown(); /* the async writer and the sink go */
+    ts_unlink(path);
+    free(path);
+    rx_free(&r);
+}
+
 static void test_otlp__bad_options(void **state)
 {
     (void)state;
@@ -637,6 +699,7 @@ int main(void)
         cmocka_unit_test(test_otlp__receiver_restart),
         cmocka_unit_test(test_otlp__slow_receiver_not_on_logging_thread),
         cmocka_unit_test(test_otlp__fork_child_sends_its_own),
+        cmocka_unit_test(test_otlp__config_file_async),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)

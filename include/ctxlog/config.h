@@ -6,7 +6,10 @@
 #ifndef CTXLOG_CONFIG_H
 #define CTXLOG_CONFIG_H
 
+#include <stddef.h>
+
 #include <ctxlog/common.h>
+#include <ctxlog/sink.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,6 +44,47 @@ typedef struct log_config_error {
  * first record; CTXLOG_LEVEL and CTXLOG_OUTPUT then do not apply.
  */
 CTXLOG_API int log_config_load(const char *path, log_config_error *err);
+
+/** The version of log_config_sink_kind this header describes. */
+#define LOG_CONFIG_SINK_KIND_VERSION 1
+
+/**
+ * A kind of sink that a library outside libctxlog adds to the
+ * configuration file's `"type"`s (libctxlog-otlp adds "otlp"). The file's
+ * sink object has "type", "level" (handled by the library, as for every
+ * sink) and the kind's own keys; formatters do not apply.
+ * Its JSON object is a jansson `json_t` (borrowed for the call).
+ */
+typedef struct log_config_sink_kind {
+    unsigned version; /**< #LOG_CONFIG_SINK_KIND_VERSION */
+    const char *type; /**< the "type" value, e.g. "otlp"; static storage */
+    const char *const *keys; /**< the kind's own keys (static storage) */
+    size_t nkeys;
+    /**
+     * Required. Validate the sink's object, with no side effect. Return 0,
+     * or CTXLOG_ECONFIG with *key set to the offending key (static or from
+     * @p obj; NULL: the object) and a message in why[0, cap).
+     */
+    int (*check)(const struct json_t *obj, const char **key, char *why, size_t cap);
+    /**
+     * Required. Make the sink (one reference into *out) from an object
+     * check() accepted. Return 0 or a negative CTXLOG_E* code (the file
+     * is then rejected whole with ctxlog_strerror()'s text).
+     */
+    int (*make)(const struct json_t *obj, log_sink **out);
+} log_config_sink_kind;
+
+/**
+ * @brief Let configuration files use @p kind's "type" from now on.
+ * @param kind kept by pointer: static storage.
+ * @return 0; CTXLOG_EINVAL when @p kind, its type, check or make is NULL,
+ *         its version unknown, or its type is one of the library's own
+ *         (stdout, stderr, file, journald, syslog); CTXLOG_ENOMEM. Adding
+ *         the same kind (pointer) again does nothing; another kind of the
+ *         same type replaces it.
+ * Thread safety: any thread, concurrently with log_config_load().
+ */
+CTXLOG_API int log_config_sink_kind_add(const log_config_sink_kind *kind);
 
 #ifdef __cplusplus
 }

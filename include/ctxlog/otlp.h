@@ -127,6 +127,20 @@ typedef struct log_otlp_options {
  */
 CTXLOG_API int log_sink_otlp(log_sink **out, const log_otlp_options *opts);
 
+/**
+ * @brief Let configuration files (log_config_load(), CTXLOG_CONFIG) use
+ *        `"type": "otlp"` (keys in README "Sending logs to OpenTelemetry"
+ *        and ctxlog-config(5)).
+ *
+ * The shared library does this when it is loaded. A program linked with
+ * the static library, or with the linker's --as-needed, that uses "otlp"
+ * only in its configuration file calls it once before loading the file
+ * (which also makes sure the library is linked in).
+ * @return 0; CTXLOG_ENOMEM.
+ * Thread safety: any thread.
+ */
+CTXLOG_API int log_otlp_config_register(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,4 +23,9 @@ static inline void log__ensure_init(void)
  * record and before a configuration file starts anything. */
 void log__fork_handlers_install(void);
 
+/* The sink kind another library added for `type` (config_kinds.c), or
+ * NULL. Kinds are never removed: the pointer stays valid. */
+struct log_config_sink_kind;
+const struct log_config_sink_kind *log__config_sink_kind(const char *type);
+
 #endif /* CTXLOG_CONFIG_INTERNAL_H */

@@ -28,6 +28,8 @@
  *       "preset": "default" | "ecs" | "otel",   // json only
  *       "callsite": true, "thread_id": true,    // json only, booleans
  *       "color": "auto" | "always" | "never"    // console only
+ *       // A "type" another library added (log_config_sink_kind_add: "otlp" from
+ *       // libctxlog-otlp) takes "level" and that kind's own keys alone.
  *     }
  *   },
  *   "loggers": {                           // optional
@@ -103,13 +105,16 @@
 #include <ctxlog/config.h>
 #include <ctxlog/policy.h>
 
+#include "log/config/config_internal.h"
+
 #if JSON_INTEGER_IS_LONG_LONG
 #define JINT_MAX LLONG_MAX
 #else
 #define JINT_MAX LONG_MAX
 #endif
 
-enum sink_type { SINK_STDOUT, SINK_STDERR, SINK_FILE, SINK_JOURNALD, SINK_SYSLOG };
+/* SINK_OTHER: a kind another library added (log_config_sink_kind_add). */
+enum sink_type { SINK_STDOUT, SINK_STDERR, SINK_FILE, SINK_JOURNALD, SINK_SYSLOG, SINK_OTHER };
 
 typedef struct sink_plan {
     const char *name; /* borrowed from the parsed document, like every string here */
@@ -118,6 +123,8 @@ typedef struct sink_plan {
     log_file_options file;
     log_journald_options journald;
     log_syslog_options syslog;
+    const log_config_sink_kind *kind; /* SINK_OTHER: the kind, and its object */
+    const json_t *obj;
     bool has_level;
     log_level level;
     bool console; /* else JSON */
@@ -609,6 +616,32 @@ static int plan_syslog(plan *p, const json_t *obj, where w, log_syslog_options *
     return 0;
 }
 
+/* A sink of a kind another library added: its own keys, checked by it,
+ * and the level; no formatter. */
+static int plan_other(plan *p, const json_t *obj, where w, sink_plan *sp,
+                      const log_config_sink_kind *kind)
+{
+    const char **keys = calloc(kind->nkeys + 2, sizeof *keys);
+    if (!keys)
+        return reject(p, CTXLOG_ENOMEM, w, NULL, "out of memory");
+    keys[0] = "type";
+    keys[1] = "level";
+    for (size_t i = 0; i < kind->nkeys; i++)
+        keys[i + 2] = kind->keys[i];
+    int rc = only_keys(p, obj, w, keys, kind->nkeys + 2);
+    free(keys);
+    if (rc || (rc = get_level(p, obj, w, &sp->has_level, &sp->level)) != 0)
+        return rc;
+    const char *key = NULL;
+    char why[256] = "is not valid";
+    if (kind->check(obj, &key, why, sizeof why) != 0)
+        return reject(p, CTXLOG_ECONFIG, w, key, "%s", why);
+    sp->type = SINK_OTHER;
+    sp->kind = kind;
+    sp->obj = obj;
+    return 0;
+}
+
 static int plan_sink(plan *p, const char *name, const json_t *obj, sink_plan *sp)
 {
     static const char *const keys[] = {
@@ -620,6 +653,10 @@ static int plan_sink(plan *p, const char *name, const json_t *obj, sink_plan *sp
     sp->name = name;
     if (!json_is_object(obj))
         return reject(p, CTXLOG_ECONFIG, w, NULL, "must be an object, not %s", type_name(obj));
+    const log_config_sink_kind *kind =
+        log__config_sink_kind(json_string_value(json_object_get(obj, "type")));
+    if (kind)
+        return plan_other(p, obj, w, sp, kind);
     int rc = only_keys(p, obj, w, keys, sizeof keys / sizeof keys[0]);
     if (rc)
         return rc;
@@ -931,6 +968,8 @@ static int create_sink(plan *p, sink_plan *sp)
         }
     } else if (sp->type == SINK_JOURNALD) {
         rc = log_sink_journald(&sp->sink, &sp->journald);
+    } else if (sp->type == SINK_OTHER) {
+        rc = sp->kind->make(sp->obj, &sp->sink);
     } else if (sp->type == SINK_SYSLOG) {
         rc = log_sink_syslog(&sp->sink, &sp->syslog);
         if (rc == CTXLOG_EIO) {
@@ -946,7 +985,7 @@ static int create_sink(plan *p, sink_plan *sp)
     }
     if (rc == 0 && sp->has_level)
         rc = log_sink_set_level(sp->sink, sp->level);
-    if (rc == 0 && sp->type != SINK_JOURNALD) {
+    if (rc == 0 && sp->type != SINK_JOURNALD && sp->type != SINK_OTHER) {
         log_formatter *f =
             sp->console ? log_formatter_console(sp->color) : log_formatter_json(&sp->json);
         rc = f ? log_sink_set_formatter(sp->sink, f) : CTXLOG_ENOMEM;
