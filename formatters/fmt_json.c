@@ -592,9 +592,9 @@ static void unescape(fmt_buf *out, const char *p, size_t n)
         return;
     p++, n -= 2;
     for (size_t i = 0; i < n;) {
+        const char *bs = memchr(p + i, '\\', n - i);
         size_t run = i;
-        while (i < n && p[i] != '\\')
-            i++;
+        i = bs ? (size_t)(bs - p) : n;
         fmt_buf_append(out, p + run, i - run);
         if (i + 1 >= n)
             break;
@@ -644,9 +644,14 @@ static void tell(struct walk *w, log_member_role role, const fmt_buf *b, const c
     log_member m;
     memset(&m, 0, sizeof m);
     m.role = role;
-    unescape(w->key, k, klen);
-    m.key = w->key->data ? w->key->data : "";
-    m.key_len = w->key->len;
+    if (!memchr(k, '\\', klen)) { /* nothing escaped: the bytes between the quotes */
+        m.key = k + 1;
+        m.key_len = klen - 2;
+    } else {
+        unescape(w->key, k, klen);
+        m.key = w->key->data ? w->key->data : "";
+        m.key_len = w->key->len;
+    }
     m.json = b->data + vstart;
     m.json_len = b->len - vstart;
     int null = m.json_len == 4 && memcmp(m.json, "null", 4) == 0;
@@ -655,9 +660,14 @@ static void tell(struct walk *w, log_member_role role, const fmt_buf *b, const c
         m.type = LOG_MEMBER_NULL;
     } else if (t == LOG_FIELD_STR) {
         m.type = LOG_MEMBER_STR;
-        unescape(w->str, m.json, m.json_len);
-        m.v.str.p = w->str->data ? w->str->data : "";
-        m.v.str.len = w->str->len;
+        if (!memchr(m.json, '\\', m.json_len)) {
+            m.v.str.p = m.json + 1;
+            m.v.str.len = m.json_len - 2;
+        } else {
+            unescape(w->str, m.json, m.json_len);
+            m.v.str.p = w->str->data ? w->str->data : "";
+            m.v.str.len = w->str->len;
+        }
     } else if (t == LOG_FIELD_I64) {
         m.type = LOG_MEMBER_I64;
         m.v.i64 = f ? f->v.i64 : *num;

@@ -34,7 +34,7 @@
 
 /* ---- buffer ----------------------------------------------------------------- */
 
-static int reserve(otlp_buf *b, size_t n)
+int otlp_buf_grow(otlp_buf *b, size_t n)
 {
     if (b->oom)
         return -1;
@@ -58,14 +58,6 @@ static int reserve(otlp_buf *b, size_t n)
     return 0;
 }
 
-void otlp_buf_put(otlp_buf *b, const void *p, size_t n)
-{
-    if (n == 0 || reserve(b, n))
-        return;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-}
-
 static void putc_(otlp_buf *b, char c)
 {
     otlp_buf_put(b, &c, 1);
@@ -86,7 +78,7 @@ void otlp_buf_free(otlp_buf *b)
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
-static void pb_varint(otlp_buf *b, uint64_t v)
+static void pb_varint_long(otlp_buf *b, uint64_t v)
 {
     unsigned char t[10];
     size_t n = 0;
@@ -98,6 +90,16 @@ static void pb_varint(otlp_buf *b, uint64_t v)
         n++;
     } while (v);
     otlp_buf_put(b, t, n);
+}
+
+/* Most varints here (tags, short lengths, flags) are one byte. */
+static inline void pb_varint(otlp_buf *b, uint64_t v)
+{
+    if (v < 0x80 && b->len < b->cap) {
+        b->data[b->len++] = (unsigned char)v;
+        return;
+    }
+    pb_varint_long(b, v);
 }
 
 static void pb_tag(otlp_buf *b, unsigned field, unsigned wt)

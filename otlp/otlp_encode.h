@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <ctxlog/otlp.h>
 
@@ -25,7 +26,16 @@ typedef struct otlp_buf {
     bool oom;
 } otlp_buf;
 
-void otlp_buf_put(otlp_buf *b, const void *p, size_t n);
+/* Grow b for n more bytes; -1 (b->oom) when it cannot. */
+int otlp_buf_grow(otlp_buf *b, size_t n);
+
+static inline void otlp_buf_put(otlp_buf *b, const void *p, size_t n)
+{
+    if (n == 0 || (b->cap - b->len < n && otlp_buf_grow(b, n)))
+        return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
 void otlp_buf_free(otlp_buf *b);
 
 /* A key and value pair of the resource (strings, UTF-8). */

@@ -63,12 +63,18 @@ static size_t escape(const unsigned char *p, size_t n, unsigned char *out)
 
 static size_t unescape(const unsigned char *p, size_t n, unsigned char *out)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == ESC && i + 1 < n) {
-            out[o++] = p[++i] == 1 ? '\n' : ESC;
-        } else {
-            out[o++] = p[i];
+    size_t o = 0, i = 0;
+    while (i < n) {
+        const unsigned char *e = memchr(p + i, ESC, n - i);
+        size_t run = e ? (size_t)(e - (p + i)) : n - i;
+        memcpy(out + o, p + i, run);
+        o += run;
+        i += run;
+        if (i + 1 < n) {
+            out[o++] = p[i + 1] == 1 ? '\n' : ESC;
+            i += 2;
+        } else if (i < n) {
+            out[o++] = p[i++]; /* a lone ESC at the end: cannot come from escape() */
         }
     }
     return o;
