@@ -27,6 +27,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,34 @@ void otlp_buf_free(otlp_buf *b)
 {
     free(b->data);
     *b = (otlp_buf){0};
+}
+
+/* ---- the threads' scratch buffers ---------------------------------------------- */
+
+static _Thread_local otlp_buf tls_bufs[OTLP_TLS_N];
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static pthread_key_t tls_key;
+static bool tls_key_ok;
+
+/* Thread exit: its buffers go (the key's value only marks that it has some). */
+static void tls_release(void *p)
+{
+    (void)p;
+    for (int i = 0; i < OTLP_TLS_N; i++)
+        otlp_buf_free(&tls_bufs[i]);
+}
+
+static void tls_key_create(void)
+{
+    tls_key_ok = pthread_key_create(&tls_key, tls_release) == 0;
+}
+
+otlp_buf *otlp_tls_buf(int which)
+{
+    pthread_once(&tls_once, tls_key_create);
+    if (tls_key_ok && !pthread_getspecific(tls_key))
+        pthread_setspecific(tls_key, &tls_key);
+    return &tls_bufs[which];
 }
 
 /* ---- protobuf wire format ------------------------------------------------------ */
@@ -446,9 +475,9 @@ static void js_any(otlp_buf *b, const log_member *m)
 struct rec_state {
     log_otlp_encoding enc;
     otlp_buf *rec;   /* the LogRecord's fields (protobuf) or members (JSON) */
-    otlp_buf scope;  /* the logger's name, repaired */
+    otlp_buf *scope; /* the logger's name, repaired */
     int nattrs;      /* JSON: attributes written so far */
-    otlp_buf attrs;  /* JSON: the attributes array's members */
+    otlp_buf *attrs; /* JSON: the attributes array's members */
 };
 
 static int key_is(const log_member *m, const char *k)
@@ -487,7 +516,7 @@ static void attribute(struct rec_state *st, const log_member *m)
         pb_end(st->rec, kv);
         return;
     }
-    otlp_buf *a = &st->attrs;
+    otlp_buf *a = st->attrs;
     if (st->nattrs++)
         putc_(a, ',');
     puts_(a, "{\"key\":");
@@ -573,10 +602,10 @@ static int on_member(const log_member *m, void *payload)
             js_any(b, m);
         }
     } else if (key_is(m, "instrumentation_scope.name") && m->type == LOG_MEMBER_STR) {
-        otlp_buf_put(&st->scope, m->v.str.p, m->v.str.len);
+        otlp_buf_put(st->scope, m->v.str.p, m->v.str.len);
     }
     /* "timestamp": the record's time, written exactly from its timespec. */
-    return b->oom || st->scope.oom || st->attrs.oom ? CTXLOG_ENOMEM : 0;
+    return b->oom || st->scope->oom || st->attrs->oom ? CTXLOG_ENOMEM : 0;
 }
 
 static uint64_t ns_of(const struct timespec *t)
@@ -586,42 +615,48 @@ static uint64_t ns_of(const struct timespec *t)
 
 int otlp_encode_record(const log_record *r, log_otlp_encoding enc, otlp_buf *b)
 {
-    static _Thread_local otlp_buf rec; /* the record before its scope goes in front */
+    otlp_buf *rec = otlp_tls_buf(OTLP_TLS_REC); /* the record before its scope goes in front */
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    rec.len = 0;
-    rec.oom = false;
-    struct rec_state st = {.enc = enc, .rec = &rec};
+    rec->len = 0;
+    rec->oom = false;
+    struct rec_state st = {.enc = enc, .rec = rec, .scope = otlp_tls_buf(OTLP_TLS_SCOPE),
+                           .attrs = otlp_tls_buf(OTLP_TLS_ATTRS)};
+    st.scope->len = st.attrs->len = 0;
+    st.scope->oom = st.attrs->oom = false;
     uint64_t t = ns_of(&r->time), obs = ns_of(&now);
     if (enc == LOG_OTLP_PROTOBUF) {
-        pb_fixed64(&rec, 1, t);
-        pb_fixed64(&rec, 11, obs);
+        pb_fixed64(rec, 1, t);
+        pb_fixed64(rec, 11, obs);
     } else {
-        puts_(&rec, "{\"timeUnixNano\":");
-        js_u64_string(&rec, t);
-        puts_(&rec, ",\"observedTimeUnixNano\":");
-        js_u64_string(&rec, obs);
+        puts_(rec, "{\"timeUnixNano\":");
+        js_u64_string(rec, t);
+        puts_(rec, ",\"observedTimeUnixNano\":");
+        js_u64_string(rec, obs);
     }
     int rc = log_record_walk(r, on_member, &st);
     if (rc == 0 && enc == LOG_OTLP_JSON) {
         if (st.nattrs) {
-            puts_(&rec, ",\"attributes\":[");
-            otlp_buf_put(&rec, st.attrs.data, st.attrs.len);
-            putc_(&rec, ']');
+            puts_(rec, ",\"attributes\":[");
+            otlp_buf_put(rec, st.attrs->data, st.attrs->len);
+            putc_(rec, ']');
         }
-        putc_(&rec, '}');
+        putc_(rec, '}');
     }
     b->len = 0;
     b->oom = false;
-    pb_varint(b, st.scope.len);
-    otlp_buf_put(b, st.scope.data, st.scope.len);
-    otlp_buf_put(b, rec.data, rec.len);
-    if (rc == 0 && (rec.oom || st.scope.oom || st.attrs.oom || b->oom))
+    pb_varint(b, st.scope->len);
+    otlp_buf_put(b, st.scope->data, st.scope->len);
+    otlp_buf_put(b, rec->data, rec->len);
+    if (rc == 0 && (rec->oom || st.scope->oom || st.attrs->oom || b->oom))
         rc = CTXLOG_ENOMEM;
-    otlp_buf_free(&st.scope);
-    otlp_buf_free(&st.attrs);
-    if (rec.cap > 64 * 1024)
-        otlp_buf_free(&rec); /* a huge record's memory is not kept */
+    /* A huge record's memory is not kept. */
+    if (rec->cap > 64 * 1024)
+        otlp_buf_free(rec);
+    if (st.attrs->cap > 64 * 1024)
+        otlp_buf_free(st.attrs);
+    if (st.scope->cap > 64 * 1024)
+        otlp_buf_free(st.scope);
     return rc;
 }
 

@@ -38,6 +38,11 @@ static inline void otlp_buf_put(otlp_buf *b, const void *p, size_t n)
 }
 void otlp_buf_free(otlp_buf *b);
 
+/* The calling thread's scratch buffers (which: OTLP_TLS_*), freed when the
+ * thread exits. */
+enum { OTLP_TLS_REC = 0, OTLP_TLS_SCOPE, OTLP_TLS_ATTRS, OTLP_TLS_UNIT, OTLP_TLS_LINE, OTLP_TLS_N };
+otlp_buf *otlp_tls_buf(int which);
+
 /* A key and value pair of the resource (strings, UTF-8). */
 typedef struct otlp_attr {
     char *key;

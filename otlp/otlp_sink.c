@@ -84,31 +84,31 @@ static size_t unescape(const unsigned char *p, size_t n, unsigned char *out)
 static int format_unit(const log_record *rec, log_buf *out, bool tty, void *payload)
 {
     (void)tty;
-    static _Thread_local otlp_buf unit, line;
+    otlp_buf *unit = otlp_tls_buf(OTLP_TLS_UNIT), *line = otlp_tls_buf(OTLP_TLS_LINE);
     log_otlp_encoding enc = (log_otlp_encoding)(intptr_t)payload;
-    if (otlp_encode_record(rec, enc, &unit) != 0) {
+    if (otlp_encode_record(rec, enc, unit) != 0) {
         log_dropped_add(1); /* out of memory: said by the count alone */
         return 1;
     }
-    line.len = 0;
-    line.oom = false;
+    line->len = 0;
+    line->oom = false;
     /* Room for the worst case: every byte escaped. */
-    if (line.cap < 2 * unit.len + 1) {
-        otlp_buf_free(&line);
-        line.data = malloc(2 * unit.len + 1);
-        if (!line.data) {
+    if (line->cap < 2 * unit->len + 1) {
+        otlp_buf_free(line);
+        line->data = malloc(2 * unit->len + 1);
+        if (!line->data) {
             log_dropped_add(1);
             return 1;
         }
-        line.cap = 2 * unit.len + 1;
+        line->cap = 2 * unit->len + 1;
     }
-    line.len = escape(unit.data, unit.len, line.data);
-    line.data[line.len++] = '\n';
-    log_buf_append(out, line.data, line.len);
-    if (line.cap > 64 * 1024)
-        otlp_buf_free(&line);
-    if (unit.cap > 64 * 1024)
-        otlp_buf_free(&unit);
+    line->len = escape(unit->data, unit->len, line->data);
+    line->data[line->len++] = '\n';
+    log_buf_append(out, line->data, line->len);
+    if (line->cap > 64 * 1024)
+        otlp_buf_free(line);
+    if (unit->cap > 64 * 1024)
+        otlp_buf_free(unit);
     return 0;
 }
 
@@ -244,8 +244,8 @@ static int gzip(const otlp_buf *in, otlp_buf *out)
 
 /* One POST of body. Returns the HTTP status, or 0 when no answer came
  * (connection refused, reset, timeout); *why says why, for messages. */
-static long post(otlp_sink *o, CURL *c, const otlp_buf *body, struct answer *a, char *why,
-                 size_t cap)
+static long post(otlp_sink *o, CURL *c, const otlp_buf *body, long timeout_ms,
+                 struct answer *a, char *why, size_t cap)
 {
     char err[CURL_ERROR_SIZE] = "";
     a->retry_after_s = -1;
@@ -254,8 +254,8 @@ static long post(otlp_sink *o, CURL *c, const otlp_buf *body, struct answer *a, 
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)body->data);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, o->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)o->set.timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)o->set.timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -341,8 +341,18 @@ static bool deliver(otlp_sink *o, CURL *c, const otlp_unit *u, size_t n, otlp_bu
     }
     uint64_t backoff = (uint64_t)o->set.retry_min_ms;
     for (;;) {
+        /* At exit, a request ends by the exit's deadline too. */
+        long timeout = o->set.timeout_ms;
+        pthread_mutex_lock(&o->mu);
+        if (o->stopping) {
+            uint64_t now = mono_ns();
+            long left = now < o->stop_deadline_ns
+                            ? (long)((o->stop_deadline_ns - now) / 1000000u) : 0;
+            timeout = left < 1 ? 1 : left < timeout ? left : timeout;
+        }
+        pthread_mutex_unlock(&o->mu);
         struct answer a;
-        long status = post(o, c, body, &a, why, cap);
+        long status = post(o, c, body, timeout, &a, why, cap);
         if (status >= 200 && status < 300)
             return true;
         if (!retryable(status))
