@@ -30,6 +30,33 @@ static int hexv(char c)
          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+/* Replace, in place, each byte of s that does not start or continue valid
+ * UTF-8 with '?': a collector refuses a request whose strings are not
+ * UTF-8 (protobuf's string type), so the environment's text is made safe
+ * (the records' strings are repaired by the JSON formatter's walk). */
+static void utf8_safe(char *str)
+{
+    unsigned char *s = (unsigned char *)str;
+    while (*s) {
+        unsigned c = *s;
+        size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                 : (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 : 0;
+        size_t k = 1;
+        while (n && k < n && (s[k] & 0xC0) == 0x80)
+            k++;
+        bool ok = n && k == n;
+        if (ok && n == 3) /* no overlong forms, no surrogates */
+            ok = !(c == 0xE0 && s[1] < 0xA0) && !(c == 0xED && s[1] >= 0xA0);
+        if (ok && n == 4)
+            ok = !(c == 0xF0 && s[1] < 0x90) && !(c == 0xF4 && s[1] >= 0x90);
+        if (!ok) {
+            *s++ = '?';
+            continue;
+        }
+        s += n;
+    }
+}
+
 /* s[0, n) trimmed of blanks and percent-decoded, as a new string. */
 static char *decode(const char *s, size_t n)
 {
@@ -49,6 +76,7 @@ static char *decode(const char *s, size_t n)
         }
     }
     *o = '\0';
+    utf8_safe(out);
     return out;
 }
 
@@ -207,7 +235,10 @@ static int resource_of(otlp_settings *s, const log_otlp_options *o)
         name = program_invocation_short_name;
     free(s->resource[0].value);
     s->resource[0].value = strdup(name);
-    return s->resource[0].value ? 0 : CTXLOG_ENOMEM;
+    if (!s->resource[0].value)
+        return CTXLOG_ENOMEM;
+    utf8_safe(s->resource[0].value);
+    return 0;
 }
 
 int otlp_settings_init(otlp_settings *s, const log_otlp_options *opts)

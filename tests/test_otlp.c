@@ -575,7 +575,7 @@ static void test_otlp__slow_receiver_not_on_logging_thread(void **state)
 }
 
 /* After fork() the child sends its own records once, and none of the
- * parent's. */
+ * parent's; the child's exit delivers what it logged. */
 static void test_otlp__fork_child_sends_its_own(void **state)
 {
     (void)state;
@@ -586,8 +586,9 @@ static void test_otlp__fork_child_sends_its_own(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* No flush: the exit (log_shutdown at exit) delivers them. */
         log_request(1000, 200);
-        _exit(log_flush() == 0 ? 0 : 1);
+        exit(0);
     }
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -664,6 +665,48 @@ static void test_otlp__config_file_async(void **state)
     rx_free(&r);
 }
 
+/* NULL options: the OTEL_* environment decides. */
+static void test_otlp__environment(void **state)
+{
+    (void)state;
+    receiver r;
+    rx_new(&r, "otlp_env.jsonl");
+    setenv("OTEL_EXPORTER_OTLP_ENDPOINT", r.base, 1); /* + /v1/logs */
+    setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", 1);
+    setenv("OTEL_SERVICE_NAME", "env-service", 1);
+    setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=ignored, team = a%2Cb ,bad=\xff", 1);
+    setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-one=1,x-two=a%3Db", 1);
+    setenv("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-two=logs", 1);
+    log_sink *s = NULL;
+    assert_int_equal(log_sink_otlp(&s, NULL), 0);
+    unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+    unsetenv("OTEL_EXPORTER_OTLP_PROTOCOL");
+    unsetenv("OTEL_SERVICE_NAME");
+    unsetenv("OTEL_RESOURCE_ATTRIBUTES");
+    unsetenv("OTEL_EXPORTER_OTLP_HEADERS");
+    unsetenv("OTEL_EXPORTER_OTLP_LOGS_HEADERS");
+    assert_int_equal(log_logger_clear_sinks(NULL), 0);
+    assert_int_equal(log_logger_add_sink(NULL, s), 0);
+    log_info_kv("from the environment", LOG_STR("k", "v"));
+    assert_int_equal(log_flush(), 0);
+    sink_done(s);
+    json_t *recs = rx_records(&r);
+    assert_int_equal(json_array_size(recs), 1);
+    json_t *rec = json_array_get(recs, 0);
+    assert_string_equal(json_string_value(json_object_get(rec, "encoding")), "json");
+    json_t *res = json_object_get(rec, "resource");
+    assert_string_equal(sv(res, "service.name", "s"), "env-service");
+    assert_string_equal(sv(res, "team", "s"), "a,b");
+    assert_string_equal(sv(res, "bad", "s"), "?");
+    json_t *h = json_object_get(rec, "headers");
+    assert_string_equal(json_string_value(json_object_get(h, "x-one")), "1");
+    assert_string_equal(json_string_value(json_object_get(h, "x-two")), "logs");
+    assert_string_equal(sv(rec, "body", "s"), "from the environment");
+    assert_string_equal(json_string_value(json_object_get(rec, "traceId")), "");
+    json_decref(recs);
+    rx_free(&r);
+}
+
 static void test_otlp__bad_options(void **state)
 {
     (void)state;
@@ -700,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_otlp__slow_receiver_not_on_logging_thread),
         cmocka_unit_test(test_otlp__fork_child_sends_its_own),
         cmocka_unit_test(test_otlp__config_file_async),
+        cmocka_unit_test(test_otlp__environment),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     for (size_t i = 0; i < sizeof live / sizeof live[0]; i++)

@@ -428,9 +428,9 @@ typedef struct log_sink_ops {
      */
     int (*write)(void *state, const char *lines, size_t len);
     /**
-     * Optional (NULL: nothing to do). Called by log_flush() after every
-     * record logged before it was given to @c write: make them durable or
-     * delivered. @return 0 or an errno value (not reported on stderr:
+     * Optional (NULL: nothing to do). Called by log_flush() (and at exit)
+     * after every record logged before it was given to @c write: make them
+     * durable or delivered. @return 0 or an errno value (not reported on stderr:
      * log_flush() returns CTXLOG_EIO, once every sink was asked).
      */
     int (*flush)(void *state);

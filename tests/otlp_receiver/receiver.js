@@ -72,8 +72,9 @@ function attrs(list) {
   return [o, dup];
 }
 
-// The message (decoded by root.js) as JSON lines.
-function lines(msg, encoding) {
+// The message (decoded by root.js) as JSON lines; `headers`: the
+// request's x-* headers.
+function lines(msg, encoding, headers) {
   const obj = Request.toObject(msg, { longs: String, enums: Number, oneofs: true, defaults: false });
   const res = [];
   for (const rl of obj.resourceLogs || []) {
@@ -91,7 +92,7 @@ function lines(msg, encoding) {
           body: any(lr.body),
           traceId: hex(lr.traceId), spanId: hex(lr.spanId),
           flags: lr.flags || 0,
-          attrs: a, duplicateKeys: dup,
+          attrs: a, duplicateKeys: dup, headers,
         }));
       }
     }
@@ -176,7 +177,9 @@ function onLogs(req, res, body) {
     return;
   }
   const answer = () => {
-    const l = lines(msg, encoding);
+    const headers = {};
+    for (const [k, v] of Object.entries(req.headers)) if (k.startsWith('x-')) headers[k] = v;
+    const l = lines(msg, encoding, headers);
     if (l.length) fs.appendFileSync(out, l.join('\n') + '\n');
     stats.records += l.length;
     res.writeHead(200, { 'Content-Type': req.headers['content-type'] });
