@@ -183,6 +183,8 @@ static void lost_locked(otlp_sink *o, uint64_t n, const char *reason)
 
 struct answer {
     long retry_after_s; /* -1: none */
+    unsigned char body[4096]; /* the start of the response's body */
+    size_t len;
 };
 
 static size_t on_header(char *p, size_t size, size_t n, void *payload)
@@ -207,8 +209,83 @@ static size_t on_header(char *p, size_t size, size_t n, void *payload)
 
 static size_t on_body(char *p, size_t size, size_t n, void *payload)
 {
-    (void)p, (void)payload;
-    return size * n;
+    struct answer *a = payload;
+    size_t len = size * n, room = sizeof a->body - a->len;
+    memcpy(a->body + a->len, p, len < room ? len : room);
+    a->len += len < room ? len : room;
+    return len;
+}
+
+/* A varint at p[*i, n); false when it is cut. */
+static bool read_varint(const unsigned char *p, size_t n, size_t *i, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; *i < n && shift < 64; shift += 7) {
+        unsigned char c = p[(*i)++];
+        *v |= (uint64_t)(c & 0x7F) << shift;
+        if (!(c & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* The records a 2xx answer says the collector rejected: the
+ * ExportLogsServiceResponse's partial_success (1) rejected_log_records
+ * (1), in protobuf or OTLP/JSON ("partialSuccess":
+ * {"rejectedLogRecords": "N"}). 0 when it says none or cannot be read. */
+static uint64_t rejected_of(const struct answer *a, log_otlp_encoding enc)
+{
+    const unsigned char *p = a->body;
+    size_t n = a->len;
+    if (enc == LOG_OTLP_JSON) {
+        static const char key[] = "\"rejectedLogRecords\"";
+        const unsigned char *k = memmem(p, n, key, sizeof key - 1);
+        if (!k)
+            return 0;
+        size_t i = (size_t)(k - p) + sizeof key - 1;
+        while (i < n && (p[i] == ':' || p[i] == ' ' || p[i] == '"'))
+            i++;
+        uint64_t v = 0;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            v = v * 10 + (uint64_t)(p[i++] - '0');
+        return v;
+    }
+    for (size_t i = 0; i < n;) {
+        uint64_t tag, len;
+        if (!read_varint(p, n, &i, &tag))
+            return 0;
+        if ((tag & 7) != 2) { /* not a message: skip a varint, or give up */
+            if ((tag & 7) != 0 || !read_varint(p, n, &i, &len))
+                return 0;
+            continue;
+        }
+        if (!read_varint(p, n, &i, &len) || len > n - i)
+            return 0;
+        if (tag >> 3 != 1) {
+            i += (size_t)len;
+            continue;
+        }
+        size_t end = i + (size_t)len; /* ExportLogsPartialSuccess */
+        while (i < end) {
+            uint64_t t2, v;
+            if (!read_varint(p, end, &i, &t2))
+                return 0;
+            if ((t2 & 7) == 0) {
+                if (!read_varint(p, end, &i, &v))
+                    return 0;
+                if (t2 >> 3 == 1)
+                    return v;
+            } else if ((t2 & 7) == 2) {
+                if (!read_varint(p, end, &i, &v) || v > end - i)
+                    return 0;
+                i += (size_t)v;
+            } else {
+                return 0;
+            }
+        }
+        return 0;
+    }
+    return 0;
 }
 
 #ifdef CTXLOG_OTLP_HAVE_ZLIB
@@ -249,6 +326,7 @@ static long post(otlp_sink *o, CURL *c, const otlp_buf *body, long timeout_ms,
 {
     char err[CURL_ERROR_SIZE] = "";
     a->retry_after_s = -1;
+    a->len = 0;
     curl_easy_setopt(c, CURLOPT_URL, o->set.endpoint);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)body->data);
@@ -261,6 +339,7 @@ static long post(otlp_sink *o, CURL *c, const otlp_buf *body, long timeout_ms,
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
     CURLcode rc = curl_easy_perform(c);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
@@ -330,11 +409,13 @@ static int drop_report(otlp_sink *o, uint64_t n, otlp_buf *b)
 }
 
 /* Sender thread, mu not held: deliver units u[0, n) (retrying while the
- * answer allows). Returns true when delivered, false when lost (counted by
- * the caller) with *why. */
+ * answer allows). Returns true when delivered (*rejected: how many of them
+ * the collector said it rejected, a partial success), false when lost
+ * (counted by the caller) with *why. */
 static bool deliver(otlp_sink *o, CURL *c, const otlp_unit *u, size_t n, otlp_buf *raw,
-                    otlp_buf *body, char *why, size_t cap)
+                    otlp_buf *body, char *why, size_t cap, uint64_t *rejected)
 {
+    *rejected = 0;
     if (build(o, u, n, raw, body)) {
         snprintf(why, cap, "out of memory");
         return false;
@@ -353,8 +434,15 @@ static bool deliver(otlp_sink *o, CURL *c, const otlp_unit *u, size_t n, otlp_bu
         pthread_mutex_unlock(&o->mu);
         struct answer a;
         long status = post(o, c, body, timeout, &a, why, cap);
-        if (status >= 200 && status < 300)
+        if (status >= 200 && status < 300) {
+            *rejected = rejected_of(&a, o->set.encoding);
+            if (*rejected > n)
+                *rejected = n;
+            if (*rejected)
+                snprintf(why, cap, "the collector rejected %llu of %zu records",
+                         (unsigned long long)*rejected, n);
             return true;
+        }
         if (!retryable(status))
             return false;
         uint64_t wait;
@@ -434,7 +522,8 @@ static void *sender(void *arg)
         o->ninflight = n;
         pthread_mutex_unlock(&o->mu);
 
-        bool ok = n && deliver(o, c, units, n, &raw, &body, why, sizeof why);
+        uint64_t rejected = 0;
+        bool ok = n && deliver(o, c, units, n, &raw, &body, why, sizeof why, &rejected);
         if (!n)
             snprintf(why, sizeof why, "out of memory");
 
@@ -454,14 +543,18 @@ static void *sender(void *arg)
             o->finished += lost;
         } else {
             o->finished += n;
-            o->down = false;
+            if (rejected)
+                lost_locked(o, rejected, why); /* a partial success: counted, said once */
+            else
+                o->down = false;
             uint64_t unsaid = o->lost_unsaid;
             if (unsaid && drop_report(o, unsaid, &report) == 0) {
                 pthread_mutex_unlock(&o->mu);
                 otlp_unit u = {report.data, report.len};
-                bool said = deliver(o, c, &u, 1, &raw, &body, why, sizeof why);
+                uint64_t refused;
+                bool said = deliver(o, c, &u, 1, &raw, &body, why, sizeof why, &refused);
                 pthread_mutex_lock(&o->mu);
-                if (said)
+                if (said && !refused)
                     o->lost_unsaid -= unsaid;
             }
         }

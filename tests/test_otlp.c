@@ -506,6 +506,43 @@ static void test_otlp__400_is_counted_not_retried(void **state)
     rx_free(&r);
 }
 
+/* A partial success (200 with rejected_log_records) is counted exactly, in
+ * both encodings. */
+static void partial_success(log_otlp_encoding enc)
+{
+    const char *name = enc == LOG_OTLP_JSON ? "json" : "protobuf";
+    receiver r;
+    rx_new(&r, "otlp_partial.jsonl");
+    uint64_t dropped0 = log_dropped_count();
+    log_sink *s = sink_to(&r, (log_otlp_options){.encoding = enc, .queue_max = 1000});
+    rx_control(&r, "{\"mode\":\"partial\",\"count\":1}");
+    log_request(0, 30);
+    assert_int_equal(log_flush(), 0);
+    assert_int_equal(log_dropped_count() - dropped0, 1);
+    log_request(100, 30);
+    assert_int_equal(log_flush(), 0);
+    sink_done(s);
+    assert_int_equal(rx_stat(&r, "partial"), 1);
+    json_t *recs = rx_records(&r), *others = json_array();
+    int got = check_records(recs, 0, 30, name, others) + check_records(recs, 100, 30, name, NULL);
+    long long counted = (long long)(log_dropped_count() - dropped0);
+    assert_int_equal(counted, rx_stat(&r, "rejected_records"));
+    assert_int_equal(got + counted, 60);
+    assert_int_equal(dropped_reported(others), counted);
+    printf("# partial success (%s): logged 60, received %d + rejected and counted %lld, "
+           "reported %lld\n", name, got, counted, dropped_reported(others));
+    json_decref(others);
+    json_decref(recs);
+    rx_free(&r);
+}
+
+static void test_otlp__partial_success_is_counted(void **state)
+{
+    (void)state;
+    partial_success(LOG_OTLP_PROTOBUF);
+    partial_success(LOG_OTLP_JSON);
+}
+
 /* The receiver stops and starts again: received + counted = logged,
  * nothing twice, and a record says how many were lost. */
 static void test_otlp__receiver_restart(void **state)
@@ -739,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_otlp__json_encoding),
         cmocka_unit_test(test_otlp__503_retry_after_loses_nothing),
         cmocka_unit_test(test_otlp__400_is_counted_not_retried),
+        cmocka_unit_test(test_otlp__partial_success_is_counted),
         cmocka_unit_test(test_otlp__receiver_restart),
         cmocka_unit_test(test_otlp__slow_receiver_not_on_logging_thread),
         cmocka_unit_test(test_otlp__fork_child_sends_its_own),

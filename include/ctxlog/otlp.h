@@ -100,7 +100,8 @@ typedef struct log_otlp_options {
  * with exponential backoff and jitter (a Retry-After in seconds is
  * honoured) until it goes through; meanwhile new records wait in the queue,
  * and those that find it full are lost. Any other answer (400 and the other
- * errors) loses the batch. Lost records are counted in log_dropped_count(),
+ * errors) loses the batch; a 2xx with a partial success loses the records
+ * it says the collector rejected (rejected_log_records). Lost records are counted in log_dropped_count(),
  * said once on stderr per outage, and followed by a record saying how many
  * ("otlp: records dropped", attribute "dropped") once a request goes through
  * again. log_flush() waits, at most timeout_ms, until every record logged

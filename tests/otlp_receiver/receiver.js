@@ -14,7 +14,9 @@
 // POST /control        {"mode": "ok" | "503" | "400" | "slow", "count": N,
 //                       "retry_after": S, "delay_ms": MS}: the next N
 //                       requests (0: all) answer 503 with Retry-After: S,
-//                       or 400, or are answered after MS
+//                       or 400, or are answered after MS; "partial": 200
+//                       with a partial success rejecting the first record
+//                       (which is then not written)
 // GET  /stats          counts, as JSON
 // POST /stop           answers, stops accepting, finishes what is in
 //                      flight and exits
@@ -27,6 +29,7 @@ const path = require('path');
 
 const root = require(path.join(__dirname, 'node_modules/@opentelemetry/otlp-transformer/build/src/generated/root.js'));
 const Request = root.opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest;
+const Response = root.opentelemetry.proto.collector.logs.v1.ExportLogsServiceResponse;
 
 const out = process.argv[2];
 const port = Number(process.argv[3] || 0);
@@ -37,7 +40,7 @@ if (!out) {
 
 const stats = {
   requests: 0, records: 0, protobuf: 0, json: 0, gzip: 0,
-  answered503: 0, answered400: 0, rejected_records: 0, slow: 0, bad: 0,
+  answered503: 0, answered400: 0, rejected_records: 0, slow: 0, bad: 0, partial: 0,
 };
 let fault = { mode: 'ok', count: 0, retry_after: 1, delay_ms: 0 };
 
@@ -179,11 +182,23 @@ function onLogs(req, res, body) {
   const answer = () => {
     const headers = {};
     for (const [k, v] of Object.entries(req.headers)) if (k.startsWith('x-')) headers[k] = v;
-    const l = lines(msg, encoding, headers);
+    let l = lines(msg, encoding, headers);
+    let reply = Buffer.alloc(0); // an empty ExportLogsServiceResponse
+    if (mode === 'partial') {
+      // A partial success: the first record rejected (and not kept).
+      stats.partial++;
+      stats.rejected_records += 1;
+      l = l.slice(1);
+      const why = 'first record rejected by the test';
+      reply = encoding === 'json'
+        ? Buffer.from(JSON.stringify({ partialSuccess: { rejectedLogRecords: '1', errorMessage: why } }))
+        : Buffer.from(Response.encode(Response.fromObject(
+          { partialSuccess: { rejectedLogRecords: 1, errorMessage: why } })).finish());
+    }
     if (l.length) fs.appendFileSync(out, l.join('\n') + '\n');
     stats.records += l.length;
     res.writeHead(200, { 'Content-Type': req.headers['content-type'] });
-    res.end(); // an empty ExportLogsServiceResponse
+    res.end(reply);
   };
   if (mode === 'slow') {
     stats.slow++;
