@@ -43,19 +43,45 @@
 
 /* ---- a unit as one line ---------------------------------------------------------- */
 
-/* The unit's bytes travel as a line of the core's: '\n' and ESC become
- * ESC 1 and ESC 2. */
+/* The unit's bytes travel as a line of the core's, so no byte of it may be
+ * '\n'. Every byte is XORed with MASK first, which turns the bytes
+ * protobuf is full of ('\n' is the tag of every field 1 of type bytes)
+ * into others, then the rare '\n' and ESC left become ESC 1 and ESC 2: a
+ * line is the unit's length plus a few bytes, and it goes eight bytes at a
+ * time. */
 #define ESC 0x1B
+#define MASK 0xF5u /* '\n' comes from 0xFF, ESC from 0xEE: neither in ASCII, 0xFF never in UTF-8 */
+
+static const uint64_t ones = 0x0101010101010101u;
+
+/* Whether any byte of the word x is '\n' or ESC (SWAR: a byte of x ^ c is
+ * zero where x has c). */
+static inline bool has_special(uint64_t x)
+{
+    const uint64_t highs = 0x8080808080808080u;
+    uint64_t a = x ^ (ones * '\n'), b = x ^ (ones * ESC);
+    return (((a - ones) & ~a) | ((b - ones) & ~b)) & highs;
+}
 
 static size_t escape(const unsigned char *p, size_t n, unsigned char *out)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\n' || p[i] == ESC) {
-            out[o++] = ESC;
-            out[o++] = p[i] == '\n' ? 1 : 2;
-        } else {
-            out[o++] = p[i];
+    size_t o = 0, i = 0;
+    while (i < n) {
+        uint64_t x;
+        while (i + 8 <= n && (memcpy(&x, p + i, 8), x ^= ones * MASK, !has_special(x))) {
+            memcpy(out + o, &x, 8);
+            o += 8;
+            i += 8;
+        }
+        size_t end = i + 8 <= n ? i + 8 : n;
+        for (; i < end; i++) {
+            unsigned char c = (unsigned char)(p[i] ^ MASK);
+            if (c == '\n' || c == ESC) {
+                out[o++] = ESC;
+                out[o++] = c == '\n' ? 1 : 2;
+            } else {
+                out[o++] = c;
+            }
         }
     }
     return o;
@@ -67,14 +93,22 @@ static size_t unescape(const unsigned char *p, size_t n, unsigned char *out)
     while (i < n) {
         const unsigned char *e = memchr(p + i, ESC, n - i);
         size_t run = e ? (size_t)(e - (p + i)) : n - i;
-        memcpy(out + o, p + i, run);
+        size_t k = 0;
+        for (; k + 8 <= run; k += 8) {
+            uint64_t x;
+            memcpy(&x, p + i + k, 8);
+            x ^= ones * MASK;
+            memcpy(out + o + k, &x, 8);
+        }
+        for (; k < run; k++)
+            out[o + k] = (unsigned char)(p[i + k] ^ MASK);
         o += run;
         i += run;
         if (i + 1 < n) {
-            out[o++] = p[i + 1] == 1 ? '\n' : ESC;
+            out[o++] = (unsigned char)((p[i + 1] == 1 ? '\n' : ESC) ^ MASK);
             i += 2;
         } else if (i < n) {
-            out[o++] = p[i++]; /* a lone ESC at the end: cannot come from escape() */
+            i++; /* a lone ESC at the end: cannot come from escape() */
         }
     }
     return o;
