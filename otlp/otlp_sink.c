@@ -619,6 +619,7 @@ static bool start_locked(otlp_sink *o)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0)
         return false;
+    (void)pthread_setname_np(o->thread, "ctxlog-otlp"); /* for ps, top and debuggers */
     o->running = true;
     o->stopping = false;
     return true;
