@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: MIT
-# Installs the public headers, both libraries, the CMake package
+# Installs the public headers, both libraries (libctxlog-otlp: otlp/), the CMake package
 # (find_package(ctxlog) -> ctxlog::ctxlog, ctxlog::ctxlog_static), ctxlog.pc,
 # the man pages and the valgrind suppressions (share/ctxlog/ctxlog.supp).
 # Nothing else.
 include(CMakePackageConfigHelpers)
 
+# otlp.h goes with libctxlog-otlp (otlp/CMakeLists.txt), when it is built.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ctxlog
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        FILES_MATCHING PATTERN "*.h")
+        FILES_MATCHING PATTERN "*.h" PATTERN "otlp.h" EXCLUDE)
 install(FILES ${PROJECT_BINARY_DIR}/include/ctxlog/version.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ctxlog)
 

@@ -25,6 +25,7 @@ enum { CTX__FORK_PREPARE = 0, CTX__FORK_PARENT = 1, CTX__FORK_CHILD = 2 };
 enum ctx__fork_rank {
     CTX__FORK_RANK_INIT = 10,     /* log/config: the set-up (log_configure_env, first record) */
     CTX__FORK_RANK_LOAD = 15,     /* log/config: loading a configuration file */
+    CTX__FORK_RANK_KINDS = 17,    /* log/sinks: adding a sink kind (log__sink_kind_add) */
     CTX__FORK_RANK_LOGGERS = 20,  /* log: the loggers and routes */
     CTX__FORK_RANK_WRITER = 30,   /* log/async: the background writer */
     CTX__FORK_RANK_RINGS = 40,    /* log/async: the threads' queues */

@@ -112,6 +112,8 @@ static CTX__TLS size_t tl_index_cap; /* a power of two, or 0 */
 #ifndef NDEBUG
 static CTX__TLS fmt_buf tl_check; /* fmt_json_check's fresh encoding */
 #endif
+/* log_record_walk's: the record as JSON, the decoded key and string. */
+static CTX__TLS fmt_buf tl_walk_json, tl_walk_key, tl_walk_str;
 
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 static pthread_key_t keys_key;
@@ -128,6 +130,9 @@ static void keys_release(void *p)
     tl_index_cap = 0;
     fmt_buf_free(&tl_ctx.bytes);
     tl_ctx.serial = 0;
+    fmt_buf_free(&tl_walk_json);
+    fmt_buf_free(&tl_walk_key);
+    fmt_buf_free(&tl_walk_str);
 #ifndef NDEBUG
     fmt_buf_free(&tl_check);
 #endif
@@ -217,6 +222,7 @@ struct keyset {
     int have_mask;            /* `mask` covers every key taken so far */
     uint64_t mask;            /* one bit (key_bit) per key taken */
     size_t indexed;           /* keys in tl_index (0: no index yet) */
+    struct walk *walk;        /* log_record_walk's: told each member written */
 };
 
 /* A key's bit in a keyset's mask: a key whose bit is clear is not taken, so
@@ -548,6 +554,147 @@ static void put_json(fmt_buf *b, const json_t *j)
     b->len += n;
 }
 
+/* ---- the walk over a record (log_record_walk) ------------------------------ */
+
+/*
+ * log_record_walk is the encoder itself run with a listener: each member is
+ * told to the caller right after the encoder wrote it, with the key it was
+ * written under (renamed or not: put_key decided) and its value as the
+ * encoder decided it (null, a repaired string, a number, a JSON value), so
+ * that no other code decides which members a record has or how they are
+ * named. Strings are given back decoded from the escaped bytes written.
+ */
+struct walk {
+    log_member_fn fn;
+    void *payload;
+    int rc;          /* the first non-zero answer of fn: the walk stops */
+    fmt_buf *key;    /* the decoded key */
+    fmt_buf *str;    /* the decoded string value */
+};
+
+static int hex_val(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decode the string literal p[0, n) (quotes included) that fmt_json_string
+ * wrote into out (cleared first): its escapes back to the code points. */
+static void unescape(fmt_buf *out, const char *p, size_t n)
+{
+    fmt_buf_clear(out);
+    if (n < 2)
+        return;
+    p++, n -= 2;
+    for (size_t i = 0; i < n;) {
+        const char *bs = memchr(p + i, '\\', n - i);
+        size_t run = i;
+        i = bs ? (size_t)(bs - p) : n;
+        fmt_buf_append(out, p + run, i - run);
+        if (i + 1 >= n)
+            break;
+        char c = p[i + 1];
+        i += 2;
+        switch (c) {
+        case 'b': fmt_buf_putc(out, '\b'); break;
+        case 'f': fmt_buf_putc(out, '\f'); break;
+        case 'n': fmt_buf_putc(out, '\n'); break;
+        case 'r': fmt_buf_putc(out, '\r'); break;
+        case 't': fmt_buf_putc(out, '\t'); break;
+        case 'u': {
+            unsigned cp = 0;
+            for (int k = 0; k < 4 && i < n; k++, i++)
+                cp = cp * 16 + (unsigned)(hex_val(p[i]) < 0 ? 0 : hex_val(p[i]));
+            /* The writer escapes control characters, DEL and U+2028/9
+             * alone: never a surrogate. */
+            char u[3];
+            if (cp < 0x80) {
+                fmt_buf_putc(out, (char)cp);
+            } else if (cp < 0x800) {
+                u[0] = (char)(0xC0 | (cp >> 6));
+                u[1] = (char)(0x80 | (cp & 0x3F));
+                fmt_buf_append(out, u, 2);
+            } else {
+                u[0] = (char)(0xE0 | (cp >> 12));
+                u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                u[2] = (char)(0x80 | (cp & 0x3F));
+                fmt_buf_append(out, u, 3);
+            }
+            break;
+        }
+        default: fmt_buf_putc(out, c); break; /* '"', '\\', '/' */
+        }
+    }
+}
+
+/* Tell the walk's listener about the member whose escaped key is
+ * k[0, klen) (quotes included) and whose value the encoder wrote at
+ * b[vstart, b->len), from the field f (NULL: a string member of the
+ * encoder's own, or a number in *num). */
+static void tell(struct walk *w, log_member_role role, const fmt_buf *b, const char *k,
+                 size_t klen, size_t vstart, const log_field *f, const int64_t *num)
+{
+    if (!w || w->rc || b->oom)
+        return;
+    log_member m;
+    memset(&m, 0, sizeof m);
+    m.role = role;
+    if (!memchr(k, '\\', klen)) { /* nothing escaped: the bytes between the quotes */
+        m.key = k + 1;
+        m.key_len = klen - 2;
+    } else {
+        unescape(w->key, k, klen);
+        m.key = w->key->data ? w->key->data : "";
+        m.key_len = w->key->len;
+    }
+    m.json = b->data + vstart;
+    m.json_len = b->len - vstart;
+    int null = m.json_len == 4 && memcmp(m.json, "null", 4) == 0;
+    log_field_type t = f ? f->type : num ? LOG_FIELD_I64 : LOG_FIELD_STR;
+    if (null) {
+        m.type = LOG_MEMBER_NULL;
+    } else if (t == LOG_FIELD_STR) {
+        m.type = LOG_MEMBER_STR;
+        if (!memchr(m.json, '\\', m.json_len)) {
+            m.v.str.p = m.json + 1;
+            m.v.str.len = m.json_len - 2;
+        } else {
+            unescape(w->str, m.json, m.json_len);
+            m.v.str.p = w->str->data ? w->str->data : "";
+            m.v.str.len = w->str->len;
+        }
+    } else if (t == LOG_FIELD_I64) {
+        m.type = LOG_MEMBER_I64;
+        m.v.i64 = f ? f->v.i64 : *num;
+    } else if (t == LOG_FIELD_U64) {
+        m.type = LOG_MEMBER_U64;
+        m.v.u64 = f->v.u64;
+    } else if (t == LOG_FIELD_F64) {
+        m.type = LOG_MEMBER_F64;
+        m.v.f64 = f->v.f64;
+    } else if (t == LOG_FIELD_BOOL) {
+        m.type = LOG_MEMBER_BOOL;
+        m.v.b = f->v.b;
+    } else if (t == LOG_FIELD_JSON) {
+        m.type = LOG_MEMBER_JSON;
+        m.v.json = f->v.json;
+    }
+    if (w->key->oom || w->str->oom)
+        w->rc = CTXLOG_ENOMEM;
+    else
+        w->rc = w->fn(&m, w->payload);
+}
+
+/* The member put_key and a put_value just wrote (the last key taken). */
+static void tell_member(struct keyset *ks, const fmt_buf *b, log_member_role role, size_t vstart,
+                        const log_field *f)
+{
+    if (!ks->walk || b->oom)
+        return;
+    const struct key_span *k = &tl_keys[ks->n - 1];
+    tell(ks->walk, role, b, b->data + k->off, k->len, vstart, f, NULL);
+}
+
 /* ---- members --------------------------------------------------------------- */
 
 /*
@@ -649,12 +796,14 @@ static int put_fields(struct keyset *ks, fmt_buf *b, const log_field *f, size_t 
             m->comma[i] = b->len;
         if (put_key(ks, b, f[i].key, prefix))
             return -1;
+        size_t v = b->len;
         if (m) {
             m->val[i] = b->len;
             m->scalar[i] = put_value(b, &f[i]);
         } else {
             (void)put_value(b, &f[i]);
         }
+        tell_member(ks, b, LOG_MEMBER_FIELD, v, &f[i]);
     }
     if (m)
         m->nf = n;
@@ -701,21 +850,28 @@ static struct otel_trace otel_trace_of(const log_record *r)
 }
 
 /* OTel's top-level trace members, each followed by a ','. */
-static void put_otel_trace(fmt_buf *b, const struct otel_trace *t)
+static void put_otel_trace(fmt_buf *b, const struct otel_trace *t, struct walk *w)
 {
     if (t->trace) {
         PUT_LIT(b, "\"trace_id\":");
+        size_t v = b->len;
         fmt_json_string(b, t->trace->v.s, strlen(t->trace->v.s));
+        tell(w, LOG_MEMBER_CORE, b, "\"trace_id\"", 10, v, NULL, NULL);
         fmt_buf_putc(b, ',');
     }
     if (t->span) {
         PUT_LIT(b, "\"span_id\":");
+        size_t v = b->len;
         fmt_json_string(b, t->span->v.s, strlen(t->span->v.s));
+        tell(w, LOG_MEMBER_CORE, b, "\"span_id\"", 9, v, NULL, NULL);
         fmt_buf_putc(b, ',');
     }
     if (t->flags) {
         PUT_LIT(b, "\"flags\":");
-        put_i64(b, hex_nibble(t->flags->v.s[0]) * 16 + hex_nibble(t->flags->v.s[1]));
+        size_t v = b->len;
+        int64_t flags = hex_nibble(t->flags->v.s[0]) * 16 + hex_nibble(t->flags->v.s[1]);
+        put_i64(b, flags);
+        tell(w, LOG_MEMBER_CORE, b, "\"flags\"", 7, v, NULL, &flags);
         fmt_buf_putc(b, ',');
     }
 }
@@ -748,7 +904,9 @@ static int put_ctx_fields(struct keyset *ks, fmt_buf *b, const log_record *r,
             continue;
         if (put_key(ks, b, ctx_key(f, preset), "ctx."))
             return -1;
+        size_t v = b->len;
         (void)put_value(b, f);
+        tell_member(ks, b, LOG_MEMBER_CONTEXT, v, f);
     }
     return 0;
 }
@@ -906,24 +1064,39 @@ static void put_level_logger(fmt_buf *b, log_json_preset preset, const log_recor
 /* The members before the fields, and the opening of the object that holds
  * the fields; with m, where the line cache's part and the message start. */
 static void put_head(fmt_buf *b, log_json_preset preset, const log_record *r, int cached,
-                     fmt_line_marks *m)
+                     fmt_line_marks *m, struct walk *w)
 {
     if (preset == LOG_JSON_OTEL) {
         int known = (unsigned)r->level < N_LEVELS;
         const char *name = known ? otel_names[r->level] : "UNKNOWN";
         struct otel_trace t = otel_trace_of(r);
-        PUT_LIT(b, "{\"timestamp\":\"");
+        PUT_LIT(b, "{\"timestamp\":");
+        size_t v = b->len;
+        fmt_buf_putc(b, '"');
         fmt_rfc3339_utc(b, &r->time);
-        PUT_LIT(b, "\",");
-        put_otel_trace(b, &t);
-        PUT_LIT(b, "\"severity_text\":\"");
+        fmt_buf_putc(b, '"');
+        tell(w, LOG_MEMBER_CORE, b, "\"timestamp\"", 11, v, NULL, NULL);
+        fmt_buf_putc(b, ',');
+        put_otel_trace(b, &t, w);
+        PUT_LIT(b, "\"severity_text\":");
+        v = b->len;
+        fmt_buf_putc(b, '"');
         fmt_buf_append(b, name, strlen(name));
-        PUT_LIT(b, "\",\"severity_number\":");
-        put_i64(b, known ? otel_numbers[r->level] : 0);
+        fmt_buf_putc(b, '"');
+        tell(w, LOG_MEMBER_CORE, b, "\"severity_text\"", 15, v, NULL, NULL);
+        PUT_LIT(b, ",\"severity_number\":");
+        v = b->len;
+        int64_t number = known ? otel_numbers[r->level] : 0;
+        put_i64(b, number);
+        tell(w, LOG_MEMBER_CORE, b, "\"severity_number\"", 17, v, NULL, &number);
         PUT_LIT(b, ",\"body\":");
+        v = b->len;
         put_msg(b, r);
+        tell(w, LOG_MEMBER_CORE, b, "\"body\"", 6, v, NULL, NULL);
         PUT_LIT(b, ",\"instrumentation_scope\":{\"name\":");
+        v = b->len;
         put_logger(b, r);
+        tell(w, LOG_MEMBER_CORE, b, "\"instrumentation_scope.name\"", 28, v, NULL, NULL);
         PUT_LIT(b, "},\"attributes\":{");
         return;
     }
@@ -945,7 +1118,8 @@ static void put_head(fmt_buf *b, log_json_preset preset, const log_record *r, in
  * logger, the context's members, the line cache), as records do; 0 for the
  * fresh encoding that fmt_json_check compares them with.
  */
-static int encode(const log_record *r, const log_json_options *opts, fmt_buf *b, int cached)
+static int encode(const log_record *r, const log_json_options *opts, fmt_buf *b, int cached,
+                  struct walk *w)
 {
     size_t start = b->len;
     struct keyset ks = {
@@ -955,6 +1129,7 @@ static int encode(const log_record *r, const log_json_options *opts, fmt_buf *b,
         .thread = opts->thread_id,
         /* OTel's fields open a new object; the others follow the core members. */
         .comma = opts->preset != LOG_JSON_OTEL,
+        .walk = w,
     };
     /* Where the line cache's bytes are, for a record it may keep. */
     fmt_line_marks marks, *m = NULL;
@@ -962,7 +1137,7 @@ static int encode(const log_record *r, const log_json_options *opts, fmt_buf *b,
         (r->fields ? r->n_fields : 0) <= FMT_LINE_FIELDS)
         m = &marks;
 
-    put_head(b, opts->preset, r, cached, m);
+    put_head(b, opts->preset, r, cached, m, w);
     if (put_ctx(&ks, b, r, opts->preset, cached) ||
         put_fields(&ks, b, r->fields, r->n_fields, "fields.", m)) {
         b->oom = 1;
@@ -1006,7 +1181,7 @@ void fmt_json_check(const log_record *r, const log_json_options *opts, const cha
 
     fmt_buf_clear(fresh);
     tls_release_at_exit();
-    if (encode(r, opts ? opts : &defaults, fresh, 0) != 0)
+    if (encode(r, opts ? opts : &defaults, fresh, 0, NULL) != 0)
         return; /* out of memory: nothing to compare with */
     if (fresh->len != len || memcmp(fresh->data, got, len) != 0) {
         fprintf(stderr,
@@ -1031,8 +1206,25 @@ int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *
     size_t start = b->len;
     int rc = fmt_json_line_opts(opts) ? fmt_json_line_put(r, opts->preset, b) : 1;
     if (rc == 1)
-        rc = encode(r, opts, b, 1);
+        rc = encode(r, opts, b, 1, NULL);
     if (rc == 0)
         fmt_json_check(r, opts, b->data + start, b->len - start);
     return rc;
+}
+
+int log_record_walk(const log_record *r, log_member_fn fn, void *payload)
+{
+    static const log_json_options otel = {.preset = LOG_JSON_OTEL};
+    if (!r || !fn)
+        return CTXLOG_EINVAL;
+    struct walk w = {.fn = fn, .payload = payload, .key = &tl_walk_key, .str = &tl_walk_str};
+    fmt_buf_clear(&tl_walk_json);
+    tls_release_at_exit();
+    int rc = encode(r, &otel, &tl_walk_json, 0, &w);
+    /* A huge record's memory is not kept for the thread's next one. */
+    fmt_buf *bufs[] = {&tl_walk_json, &tl_walk_key, &tl_walk_str};
+    for (size_t i = 0; i < 3; i++)
+        if (bufs[i]->cap > 64 * 1024)
+            fmt_buf_free(bufs[i]);
+    return w.rc ? w.rc : rc;
 }

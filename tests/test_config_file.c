@@ -861,7 +861,11 @@ static void test_config_file__kind_added_from_outside(void **state)
 {
     (void)state;
     assert_int_equal(log__sink_kind_add(&probe_kind), 0);
-    assert_int_equal(log__sink_kind_add(&probe_kind), CTXLOG_EINVAL); /* type taken */
+    assert_int_equal(log__sink_kind_add(&probe_kind), 0); /* this kind again: nothing */
+    log__sink_kind other = probe_kind;                    /* another of a type taken */
+    assert_int_equal(log__sink_kind_add(&other), CTXLOG_EINVAL);
+    other.type = "file";
+    assert_int_equal(log__sink_kind_add(&other), CTXLOG_EINVAL);
     assert_int_equal(log__sink_kind_add(NULL), CTXLOG_EINVAL);
     /* Its keys are read into its options, its check fills defaults, it
      * makes the sink, and the formatter keys apply to it. */

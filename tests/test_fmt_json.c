@@ -1279,6 +1279,114 @@ static void test_fmt_json__check_catches_a_spoiled_line_cache(void **state)
     free(logpath);
 }
 #endif
+/* ---- the walk over a record (log_record_walk) ------------------------------------- */
+
+struct walked {
+    json_t *core, *attrs; /* key -> the member's JSON text, parsed */
+    json_t *order;        /* attribute keys in order */
+    int strings_ok;       /* every STR member's bytes are its JSON text decoded */
+};
+
+static int collect_member(const log_member *m, void *payload)
+{
+    struct walked *w = payload;
+    json_t *v = json_loadb(m->json, m->json_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    assert_non_null(v);
+    char *key = strndup(m->key, m->key_len);
+    if (m->type == LOG_MEMBER_STR &&
+        (json_string_length(v) != m->v.str.len ||
+         memcmp(json_string_value(v), m->v.str.p, m->v.str.len) != 0))
+        w->strings_ok = 0;
+    if (m->role == LOG_MEMBER_CORE) {
+        json_object_set_new(w->core, key, v);
+    } else {
+        json_object_set_new(w->attrs, key, v);
+        json_array_append_new(w->order, json_stringn(m->key, m->key_len));
+    }
+    free(key);
+    return 0;
+}
+
+/* The walk yields exactly the members the OTel preset writes: the same
+ * keys (renamed alike), in the same order, with the same values. */
+static void test_fmt_json__walk_matches_the_encoder(void **state)
+{
+    (void)state;
+    json_t *obj = json_pack("{s:i, s:[s, f]}", "a", 1, "b", "x", 2.5);
+    log_field ctx[] = {
+        LOG_STR("request_id", "r-1"),
+        LOG_STR("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"),
+        LOG_STR("span_id", "00f067aa0ba902b7"),
+        LOG_STR("trace_flags", "01"),
+        LOG_STR("bad\nkey", "v\xff"),
+    };
+    log_field fields[] = {
+        LOG_STR("request_id", "dup"), LOG_STR("k", "one"),   LOG_STR("k", "two"),
+        LOG_I64("n", -5),             LOG_U64("big", 42), LOG_F64("nan", NAN),
+        LOG_F64("x", 0.5),            LOG_BOOL("t", true),   LOG_JSON("obj", obj),
+        LOG_STR("null", NULL),        LOG_STR("ctl", "a\tb\x7f\xe2\x80\xa8"),
+    };
+    log_record r = base_record();
+    r.msg = "m\xc3";
+    r.msg_len = 2;
+    r.ctx_fields = ctx;
+    r.n_ctx_fields = sizeof ctx / sizeof ctx[0];
+    r.fields = fields;
+    r.n_fields = sizeof fields / sizeof fields[0];
+
+    log_json_options o = {.preset = LOG_JSON_OTEL};
+    fmt_buf_clear(&buf);
+    assert_int_equal(fmt_json_record(&r, &o, &buf), 0);
+    json_error_t jerr;
+    json_t *line = json_loadb(buf.data, buf.len, 0, &jerr);
+    if (!line)
+        fail_msg("%s: %.*s", jerr.text, (int)buf.len, buf.data);
+
+    struct walked w = {json_object(), json_object(), json_array(), 1};
+    assert_int_equal(log_record_walk(&r, collect_member, &w), 0);
+    assert_true(w.strings_ok);
+
+    json_t *attrs = json_object_get(line, "attributes");
+    assert_true(json_equal(attrs, w.attrs));
+    size_t i = 0;
+    for (void *it = json_object_iter(attrs); it; it = json_object_iter_next(attrs, it), i++)
+        assert_string_equal(json_object_iter_key(it), json_string_value(json_array_get(w.order, i)));
+    assert_int_equal(i, json_array_size(w.order));
+    assert_non_null(json_object_get(w.attrs, "fields.request_id"));
+    assert_non_null(json_object_get(w.attrs, "fields.k"));
+
+    const char *core[] = {"timestamp", "trace_id", "span_id", "flags", "severity_text",
+                          "severity_number", "body"};
+    for (i = 0; i < sizeof core / sizeof core[0]; i++)
+        assert_true(json_equal(json_object_get(line, core[i]), json_object_get(w.core, core[i])));
+    assert_true(json_equal(json_object_get(json_object_get(line, "instrumentation_scope"), "name"),
+                           json_object_get(w.core, "instrumentation_scope.name")));
+    assert_int_equal(json_object_size(w.core), 8);
+
+    /* A non-zero answer stops the walk and is returned. */
+    json_decref(w.core);
+    json_decref(w.attrs);
+    json_decref(w.order);
+    json_decref(line);
+    json_decref(obj);
+    assert_int_equal(log_record_walk(NULL, collect_member, NULL), CTXLOG_EINVAL);
+    assert_int_equal(log_record_walk(&r, NULL, NULL), CTXLOG_EINVAL);
+}
+
+static int stop_at_two(const log_member *m, void *payload)
+{
+    (void)m;
+    return ++*(int *)payload == 2 ? 42 : 0;
+}
+
+static void test_fmt_json__walk_stops_on_request(void **state)
+{
+    (void)state;
+    log_record r = base_record();
+    int n = 0;
+    assert_int_equal(log_record_walk(&r, stop_at_two, &n), 42);
+    assert_int_equal(n, 2);
+}
 
 int main(void)
 {
@@ -1336,6 +1444,8 @@ int main(void)
         cmocka_unit_test(test_fmt_json__check_catches_a_wrong_text),
         cmocka_unit_test(test_fmt_json__check_catches_a_spoiled_line_cache),
 #endif
+        cmocka_unit_test_teardown(test_fmt_json__walk_matches_the_encoder, teardown),
+        cmocka_unit_test_teardown(test_fmt_json__walk_stops_on_request, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
  * it, compiled with -std=c11 -pedantic -Werror (see tests/CMakeLists.txt),
  * and lives beside <syslog.h>, which owns LOG_INFO, LOG_DEBUG, LOG_ERR. */
 #include <ctxlog/ctxlog.h>
+#include <ctxlog/otlp.h> /* declarations only: libctxlog-otlp is not linked here */
 #include <syslog.h>
 
 #include <setjmp.h>

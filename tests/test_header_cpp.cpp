@@ -6,6 +6,7 @@
 // LOG_KV, the _kvf calls and child loggers make the records they make in C
 // (read back with jansson).
 #include <ctxlog/ctxlog.h>
+#include <ctxlog/otlp.h> /* declarations only: libctxlog-otlp is not linked here */
 #include <jansson.h>
 #include <syslog.h>
 

@@ -527,12 +527,55 @@ static void test_sink_custom__invalid_arguments(void **state)
     assert_int_equal(log_sink_custom(&s, &ops, &m), 0);
     log_sink_release(s);
     assert_int_equal(m.closes, 1);
+    /* A program built against version 1 (no fork member) still works. */
+    ops.version = 1;
+    assert_int_equal(log_sink_custom(&s, &ops, &m), 0);
+    log_sink_release(s);
+    assert_int_equal(m.closes, 2);
+    mem_free(&m);
+}
+
+static int fork_phases[3];
+static void count_fork(void *state, log_fork_phase phase)
+{
+    (void)state;
+    fork_phases[phase]++;
+}
+
+/* The fork op is called in every phase, in both processes. */
+static void test_sink_custom__fork_op_in_every_phase(void **state)
+{
+    (void)state;
+    static mem m;
+    mem_init(&m);
+    log_sink_ops ops = LOG_SINK_OPS_INIT;
+    ops.write = mem_write;
+    ops.close = mem_close;
+    ops.fork = count_fork;
+    log_sink *s = NULL;
+    assert_int_equal(log_sink_custom(&s, &ops, &m), 0);
+    memset(fork_phases, 0, sizeof fork_phases);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(fork_phases[LOG_FORK_PREPARE] == 1 && fork_phases[LOG_FORK_CHILD] == 1 &&
+                      fork_phases[LOG_FORK_PARENT] == 0
+                  ? 0
+                  : 1);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_int_equal(fork_phases[LOG_FORK_PREPARE], 1);
+    assert_int_equal(fork_phases[LOG_FORK_PARENT], 1);
+    assert_int_equal(fork_phases[LOG_FORK_CHILD], 0);
+    log_sink_release(s);
     mem_free(&m);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sink_custom__fork_op_in_every_phase),
         cmocka_unit_test_setup_teardown(test_sink_custom__sync_threads_each_record_once_in_order,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_sink_custom__async_threads_each_record_once_in_order,

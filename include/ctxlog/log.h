@@ -301,6 +301,16 @@ CTXLOG_API void log_shutdown(void);
 CTXLOG_API uint64_t log_dropped_count(void);
 
 /**
+ * @brief Add @p n records to log_dropped_count(): for a transport of a
+ *        user's sink (log_sink_custom()) that keeps records in a queue of
+ *        its own after its write took them, and loses some later (a queue
+ *        full, a peer that refused them). Saying so on stderr is the
+ *        caller's business.
+ * Thread safety: any thread, also from a sink's operation; lock-free.
+ */
+CTXLOG_API void log_dropped_add(uint64_t n);
+
+/**
  * @brief Opt in to writing out, on a fatal signal (SIGSEGV, SIGBUS, SIGILL,
  *        SIGFPE, SIGABRT), the records already formatted but not yet written
  *        (buffered, or queued in async mode), with async-signal-safe calls

@@ -368,8 +368,17 @@ CTXLOG_API int log_sink_syslog(log_sink **out, const log_syslog_options *opts);
 
 /* ---- users' own transports -------------------------------------------------------- */
 
-/** The version of log_sink_ops this header describes. */
-#define LOG_SINK_OPS_VERSION 1
+/** The version of log_sink_ops this header describes: 2 added @c fork.
+ *  A program built with version 1 keeps working (its struct ends before
+ *  @c fork). */
+#define LOG_SINK_OPS_VERSION 2
+
+/** The phases of fork() that log_sink_ops.fork is called in. */
+typedef enum log_fork_phase {
+    LOG_FORK_PREPARE = 0, /**< before fork(), in the forking thread */
+    LOG_FORK_PARENT = 1,  /**< after fork(), in the parent */
+    LOG_FORK_CHILD = 2,   /**< after fork(), in the child (its only thread) */
+} log_fork_phase;
 
 /**
  * What a user's sink does with the lines the library gives it: the
@@ -419,9 +428,9 @@ typedef struct log_sink_ops {
      */
     int (*write)(void *state, const char *lines, size_t len);
     /**
-     * Optional (NULL: nothing to do). Called by log_flush() after every
-     * record logged before it was given to @c write: make them durable or
-     * delivered. @return 0 or an errno value (not reported on stderr:
+     * Optional (NULL: nothing to do). Called by log_flush() (and at exit)
+     * after every record logged before it was given to @c write: make them
+     * durable or delivered. @return 0 or an errno value (not reported on stderr:
      * log_flush() returns CTXLOG_EIO, once every sink was asked).
      */
     int (*flush)(void *state);
@@ -440,10 +449,22 @@ typedef struct log_sink_ops {
      * passed to @c write; no other call follows. It releases @p state.
      */
     void (*close)(void *state);
+    /**
+     * Optional (NULL: nothing to do; version 2). For a transport with locks
+     * or threads of its own: called around every fork() of the process
+     * with the sink's lock held, in the library's lock order (after the
+     * locks of the logging threads' buffers, before the context store's).
+     * LOG_FORK_PREPARE: take the state's own locks (a lock a write takes:
+     * writes are made under the sink's lock, which is held). LOG_FORK_PARENT:
+     * release them. LOG_FORK_CHILD: release them and forget what is the
+     * parent's to deliver; no thread of the parent exists in the child (start
+     * one again when needed). It must not log, nor call the library.
+     */
+    void (*fork)(void *state, log_fork_phase phase);
 } log_sink_ops;
 
 /** An initializer for log_sink_ops: the version, every operation NULL. */
-#define LOG_SINK_OPS_INIT {LOG_SINK_OPS_VERSION, NULL, NULL, NULL, NULL}
+#define LOG_SINK_OPS_INIT {LOG_SINK_OPS_VERSION, NULL, NULL, NULL, NULL, NULL}
 
 /**
  * @brief A sink that hands batches of whole formatted lines to @p ops.
@@ -468,6 +489,77 @@ typedef struct log_sink_ops {
  * Thread safety: may be called from any thread.
  */
 CTXLOG_API int log_sink_custom(log_sink **out, const log_sink_ops *ops, void *state);
+
+/* ---- a record's members, as the JSON formatter decides them ------------------------ */
+
+/** Which part of the record a member is (log_record_walk()). */
+typedef enum log_member_role {
+    LOG_MEMBER_CORE = 0, /**< a member the formatter writes itself (time, level, message…) */
+    LOG_MEMBER_CONTEXT,  /**< a logged context variable */
+    LOG_MEMBER_FIELD,    /**< a field of the record (bound, the call's, a filter's) */
+} log_member_role;
+
+/** The type of a member's value, as the JSON formatter writes it. */
+typedef enum log_member_type {
+    LOG_MEMBER_NULL = 0, /**< JSON null: a NULL string, a JSON value it cannot write */
+    LOG_MEMBER_STR,      /**< v.str: valid UTF-8 (invalid input repaired with U+FFFD) */
+    LOG_MEMBER_I64,      /**< v.i64 */
+    LOG_MEMBER_U64,      /**< v.u64 */
+    LOG_MEMBER_F64,      /**< v.f64 (NaN and ±Inf too; JSON writes them as strings) */
+    LOG_MEMBER_BOOL,     /**< v.b */
+    LOG_MEMBER_JSON,     /**< v.json: a jansson value the formatter checked and wrote */
+} log_member_type;
+
+/** One member of a record (log_record_walk()). Everything is borrowed for
+ *  the duration of the callback. */
+typedef struct log_member {
+    log_member_role role;
+    const char *key; /**< UTF-8, the name written (renamed on a collision); not NUL-terminated */
+    size_t key_len;
+    log_member_type type;
+    union {
+        struct {
+            const char *p; /**< not NUL-terminated; may contain NUL */
+            size_t len;
+        } str;
+        int64_t i64;
+        uint64_t u64;
+        double f64;
+        bool b;
+        const struct json_t *json; /**< borrowed */
+    } v;
+    const char *json; /**< the value as the JSON formatter writes it (escaped string, number…) */
+    size_t json_len;
+} log_member;
+
+/** Called for each member; a non-zero return stops the walk and is returned by it. */
+typedef int (*log_member_fn)(const log_member *m, void *payload);
+
+/**
+ * @brief Call @p fn for every member of @p rec, in order, as the JSON
+ *        formatter writes the record under the OpenTelemetry preset
+ *        (#LOG_JSON_OTEL, without call site or thread id).
+ *
+ * The formatter itself makes the decisions (which members, their keys,
+ * renaming on a collision, their types, UTF-8 repair): the walk is the
+ * formatter run with a listener, so a transport built on it (the OTLP sink)
+ * never disagrees with the JSON lines. Members, in order: the core ones
+ * (role #LOG_MEMBER_CORE) "timestamp" (RFC 3339 string), "trace_id",
+ * "span_id" (strings, when the context has them), "flags" (I64, when
+ * trace_flags is two hex digits), "severity_text", "severity_number" (I64),
+ * "body" (the message), "instrumentation_scope.name" (the logger); then the
+ * attributes: the logged context variables (#LOG_MEMBER_CONTEXT, trace_id,
+ * span_id and trace_flags left out when they are core members above) and
+ * the fields (#LOG_MEMBER_FIELD), keys unique (README "Key collisions").
+ *
+ * @param rec the record (from a filter, a formatter or a callback sink).
+ * @param fn called once per member, on the calling thread.
+ * @return 0; CTXLOG_EINVAL when @p rec or @p fn is NULL; CTXLOG_ENOMEM;
+ *         or the first non-zero value @p fn returned.
+ * Thread safety: any thread; @p fn must not call log_record_walk() itself.
+ * It never logs.
+ */
+CTXLOG_API int log_record_walk(const log_record *rec, log_member_fn fn, void *payload);
 
 /** @brief Records below @p level are not written to @p s. Default: trace (all). */
 CTXLOG_API int log_sink_set_level(log_sink *s, log_level level);

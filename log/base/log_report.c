@@ -34,6 +34,11 @@ void log__count_dropped(uint64_t n)
     atomic_fetch_add_explicit(&dropped, n, memory_order_relaxed);
 }
 
+void log_dropped_add(uint64_t n)
+{
+    log__count_dropped(n);
+}
+
 uint64_t log_dropped_count(void)
 {
     return atomic_load_explicit(&dropped, memory_order_relaxed);

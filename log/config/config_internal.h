@@ -23,4 +23,5 @@ static inline void log__ensure_init(void)
  * record and before a configuration file starts anything. */
 void log__fork_handlers_install(void);
 
+
 #endif /* CTXLOG_CONFIG_INTERNAL_H */

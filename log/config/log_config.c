@@ -45,9 +45,12 @@ static int sink_for(const char *where, int fallback, log_sink **out)
 
 static void at_exit(void)
 {
-    /* Every buffer, also those of sinks the application still holds (the
-     * others are written out as log_shutdown frees them). */
-    (void)log__sinks_flush(0, 0);
+    /* Every buffer and queue, also those of sinks the application still
+     * holds (the others are written out as log_shutdown frees them), and
+     * the sinks' own flush: a transport that keeps records in a queue of
+     * its own (syslog over TCP, the OTLP sink) delivers them, each within
+     * its bound, instead of losing them with the process. */
+    (void)log_flush();
     log_shutdown();
 }
 

@@ -109,6 +109,7 @@ typedef struct sink_plan {
     bool console; /* else JSON */
     log_json_options json;
     log_color_mode color;
+    char *pairs[LOG__SINK_KEYS_MAX]; /* LOG__KEY_PAIRS values, freed with the plan */
     bool used;      /* only sinks some logger lists are opened */
     log_sink *sink; /* our reference, once the whole file is valid */
 } sink_plan;
@@ -536,12 +537,73 @@ static void store_int(void *at, size_t size, long long v)
     }
 }
 
-/* One of the kind's keys, given in the file, into its place in `opts`. */
-static int read_key(plan *p, const json_t *obj, where w, const log__sink_key *k, void *opts)
+/* s percent-encoded where the "k=v,k2=v2" form needs it, at out (NULL:
+ * only counted), from *at on. */
+static void put_encoded(char *out, size_t *at, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        if (*s == ',' || *s == '=' || *s == '%') {
+            if (out) {
+                out[*at] = '%';
+                out[*at + 1] = hex[(unsigned char)*s >> 4];
+                out[*at + 2] = hex[(unsigned char)*s & 15];
+            }
+            *at += 3;
+        } else {
+            if (out)
+                out[*at] = *s;
+            (*at)++;
+        }
+    }
+}
+
+/* An object of strings as "k=v,k2=v2" (LOG__KEY_PAIRS): malloc'd into *out. */
+static int get_pairs(plan *p, const json_t *obj, where w, const char *key, char **out)
+{
+    const json_t *o = json_object_get(obj, key);
+    if (!json_is_object(o))
+        return wrong_type(p, w, key, "an object of strings", o);
+    const char *k;
+    const json_t *v;
+    size_t n = 1;
+    json_object_foreach((json_t *)o, k, v) {
+        if (!json_is_string(v) || !*k)
+            return reject(p, CTXLOG_ECONFIG, w, key,
+                          "must be an object of strings with non-empty names");
+        put_encoded(NULL, &n, k);
+        put_encoded(NULL, &n, json_string_value(v));
+        n += 2;
+    }
+    char *s = malloc(n);
+    if (!s)
+        return reject(p, CTXLOG_ENOMEM, w, key, "out of memory");
+    size_t at = 0;
+    json_object_foreach((json_t *)o, k, v) {
+        if (at)
+            s[at++] = ',';
+        put_encoded(s, &at, k);
+        s[at++] = '=';
+        put_encoded(s, &at, json_string_value(v));
+    }
+    s[at] = '\0';
+    *out = s;
+    return 0;
+}
+
+/* One of the kind's keys, given in the file, into its place in `opts`
+ * (`owned`: where a value the plan must free goes). */
+static int read_key(plan *p, const json_t *obj, where w, const log__sink_key *k, void *opts,
+                    char **owned)
 {
     char *at = (char *)opts + k->offset;
     int rc;
     switch (k->type) {
+    case LOG__KEY_PAIRS:
+        if ((rc = get_pairs(p, obj, w, k->name, owned)) != 0)
+            return rc;
+        memcpy(at, owned, sizeof *owned);
+        return 0;
     case LOG__KEY_STRING: {
         const char *v = NULL;
         if ((rc = get_string(p, obj, w, k->name, &v)) != 0)
@@ -592,7 +654,7 @@ static int plan_kind(plan *p, const json_t *obj, where w, sink_plan *sp)
                               kind->type);
             continue;
         }
-        int rc = read_key(p, obj, w, k, sp->opts);
+        int rc = read_key(p, obj, w, k, sp->opts, &sp->pairs[i]);
         if (rc)
             return rc;
         given |= 1u << i;
@@ -1029,6 +1091,8 @@ static void plan_free(plan *p)
     for (size_t i = 0; i < p->nsinks; i++) {
         log_sink_release(p->sinks[i].sink);
         free(p->sinks[i].opts);
+        for (size_t k = 0; k < LOG__SINK_KEYS_MAX; k++)
+            free(p->sinks[i].pairs[k]);
     }
     for (size_t i = 0; i < p->nloggers; i++)
         free(p->loggers[i].sinks);

@@ -268,8 +268,11 @@ static void sinks_fork(int phase)
         /* fd_lock is not taken: only a thread writing its own buffer out
          * holds it, and that thread holds its buffer's lock, which the
          * thread buffers' prepare has already taken. */
-        for (log_sink *s = reg_head; s; s = s->reg_next)
+        for (log_sink *s = reg_head; s; s = s->reg_next) {
             pthread_mutex_lock(&s->lock);
+            if (s->ops->fork_phase)
+                s->ops->fork_phase(s, LOG_FORK_PREPARE);
+        }
         return;
     }
     for (log_sink *s = reg_head; s; s = s->reg_next) {
@@ -279,6 +282,8 @@ static void sinks_fork(int phase)
             if (s->ops->fork_child)
                 s->ops->fork_child(s);
         }
+        if (s->ops->fork_phase)
+            s->ops->fork_phase(s, phase == LOG__FORK_CHILD ? LOG_FORK_CHILD : LOG_FORK_PARENT);
         pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_unlock(&reg_lock);

@@ -12,7 +12,9 @@
 #include "log/sinks/sink_ops.h"
 
 #include "log/base/log_hazard.h"
+#include "ctx/ctx_fork.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "formatters/fmt_formatter.h"
@@ -79,6 +81,13 @@ static int custom_reopen(log_sink *s)
     return reopen_locked(c);
 }
 
+static void custom_fork_phase(log_sink *s, log_fork_phase phase)
+{
+    custom_sink *c = LOG__SINK_OF(custom_sink, s);
+    if (c->ops.fork)
+        c->ops.fork(c->state, phase);
+}
+
 static void custom_close(log_sink *s)
 {
     custom_sink *c = LOG__SINK_OF(custom_sink, s);
@@ -98,14 +107,28 @@ static const log__sink_ops custom_ops = {
     .flush = custom_flush,
     .reopen = custom_reopen,
     .close = custom_close,
+    .fork_phase = custom_fork_phase,
 };
+
+/* The size of the operations a caller built against `version` passes. */
+static size_t ops_size(unsigned version)
+{
+    switch (version) {
+    case 1:
+        return offsetof(log_sink_ops, fork);
+    case LOG_SINK_OPS_VERSION:
+        return sizeof(log_sink_ops);
+    default:
+        return 0;
+    }
+}
 
 int log_sink_custom(log_sink **out, const log_sink_ops *ops, void *state)
 {
     if (!out)
         return CTXLOG_EINVAL;
     *out = NULL;
-    if (!ops || ops->version != LOG_SINK_OPS_VERSION || !ops->write)
+    if (!ops || !ops_size(ops->version) || !ops->write)
         return CTXLOG_EINVAL;
     /* Registering it from a user's sink operation would wait for the
      * registry of sinks, which the operation's thread may hold. */
@@ -115,12 +138,15 @@ int log_sink_custom(log_sink **out, const log_sink_ops *ops, void *state)
     if (!s)
         return CTXLOG_ENOMEM;
     custom_sink *c = LOG__SINK_OF(custom_sink, s);
-    c->ops = *ops;
+    memcpy(&c->ops, ops, ops_size(ops->version)); /* later members stay NULL */
+    c->ops.version = LOG_SINK_OPS_VERSION;
     c->state = state;
     c->reopen_seen = atomic_load(&log__reopen_generation);
     s->formatter = fmt_formatter_retain(fmt_formatter_default());
     s->json = fmt_formatter_json_options(s->formatter);
     s->buffered = true;
+    if (c->ops.fork)
+        ctx__fork_install(); /* its fork op is due from now on, records or not */
     log__sink_register(s);
     *out = s;
     return 0;

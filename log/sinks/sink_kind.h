@@ -25,6 +25,9 @@ typedef enum log__key_type {
     LOG__KEY_INT,    /* an integer member of `size` bytes: int, unsigned, size_t */
     LOG__KEY_BOOL,   /* bool */
     LOG__KEY_ENUM,   /* int: the index of the name in `names`, plus `base` */
+    LOG__KEY_PAIRS,  /* an object of strings, as the const char * "k=v,k2=v2" with ',', '='
+                      * and '%' percent-encoded (the OTEL_* variables' form); kept by the
+                      * configuration code until the sink is made */
 } log__key_type;
 
 typedef struct log__sink_key {
@@ -75,10 +78,10 @@ typedef struct log__sink_kind {
 const log__sink_kind *log__sink_kind_at(size_t i);
 
 /* Add a kind from outside the core library (the OTLP sink's library, when
- * it is loaded): from a constructor, before any configuration file is
- * read. Returns 0; CTXLOG_EINVAL for NULL, a kind without a type, keys or
- * constructor, or a type already known; CTXLOG_ENOMEM past
- * LOG__SINK_KINDS_ADDED. */
+ * it is loaded). Any thread. Returns 0 (also when this very kind was
+ * added already); CTXLOG_EINVAL for NULL, a kind without a type, keys or
+ * constructor, or another kind of a type already known; CTXLOG_ENOMEM
+ * past LOG__SINK_KINDS_ADDED. */
 #define LOG__SINK_KINDS_ADDED 8
 CTXLOG_API int log__sink_kind_add(const log__sink_kind *kind);
 

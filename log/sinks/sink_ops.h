@@ -102,6 +102,12 @@ struct log__sink_ops {
      * own, a count of lost records) and anything the child must not share
      * with it (a stream both would write frames to). */
     void (*fork_child)(log_sink *s);
+    /* Optional. Around fork(), the lock held (taken in prepare before the
+     * call, released after it in parent and child), with the phase
+     * (LOG_FORK_PREPARE, _PARENT, _CHILD): for a kind whose state has locks
+     * of its own, ordered after the sink's (a user's transport,
+     * sink_custom.c). In the child it comes after fork_child. */
+    void (*fork_phase)(log_sink *s, log_fork_phase phase);
     /* Optional. The last reference went and every buffer was written out:
      * release the kind's own resources (not the common struct). */
     void (*close)(log_sink *s);
