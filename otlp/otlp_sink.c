@@ -154,6 +154,17 @@ typedef struct item {
     unsigned char data[];
 } item;
 
+/* The sender's own (made when it starts, freed when it stops): kept in
+ * the sink rather than on its stack, so that at exit what a still running
+ * sender holds is reachable from the sink, as everything else is. */
+typedef struct sender_tx {
+    CURL *curl;
+    otlp_buf raw, body, report;
+    otlp_unit *units;
+    item **batch;
+    CURL *parents; /* a child's copy of the parent's handle: never used nor closed */
+} sender_tx;
+
 typedef struct otlp_sink {
     otlp_settings set;
     struct curl_slist *headers;
@@ -176,6 +187,7 @@ typedef struct otlp_sink {
     uint64_t lost_unsaid; /* lost records not yet said in a record */
     bool down;            /* said on stderr in this outage */
     unsigned seed;        /* jitter */
+    sender_tx tx;
 } otlp_sink;
 
 static uint64_t mono_ns(void)
@@ -508,10 +520,10 @@ static bool due_locked(const otlp_sink *o, uint64_t now)
 static void *sender(void *arg)
 {
     otlp_sink *o = arg;
-    CURL *c = curl_easy_init();
-    otlp_buf raw = {0}, body = {0}, report = {0};
-    otlp_unit *units = calloc(o->set.batch_max, sizeof *units);
-    item **batch = calloc(o->set.batch_max, sizeof *batch);
+    CURL *c = o->tx.curl = curl_easy_init();
+    otlp_buf *raw = &o->tx.raw, *body = &o->tx.body, *report = &o->tx.report;
+    otlp_unit *units = o->tx.units = calloc(o->set.batch_max, sizeof *units);
+    item **batch = o->tx.batch = calloc(o->set.batch_max, sizeof *batch);
     char why[CURL_ERROR_SIZE + 64];
 
     pthread_mutex_lock(&o->mu);
@@ -557,7 +569,7 @@ static void *sender(void *arg)
         pthread_mutex_unlock(&o->mu);
 
         uint64_t rejected = 0;
-        bool ok = n && deliver(o, c, units, n, &raw, &body, why, sizeof why, &rejected);
+        bool ok = n && deliver(o, c, units, n, raw, body, why, sizeof why, &rejected);
         if (!n)
             snprintf(why, sizeof why, "out of memory");
 
@@ -582,11 +594,11 @@ static void *sender(void *arg)
             else
                 o->down = false;
             uint64_t unsaid = o->lost_unsaid;
-            if (unsaid && drop_report(o, unsaid, &report) == 0) {
+            if (unsaid && drop_report(o, unsaid, report) == 0) {
                 pthread_mutex_unlock(&o->mu);
-                otlp_unit u = {report.data, report.len};
+                otlp_unit u = {report->data, report->len};
                 uint64_t refused;
-                bool said = deliver(o, c, &u, 1, &raw, &body, why, sizeof why, &refused);
+                bool said = deliver(o, c, &u, 1, raw, body, why, sizeof why, &refused);
                 pthread_mutex_lock(&o->mu);
                 if (said && !refused)
                     o->lost_unsaid -= unsaid;
@@ -597,11 +609,14 @@ static void *sender(void *arg)
     pthread_mutex_unlock(&o->mu);
     free(units);
     free(batch);
-    otlp_buf_free(&raw);
-    otlp_buf_free(&body);
-    otlp_buf_free(&report);
+    otlp_buf_free(raw);
+    otlp_buf_free(body);
+    otlp_buf_free(report);
     if (c)
         curl_easy_cleanup(c);
+    o->tx.curl = NULL;
+    o->tx.units = NULL;
+    o->tx.batch = NULL;
     return NULL;
 }
 
@@ -762,6 +777,15 @@ static void op_fork(void *state, log_fork_phase phase)
         free_items(o->head);
         for (size_t i = 0; i < o->ninflight; i++)
             free(o->inflight[i]);
+        /* The child's sender makes its own; the parent's buffers go, its
+         * handle stays (see above). */
+        CURL *parents = o->tx.curl ? o->tx.curl : o->tx.parents;
+        free(o->tx.units);
+        free(o->tx.batch);
+        otlp_buf_free(&o->tx.raw);
+        otlp_buf_free(&o->tx.body);
+        otlp_buf_free(&o->tx.report);
+        o->tx = (sender_tx){.parents = parents};
         o->inflight = NULL;
         o->ninflight = 0;
         o->head = o->tail = NULL;
