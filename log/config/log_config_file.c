@@ -456,7 +456,7 @@ static int only_keys(plan *p, const json_t *obj, where w, const char *const *all
         while (i < n && strcmp(key, allowed[i]) != 0)
             i++;
         if (i == n) {
-            char list[160];
+            char list[400]; /* every sink key, when the unknown one is a sink's */
             joined(list, sizeof list, allowed, n);
             char path[512];
             /* The unknown key itself may need quoting, like a name. */
