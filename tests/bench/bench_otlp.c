@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include "bench_common.h"
+#include "bench_w1.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,19 +32,7 @@ __attribute__((noinline)) void bench_timed_w1_otlp(const bench_request *req, lon
 
 void bench_timed_w1_otlp(const bench_request *req, long n)
 {
-    long left = 0;
-    const bench_request *r = req;
-    for (long i = 0; i < n; i++) {
-        if (left == 0) {
-            (void)ctx_set(CTX_REQUEST_ID, r->request_id);
-            (void)ctx_set(CTX_USER_ID, r->user_id);
-            (void)ctx_set(CTX_TENANT_ID, r->tenant_id);
-            r++;
-            left = BENCH_PER_REQUEST;
-        }
-        left--;
-        log_info_kv("user logged in", LOG_I64("attempt", i));
-    }
+    bench_w1_records(req, n);
 }
 
 int main(int argc, char **argv)

@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include "bench_common.h"
+#include "bench_w1.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,19 +35,7 @@
 
 static void log_records(const bench_request *req, long n)
 {
-    long left = 0;
-    const bench_request *r = req;
-    for (long i = 0; i < n; i++) {
-        if (left == 0) {
-            (void)ctx_set(CTX_REQUEST_ID, r->request_id);
-            (void)ctx_set(CTX_USER_ID, r->user_id);
-            (void)ctx_set(CTX_TENANT_ID, r->tenant_id);
-            r++;
-            left = BENCH_PER_REQUEST;
-        }
-        left--;
-        log_info_kv("user logged in", LOG_I64("attempt", i));
-    }
+    bench_w1_records(req, n);
 }
 
 static long file_lines(const char *path)

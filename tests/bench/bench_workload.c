@@ -53,6 +53,7 @@
 #include <pthread.h>
 
 #include "bench_common.h"
+#include "bench_w1.h"
 
 #include <ctxlog/ctxlog.h>
 
@@ -62,19 +63,7 @@
 void bench_timed_w1(const bench_request *req, long n, int flush);
 void bench_timed_w1(const bench_request *req, long n, int flush)
 {
-    long left = 0;
-    const bench_request *r = req;
-    for (long i = 0; i < n; i++) {
-        if (left == 0) {
-            (void)ctx_set(CTX_REQUEST_ID, r->request_id);
-            (void)ctx_set(CTX_USER_ID, r->user_id);
-            (void)ctx_set(CTX_TENANT_ID, r->tenant_id);
-            r++;
-            left = BENCH_PER_REQUEST;
-        }
-        left--;
-        log_info_kv("user logged in", LOG_I64("attempt", i));
-    }
+    bench_w1_records(req, n);
     if (flush)
         (void)log_flush();
 }
