@@ -1212,6 +1212,19 @@ int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *
     return rc;
 }
 
+int fmt_json_record_fresh(const log_record *r, const log_json_options *opts, fmt_buf *b)
+{
+    static const log_json_options defaults = {.preset = LOG_JSON_DEFAULT};
+
+    if (!opts)
+        opts = &defaults;
+    if (!r || !b || (unsigned)opts->preset >= sizeof presets / sizeof presets[0])
+        return CTXLOG_EINVAL;
+    if (b->oom)
+        return CTXLOG_ENOMEM;
+    return encode(r, opts, b, 0, NULL);
+}
+
 int log_record_walk(const log_record *r, log_member_fn fn, void *payload)
 {
     static const log_json_options otel = {.preset = LOG_JSON_OTEL};

@@ -27,6 +27,14 @@
  */
 int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b);
 
+/*
+ * The same bytes without reading or filling any cache (what fmt_json_check
+ * compares with): for the crash handler, into a fixed buffer. It allocates
+ * nothing but, on a thread's first record with more keys than its table
+ * holds, the encoder's table of the keys written.
+ */
+int fmt_json_record_fresh(const log_record *r, const log_json_options *opts, fmt_buf *b);
+
 /* Whether records under opts may be written from the line cache
  * (fmt_json_line.h): the DEFAULT or ECS preset, without call site or
  * thread id. */

@@ -14,7 +14,8 @@
  * timestamp, and seg[0] value[0] seg[1] value[1] ... "}\n". The shape is the
  * context snapshot (its serial: the core vouches for it), the logger (a name
  * that never changes), the level, the preset, the message and the field
- * keys. Message and keys are compared by content as well as by pointer.
+ * keys. Message and keys are compared by content only: the async writer's
+ * copies of them (log/async/async_capture.h) are new bytes each time.
  */
 #include "formatters/fmt_json_line.h"
 #include "formatters/fmt_json.h"
@@ -35,10 +36,8 @@ struct line {
     const char *logger;
     int level;
     int preset;
-    const char *msg;
     size_t msg_len;
     size_t nf;
-    const char *key[FMT_LINE_FIELDS];
     size_t key_len[FMT_LINE_FIELDS];
     size_t key_at[FMT_LINE_FIELDS]; /* the key's text in bytes (after its quote) */
     size_t seg_end[FMT_LINE_FIELDS]; /* seg[i] is bytes[seg_end[i-1] or 0, seg_end[i]) */
@@ -83,8 +82,7 @@ static FMT_INLINE const struct line *line_match(const fmt_line_key *k, log_json_
     const struct line *L = tl_line;
     size_t nf = k->fields ? k->nfields : 0;
     if (!L || L->serial != k->serial || L->logger != k->logger || L->level != k->level ||
-        L->preset != (int)preset || L->nf != nf || L->msg != k->msg ||
-        L->msg_len != k->msg_len || !same_bytes(L->bytes + L->msg_at, k->msg, k->msg_len))
+        L->preset != (int)preset || L->nf != nf || L->msg_len != k->msg_len || !same_bytes(L->bytes + L->msg_at, k->msg, k->msg_len))
         return NULL;
     return L;
 }
@@ -106,7 +104,7 @@ static FMT_INLINE char *line_emit(const struct line *L, const fmt_line_key *k,
     for (size_t i = 0; i < L->nf; i++) {
         const log_field *f = &k->fields[i];
         /* The same bytes, then the end of the key: no strlen. */
-        if (f->key != L->key[i] || !same_bytes(L->bytes + L->key_at[i], f->key, L->key_len[i]) ||
+        if (!f->key || !same_bytes(L->bytes + L->key_at[i], f->key, L->key_len[i]) ||
             f->key[L->key_len[i]] != '\0')
             return NULL;
         memcpy(o, L->bytes + at, L->seg_end[i] - at);
@@ -221,13 +219,11 @@ void fmt_json_line_learn(const log_record *r, log_json_preset preset, const char
             L->key_at[0] = m->comma[0] + 2 - m->line;
         }
         L->seg_end[i] = at;
-        L->key[i] = r->fields[i].key;
         L->key_len[i] = strlen(r->fields[i].key);
     }
     assert(at == len);
     L->len = len;
     L->msg_at = m->msg + 1 - m->line;
-    L->msg = r->msg;
     L->msg_len = r->msg_len;
     L->nf = nf;
     L->logger = r->logger;

@@ -10,8 +10,9 @@
  * copy and its values, each written by the encoder's own scalar writer
  * (fmt_json_scalar.h). Debug builds check every line written from the
  * cache against a fresh encoding (fmt_json_check). What is cached is
- * compared by content, not only by pointer: a message or key buffer that
- * was rewritten in place is a miss. ("Replay" in this library means only
+ * compared by content, not by pointer: a message or key buffer that was
+ * rewritten in place is a miss, and the same text at another address (the
+ * async writer's copies) a hit. ("Replay" in this library means only
  * replay on error, log_context_replay; this cache reuses bytes.)
  */
 #ifndef CTXLOG_FMT_JSON_LINE_H

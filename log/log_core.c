@@ -8,6 +8,7 @@
  * allocates nothing. A call made while the same thread is already inside one
  * (a filter or a json_t dump that logs) gets fresh buffers of its own.
  */
+#include "log/async/async_capture.h"
 #include "log/filter_ctx.h"
 #include "log/log_internal.h"
 #include "log/log_policy.h"
@@ -444,8 +445,7 @@ static ALWAYS_INLINE int cached_line_record(log_logger *lg, log_level level, con
     int done = 0;
     log_sink *s = route->line_sink;
     if (s && (int)level < LOG_LEVEL_ERROR &&
-        (int)level >= atomic_load_explicit(&s->level, memory_order_relaxed) &&
-        !atomic_load_explicit(&log__async_on, memory_order_relaxed)) {
+        (int)level >= atomic_load_explicit(&s->level, memory_order_relaxed)) {
         const ctx_snapshot *snap = ctx__current();
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -479,6 +479,63 @@ static ALWAYS_INLINE int cached_line_record(log_logger *lg, log_level level, con
     }
     log__route_unpin();
     return done;
+}
+
+/* The context entry a captured record needs first (async_capture.h): the
+ * context filter's fields of snapshot snap, from the thread's scratch. Out
+ * of line: once per context change. */
+static __attribute__((noinline)) int capture_context(log_sink *s, const ctx_snapshot *snap)
+{
+    int temporary, rc = LOG__CAPTURE_NO;
+    log__scratch *sc = scratch_get(&temporary);
+    if (sc && log__filter_ctx_rebuild(sc, snap) == 0)
+        rc = log__capture_ctx(s, snap->serial, sc->ctx, sc->ctx_n);
+    if (sc)
+        scratch_put(sc, temporary);
+    return rc;
+}
+
+/*
+ * Async mode's route for the same routes (the line cache's): no record is
+ * made; what it is made of is copied into the thread's queue, and the
+ * writer encodes it (log/async/async_capture.h). Returns 1 when queued (or
+ * dropped and counted), 0 when the record is to be made the usual way.
+ */
+static ALWAYS_INLINE int captured_record(log_logger *lg, log_level level, const char *msg,
+                                         size_t msg_len, const log_field *fields, size_t nfields)
+{
+    if (lg->nbound)
+        return 0;
+    log_logger *owner = lg->owner;
+    const log_route *route = log__route_pin(owner);
+    if (!route)
+        return 0; /* the usual way counts it */
+    int rc = LOG__CAPTURE_NO;
+    log_sink *s = route->line_sink;
+    if (s && (int)level >= atomic_load_explicit(&s->level, memory_order_relaxed)) {
+        if (__builtin_expect(log__tbuf_dirty, 0))
+            log__tbufs_write_mine(); /* records from before async mode first */
+        const ctx_snapshot *snap = ctx__current();
+        rc = log__capture_put(s, snap->serial, level, owner->name, msg, msg_len, fields, nfields);
+        if (__builtin_expect(rc == LOG__CAPTURE_CTX, 0)) {
+            rc = capture_context(s, snap);
+            if (rc == LOG__CAPTURE_CTX)
+                rc = log__capture_put(s, snap->serial, level, owner->name, msg, msg_len, fields,
+                                      nfields);
+        }
+    }
+    log__route_unpin();
+    return rc == LOG__CAPTURE_DONE;
+}
+
+/* A record neither filter nor policy may change: written from the line
+ * cache in sync mode, captured in async mode, when its route allows. */
+static ALWAYS_INLINE int plain_record(log_logger *lg, log_level level, const char *msg,
+                                      size_t msg_len, const log_field *fields, size_t nfields)
+{
+    if (atomic_load_explicit(&log__async_on, memory_order_relaxed))
+        return captured_record(lg, level, msg, msg_len, fields, nfields);
+    return cached_line_record(lg, level, msg, msg_len, fields, nfields);
 }
 
 /* The message of a printf-style call, in the thread's message buffer; the
@@ -555,7 +612,7 @@ static __attribute__((noinline)) void kv_policy(log_logger *lg, log_level level,
     if (!policy_decide(lg->owner, level, file, line, &pol))
         return;
     /* The line cache's shortcut makes no record for a policy to see. */
-    if (!pol.keep && !pol.replay && cached_line_record(lg, level, msg, msg_len, fields, nfields))
+    if (!pol.keep && !pol.replay && plain_record(lg, level, msg, msg_len, fields, nfields))
         return;
     kv_with(lg, level, file, line, func, msg, msg_len, fields, nfields, &pol);
 }
@@ -576,9 +633,20 @@ void log__core_kv(log_logger *lg, log_level level, const char *file, int line, c
         kv_policy(lg, level, file, line, func, msg, msg_len, fields, nfields);
         return;
     }
-    if (cached_line_record(lg, level, msg, msg_len, fields, nfields))
+    if (plain_record(lg, level, msg, msg_len, fields, nfields))
         return;
     kv_emit(lg, level, file, line, func, msg, msg_len, fields, nfields, &no_policy);
+}
+
+void log__core_kv_async(log_logger *lg, log_level level, const char *file, int line,
+                        const char *func, const char *msg, size_t msg_len,
+                        const log_field *fields, size_t nfields)
+{
+    log_logger *l = lg ? lg : log__root();
+    if (level_enabled(l->owner, level) == REC_ON && msg && (fields || !nfields) &&
+        captured_record(l, level, msg, msg_len, fields, nfields))
+        return;
+    log__core_kv(lg, level, file, line, func, msg, msg_len, fields, nfields);
 }
 
 static void owed_run(void *arg)

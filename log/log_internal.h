@@ -188,6 +188,12 @@ void log__core_kv(log_logger *lg, log_level level, const char *file, int line, c
 void log__core_vprintf(log_logger *lg, log_level level, const char *file, int line,
                        const char *func, const log_field *fields, size_t nfields,
                        const char *fmt, va_list ap);
+/* The same in async mode: its common case queued for the writer to encode
+ * when the logger, the route and the context leave nothing else to do
+ * (log/async/async_capture.h), else log__core_kv. */
+void log__core_kv_async(log_logger *lg, log_level level, const char *file, int line,
+                        const char *func, const char *msg, size_t msg_len,
+                        const log_field *fields, size_t nfields);
 
 /* Write a summary the burst limit owes (log_policy.h), past the policies,
  * in the empty context. `arg` is unused: the signature fits

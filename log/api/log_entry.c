@@ -3,7 +3,8 @@
  * The logging calls behind the macros of <ctxlog/log.h>: the library sets
  * itself up from the environment on the first record (log/config), then
  * hands the record to the core (log/log_core.c), which never calls the
- * set-up itself.
+ * set-up itself. In async mode a typed record is offered to the core's
+ * captured-record path first (log__core_kv_async).
  */
 #include <stdarg.h>
 #include <string.h>
@@ -29,6 +30,8 @@ void log__kv_n(log_logger *lg, log_level level, const char *file, int line, cons
 {
     if (__builtin_expect(!atomic_load_explicit(&log__initialized, memory_order_acquire), 0))
         kv_first(lg, level, file, line, func, msg, msg_len, fields, nfields);
+    else if (atomic_load_explicit(&log__async_on, memory_order_relaxed))
+        log__core_kv_async(lg, level, file, line, func, msg, msg_len, fields, nfields);
     else
         log__core_kv(lg, level, file, line, func, msg, msg_len, fields, nfields);
 }

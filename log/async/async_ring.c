@@ -4,6 +4,7 @@
  * formatted record over, and what happens when the ring is full (wait for
  * the writer, or drop and count).
  */
+#include "log/async/async_capture.h"
 #include "log/async/async_ring.h"
 #include "log/sinks/sink_ops.h"
 
@@ -23,8 +24,8 @@ static log__ring_consumer consumer;
  * before every producer's read); the same consumer after that. */
 void log__rings_set_consumer(const log__ring_consumer *c)
 {
-    assert(c && c->wake && c->due);
-    assert(!consumer.wake || (consumer.wake == c->wake && consumer.due == c->due));
+    assert(c && c->wake);
+    assert(!consumer.wake || consumer.wake == c->wake);
     if (!consumer.wake)
         consumer = *c;
 }
@@ -37,7 +38,7 @@ static pthread_mutex_t room_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t room_cond = PTHREAD_COND_INITIALIZER;
 static pthread_key_t ring_key;
 static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
-static CTX__TLS log__ring *my_ring;
+CTX__TLS log__ring *log__my_ring;
 
 log__ring *log__rings_first(void)
 {
@@ -47,8 +48,8 @@ log__ring *log__rings_first(void)
 static void ring_orphan(void *p)
 {
     log__ring *r = p;
-    if (my_ring == r)
-        my_ring = NULL;
+    if (log__my_ring == r)
+        log__my_ring = NULL;
     atomic_store_explicit(&r->state, RING_ORPHAN, memory_order_release);
 }
 
@@ -67,9 +68,9 @@ static size_t pow2_at_least(size_t n)
 
 /* The calling thread's ring: a free one of the configured size, or a new
  * one. NULL when out of memory. */
-static log__ring *ring_get(void)
+log__ring *log__ring_make_mine(void)
 {
-    log__ring *r = my_ring;
+    log__ring *r = log__my_ring;
     if (r)
         return r;
     (void)pthread_once(&ring_once, ring_key_make);
@@ -82,22 +83,19 @@ static log__ring *ring_get(void)
     if (!r) {
         r = calloc(1, sizeof *r);
         char *data = r ? malloc(cap) : NULL;
-        char *stage = data ? malloc(log__ring_stage_cap(cap)) : NULL;
-        if (!stage) {
-            free(data);
+        if (!data) {
             free(r);
             return NULL;
         }
         r->data = data;
         r->cap = cap;
-        r->stage = stage;
         log__ring *first = log__rings_first();
         do
             atomic_store_explicit(&r->next, first, memory_order_relaxed);
         while (!atomic_compare_exchange_weak(&rings, &first, r));
     }
     (void)pthread_setspecific(ring_key, r);
-    my_ring = r;
+    log__my_ring = r;
     return r;
 }
 
@@ -139,45 +137,16 @@ static void wait_for_tail(log__ring *r, uint64_t tail)
     }
 }
 
-/* ---- the stage ---------------------------------------------------------- */
-
-static void stage_lock(log__ring *r)
+void log__ring_wake_consumer(void)
 {
-    unsigned spins = 0;
-    while (atomic_exchange_explicit(&r->stage_lock, 1, memory_order_acquire)) {
-        /* The writer copies the stage out (a few hundred ns), or it waits
-         * for room as the thread would. */
-        if (++spins > 64)
-            sched_yield();
-    }
+    consumer.wake();
 }
 
-static void stage_unlock(log__ring *r)
-{
-    atomic_store_explicit(&r->stage_lock, 0, memory_order_release);
-}
-
-/* Count the staged entries of stage[0, n) as dropped, per sink. */
-static void stage_drop(const char *stage, size_t n)
-{
-    for (size_t at = 0; at < n;) {
-        log__ring_hdr h;
-        memcpy(&h, stage + at, RING_HDR);
-        atomic_fetch_add_explicit(&h.sink->dropped, 1, memory_order_relaxed);
-        log__count_dropped(1);
-        at += log__ring_entry_size(h.len);
-    }
-}
-
-/* Make room for `total` more bytes after `head`, stage lock held: 0 when
- * there is room (waited for when `wait`), 1 when there is none and not
- * `wait`, -1 when there is none and full queues drop. */
-static int ring_room(log__ring *r, uint64_t head, size_t total, int wait)
+int log__ring_room_slow(log__ring *r, uint64_t head, size_t total)
 {
     /* The tail is read again only when the room last seen is not enough:
      * its cache line is the writer's, and stays there. */
-    if (head + total - r->tail_seen > r->cap)
-        r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+    r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
     if (head + total - r->tail_seen <= r->cap)
         return 0;
     if (atomic_load_explicit(&drop_when_full, memory_order_relaxed)) {
@@ -185,154 +154,39 @@ static int ring_room(log__ring *r, uint64_t head, size_t total, int wait)
             consumer.wake();
         return -1;
     }
-    if (!wait)
-        return 1;
-    wait_for_tail(r, head + total - r->cap);
+    /* Until half the ring is free, not only this entry's room: the writer
+     * is behind, and a thread that waited for each entry would wait at
+     * every run the writer writes. One longer wait now and then keeps the
+     * calls in between from waiting at all. */
+    uint64_t half = total <= r->cap / 2 ? head + total - r->cap / 2 : head;
+    wait_for_tail(r, half);
+    r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
     return 0;
-}
-
-/* Publish the ring's new head (stage lock held). */
-static void ring_publish(log__ring *r, uint64_t head)
-{
-    /* Forward, by whole entries, never more than the ring ahead of the
-     * writer (ring_room made the room). */
-    assert(head > atomic_load_explicit(&r->head, memory_order_relaxed) && head % 16 == 0);
-    assert(head - atomic_load(&r->tail) <= r->cap);
-    atomic_store_explicit(&r->head, head, memory_order_release);
-    log__ring_check(r);
-    /* No fence: a writer that went to sleep just as this was queued wakes
-     * by itself within LOG__FLUSH_INTERVAL_NS. */
-    if (atomic_load_explicit(&log__ring_consumer_idle, memory_order_relaxed))
-        consumer.wake();
-}
-
-/*
- * Copy the staged entries into the ring in one piece (or two, around its
- * end), stage lock held. Without room: with `drop` configured the entries
- * are dropped and counted; else with `wait` set this waits for the writer,
- * and without it returns 1 (nothing done). Returns 0 when the stage is
- * empty.
- */
-static int stage_publish_locked(log__ring *r, int wait)
-{
-    size_t n = atomic_load_explicit(&r->stage_len, memory_order_relaxed);
-    if (!n)
-        return 0;
-    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-    size_t off = (size_t)head & (r->cap - 1);
-    size_t contig = r->cap - off, first = n;
-    if (contig < n) {
-        /* The whole entries that fit before the end; a WRAP header fills
-         * the rest (entries are multiples of 16 bytes, so is contig). */
-        first = 0;
-        for (;;) {
-            log__ring_hdr h;
-            memcpy(&h, r->stage + first, RING_HDR);
-            size_t e = log__ring_entry_size(h.len);
-            if (first + e > contig)
-                break;
-            first += e;
-        }
-    }
-    size_t total = first == n ? n : contig + (n - first);
-    int room = ring_room(r, head, total, wait);
-    if (room > 0)
-        return 1;
-    if (room < 0) {
-        stage_drop(r->stage, n);
-    } else {
-        memcpy(r->data + off, r->stage, first);
-        if (first < n) {
-            if (first < contig) {
-                log__ring_hdr wrap = {.sink = NULL, .len = 0, .flags = RING_WRAP};
-                memcpy(r->data + off + first, &wrap, RING_HDR);
-            }
-            memcpy(r->data, r->stage + first, n - first);
-        }
-        ring_publish(r, head + total);
-    }
-    atomic_store_explicit(&r->stage_len, 0, memory_order_relaxed);
-    return 0;
-}
-
-/* One entry straight into the ring (one bigger than a stage), after what
- * is staged; stage lock held. */
-static void ring_put_locked(log__ring *r, log_sink *s, const char *text, size_t len)
-{
-    (void)stage_publish_locked(r, 1);
-    size_t need = log__ring_entry_size(len);
-    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-    size_t off = (size_t)head & (r->cap - 1);
-    size_t contig = r->cap - off;
-    if (ring_room(r, head, contig < need ? contig + need : need, 1) < 0) {
-        atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
-        log__count_dropped(1);
-        return;
-    }
-    if (contig < need) {
-        log__ring_hdr wrap = {.sink = NULL, .len = 0, .flags = RING_WRAP};
-        memcpy(r->data + off, &wrap, RING_HDR);
-        head += contig;
-        off = 0;
-    }
-    log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = 0};
-    memcpy(r->data + off, &h, RING_HDR);
-    memcpy(r->data + off + RING_HDR, text, len);
-    ring_publish(r, head + need);
-}
-
-int log__ring_stage_publish(log__ring *r, uint64_t older_than_ns)
-{
-    if (!atomic_load_explicit(&r->stage_len, memory_order_relaxed))
-        return 0;
-    if (atomic_exchange_explicit(&r->stage_lock, 1, memory_order_acquire))
-        return 1; /* its thread is at it */
-    int rc = 0;
-    if (!older_than_ns || r->stage_since <= older_than_ns)
-        rc = stage_publish_locked(r, 0);
-    stage_unlock(r);
-    return rc;
 }
 
 void log__async_put(log_sink *s, const char *text, size_t len, int urgent)
 {
-    log__ring *r = ring_get();
+    log__ring *r = log__ring_mine();
     size_t need = log__ring_entry_size(len);
     if (!r || need > r->cap / 2 || len > UINT32_MAX) {
         /* Out of memory, or too big for the ring: written from here, after
          * what this thread queued before, to keep its order. */
-        if (r) {
-            stage_lock(r);
-            (void)stage_publish_locked(r, 1);
-            stage_unlock(r);
+        if (r)
             wait_for_tail(r, atomic_load_explicit(&r->head, memory_order_relaxed));
-        }
         log__sink_put(s, text, len, urgent ? LOG__PUT_URGENT : LOG__PUT_SYNC);
         return;
     }
-    size_t cap = log__ring_stage_cap(r->cap);
-    uint64_t since = 0;
-    stage_lock(r);
-    size_t have = atomic_load_explicit(&r->stage_len, memory_order_relaxed);
-    if (need > cap - have) {
-        (void)stage_publish_locked(r, 1);
-        have = 0;
+    uint64_t head;
+    char *p = log__ring_reserve(r, need, &head);
+    if (!p) {
+        atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+        log__count_dropped(1);
+        return;
     }
-    if (need <= cap) {
-        log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = 0};
-        memcpy(r->stage + have, &h, RING_HDR);
-        memcpy(r->stage + have + RING_HDR, text, len);
-        if (!have)
-            since = r->stage_since = log__now_ns();
-        atomic_store_explicit(&r->stage_len, have + need, memory_order_relaxed);
-    } else {
-        ring_put_locked(r, s, text, len); /* bigger than a stage */
-    }
-    if (urgent)
-        (void)stage_publish_locked(r, 1);
-    stage_unlock(r);
-    if (since)
-        consumer.due(since); /* so that the writer takes it within the interval */
+    log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = 0};
+    memcpy(p, &h, RING_HDR);
+    memcpy(p + RING_HDR, text, len);
+    log__ring_commit(r, head, urgent);
 }
 
 void log__async_configure(size_t bytes, bool drop)
@@ -342,10 +196,10 @@ void log__async_configure(size_t bytes, bool drop)
     atomic_store(&drop_when_full, drop);
 }
 
-/* How long, in all, the crash handler waits for others (milliseconds): for
- * the writer to end a write under way, and for a stage in use. A write to
- * a pipe that nobody reads may never end; then the handler writes the
- * entries itself (they may come out twice, but are not lost). */
+/* How long, in all, the crash handler waits for the writer to end a write
+ * under way (milliseconds). A write to a pipe that nobody reads may never
+ * end; then the handler writes the entries itself (they may come out
+ * twice, but are not lost). */
 #define CRASH_PATIENCE_MS 1000
 static int crash_patience = CRASH_PATIENCE_MS; /* the handler runs once */
 
@@ -363,11 +217,6 @@ static bool crash_wait(void)
 void log__rings_crash_write(void)
 {
     for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next)) {
-        /* The stage first: while the handler holds its lock, nobody copies
-         * it into the ring, so the head stays where it is read. */
-        bool staged_mine;
-        while (!(staged_mine = !atomic_exchange(&r->stage_lock, 1)) && crash_wait())
-            ;
         uint64_t head = atomic_load(&r->head);
         uint64_t from = atomic_load(&r->claimed);
         while (from < head && !atomic_compare_exchange_weak(&r->claimed, &from, head))
@@ -380,25 +229,16 @@ void log__rings_crash_write(void)
             ;
         if (tail > from)
             tail = from;
+        log__capture_crash_begin(r);
         while (tail < head) {
             log__ring_hdr h;
             const char *text = log__ring_next(r, &tail, head, &h);
-            if (text && h.sink && h.sink->ops->crash_write)
+            if (!text)
+                continue;
+            if (h.flags & (RING_CAPTURED | RING_CONTEXT))
+                log__capture_crash_entry(r, &h, text);
+            else if (h.sink && h.sink->ops->crash_write)
                 h.sink->ops->crash_write(h.sink, text, h.len);
-        }
-        /* Then what is staged, newer; taken, so that the writer does not
-         * copy it into the ring after all. */
-        size_t n = atomic_load(&r->stage_len);
-        for (size_t at = 0; at < n;) {
-            log__ring_hdr h;
-            memcpy(&h, r->stage + at, RING_HDR);
-            if (h.sink && h.sink->ops->crash_write)
-                h.sink->ops->crash_write(h.sink, r->stage + at + RING_HDR, h.len);
-            at += log__ring_entry_size(h.len);
-        }
-        if (staged_mine) {
-            atomic_store(&r->stage_len, 0);
-            stage_unlock(r);
         }
     }
 }
@@ -419,10 +259,10 @@ static void rings_fork(int phase)
     for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next)) {
         atomic_store(&r->tail, atomic_load(&r->head));
         atomic_store(&r->claimed, atomic_load(&r->tail));
-        atomic_store(&r->stage_len, 0);
-        atomic_store(&r->stage_lock, 0); /* a thread that held it is not here */
         atomic_store(&r->waiting, 0);
-        if (r != my_ring)
+        /* The parent's writer may not have taken its context entries. */
+        r->ctx_serial = 0;
+        if (r != log__my_ring)
             atomic_store(&r->state, RING_FREE);
     }
 }

@@ -7,15 +7,19 @@
  * formatted record, padded to 16 bytes. An entry never wraps: when the end
  * of the ring is too short for it, a WRAP header fills the rest.
  *
- * A producer does not write its entries into the ring one by one: the
- * ring's lines are the writer's too (it reads them from the other core),
- * and every store to one of them would wait for it to come back. Entries
- * are staged first, in the same format, in a small buffer of the thread's
- * own (log__ring_stage_cap bytes), and copied into the ring in one piece
- * when it fills up, for a record at error or above, and by the writer: for
- * log_flush, for a thread gone, and for a stage older than
- * LOG__FLUSH_INTERVAL_NS. A lock per ring (one exchange, uncontended but
- * for those) serializes the thread and the writer as producers.
+ * The thread writes each entry straight into its ring and publishes it by
+ * moving the head (a release store): no lock, no system call. The writer
+ * reads entries well behind the head (it pauses between passes), so the
+ * lines the thread writes are seldom the ones being read; the thread asks
+ * for the line it will write next ahead of time (prefetch for writing),
+ * so that taking it back from the writer's cache is not waited for. The
+ * writer is woken only when it sleeps, and then once per 4 KiB queued or
+ * for a record at error or above; otherwise it finds the records on its
+ * next pass, within LOG__FLUSH_INTERVAL_NS.
+ *
+ * Besides formatted records (text for a sink), a ring holds captured
+ * records and context entries (async_capture.h): what a record is made
+ * of, encoded by the writer.
  *
  * Rings are never freed: when its thread exits a ring is orphaned, drained,
  * then given to the next thread that needs one. So the list of rings can be
@@ -37,6 +41,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "ctx/ctx_tls.h"
 #include "log/async/async.h"
 
 enum { RING_OWNED = 0, RING_ORPHAN = 1, RING_FREE = 2 };
@@ -44,11 +49,9 @@ enum { RING_OWNED = 0, RING_ORPHAN = 1, RING_FREE = 2 };
 typedef struct log__ring {
     _Atomic uint64_t head; /* bytes ever written (producer) */
     uint64_t tail_seen;    /* the producer's last read of tail: room it knows of */
-    atomic_int stage_lock; /* 1: held (by the thread or the writer) */
-    _Atomic size_t stage_len; /* bytes staged; read without the lock as a hint */
-    uint64_t stage_since;  /* CLOCK_MONOTONIC of the first staged entry */
-    char *stage;           /* log__ring_stage_cap(cap) bytes */
-    char pad_head[16];
+    uint64_t ctx_serial;   /* the producer's: the snapshot of the last context
+                            * entry queued (async_capture.h); 0: none */
+    char pad_head[40];
     _Atomic uint64_t tail; /* bytes ever consumed: written out (writer) */
     _Atomic uint64_t claimed; /* bytes taken to be written (writer, crash handler) */
     char pad_tail[48];
@@ -56,6 +59,7 @@ typedef struct log__ring {
     size_t cap;            /* a power of two */
     atomic_int state;
     atomic_int waiting;    /* the producer waits for room */
+    struct log__ring_ctx *ctx; /* the writer's: context entries taken (async_capture.c) */
     struct log__ring *_Atomic next;
 } log__ring;
 
@@ -66,7 +70,9 @@ typedef struct log__ring_hdr {
 } log__ring_hdr;
 
 #define RING_HDR ((size_t)sizeof(log__ring_hdr))
-#define RING_WRAP 1u
+#define RING_WRAP 1u     /* filler to the end of the ring */
+#define RING_CAPTURED 2u /* a captured record (async_capture.h) */
+#define RING_CONTEXT 4u  /* a context entry (async_capture.h) */
 
 /*
  * The ring's counters, in Debug builds (they only grow): tail <= claimed
@@ -113,31 +119,94 @@ static inline const char *log__ring_next(const log__ring *r, uint64_t *tail, uin
     return r->data + off + RING_HDR;
 }
 
-/* Bytes a ring of `cap` bytes stages: small enough that a whole stage
- * always finds room in the ring, even across its end. */
-static inline size_t log__ring_stage_cap(size_t cap)
-{
-    return cap / 4 < 4096 ? cap / 4 : 4096;
-}
-
 /* The rings' consumer (the writer, async_writer.c), as the rings see it:
  * the rings know nothing else of it. It registers before it turns async
  * mode on, and sets log__ring_consumer_idle while it sleeps. */
 typedef struct log__ring_consumer {
-    void (*wake)(void);             /* records were queued while it slept */
-    void (*due)(uint64_t since_ns); /* a stage became non-empty at since_ns */
+    void (*wake)(void); /* records were queued while it slept */
 } log__ring_consumer;
 void log__rings_set_consumer(const log__ring_consumer *c);
 extern atomic_int log__ring_consumer_idle;
 
 /* The first ring of the list (newest first). */
 log__ring *log__rings_first(void);
-/* For the writer: copy r's staged entries into it when there are any (and,
- * with older_than_ns, only when staged before that). Returns 0 when nothing
- * is left staged, 1 when the stage is in use by its thread or the ring has
- * no room for it (drain the ring and try again). */
-int log__ring_stage_publish(log__ring *r, uint64_t older_than_ns);
 /* Wake a producer waiting for room in `r`. */
 void log__ring_wake_producer(log__ring *r);
+
+/* ---- the producer's side: the calling thread's ring ---- */
+
+extern CTX__TLS log__ring *log__my_ring;
+/* The calling thread's ring, made or taken on its first entry; NULL when
+ * out of memory. */
+log__ring *log__ring_make_mine(void);
+static inline log__ring *log__ring_mine(void)
+{
+    log__ring *r = log__my_ring;
+    return r ? r : log__ring_make_mine();
+}
+
+/* Make room for `total` more bytes after `head`, waiting for the writer
+ * unless full queues drop: 0 when there is room, -1 when the entry is to
+ * be dropped (the caller counts it). */
+int log__ring_room_slow(log__ring *r, uint64_t head, size_t total);
+
+/* Ask for the cache line at p to be written soon: taken from the writer's
+ * cache now, so that the store that comes later does not wait for it. */
+static inline void log__prefetch_write(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p)); /* a no-op where not supported */
+#else
+    __builtin_prefetch(p, 1, 3);
+#endif
+}
+
+/*
+ * Where the entry of `need` bytes (log__ring_entry_size) goes in r (the
+ * calling thread's), its header first; a WRAP filler is written when the
+ * end of the ring is too close. *head gets the head to publish after it
+ * (log__ring_commit). NULL when the ring is full and full queues drop (the
+ * caller counts the entry); else waits for room. need <= cap / 2.
+ */
+static inline char *log__ring_reserve(log__ring *r, size_t need, uint64_t *head)
+{
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    size_t off = (size_t)h & (r->cap - 1);
+    size_t contig = r->cap - off;
+    size_t total = contig < need ? contig + need : need;
+    assert(need <= r->cap / 2 && need % 16 == 0);
+    if (__builtin_expect(h + total - r->tail_seen > r->cap, 0) &&
+        log__ring_room_slow(r, h, total) != 0)
+        return NULL;
+    if (__builtin_expect(contig < need, 0)) {
+        log__ring_hdr wrap = {.sink = NULL, .len = 0, .flags = RING_WRAP};
+        memcpy(r->data + off, &wrap, RING_HDR);
+        h += contig;
+        off = 0;
+    }
+    *head = h + need;
+    /* Two lines past this entry: written by the next entries. */
+    log__prefetch_write(r->data + ((off + need + 128) & (r->cap - 1)));
+    return r->data + off;
+}
+
+/* Publish the entries written up to `head`; wake the writer when it
+ * sleeps and this is urgent or crossed a 4 KiB mark (the consumer's
+ * wake). */
+void log__ring_wake_consumer(void);
+static inline void log__ring_commit(log__ring *r, uint64_t head, int urgent)
+{
+    uint64_t old = atomic_load_explicit(&r->head, memory_order_relaxed);
+    /* Forward, by whole entries, never more than the ring ahead of the
+     * writer (log__ring_reserve made the room). */
+    assert(head > old && head % 16 == 0 && head - atomic_load(&r->tail) <= r->cap);
+    atomic_store_explicit(&r->head, head, memory_order_release);
+    log__ring_check(r);
+    /* No fence: a writer that went to sleep just as this was queued wakes
+     * by itself within LOG__FLUSH_INTERVAL_NS. */
+    if (__builtin_expect(atomic_load_explicit(&log__ring_consumer_idle, memory_order_relaxed), 0) &&
+        (urgent || (old ^ head) >= 4096))
+        log__ring_wake_consumer();
+}
 
 #endif /* CTXLOG_LOG_ASYNC_RING_H */

@@ -12,6 +12,8 @@
  * drain finds nothing it polls for a while (so that logging threads seldom
  * have to wake it), then sleeps until woken or until a buffer falls due.
  */
+#include "log/async/async_capture.h"
+#include "log/async/async_clock.h"
 #include "log/async/async_ring.h"
 
 #include <assert.h>
@@ -62,30 +64,76 @@ static bool claim_run(void *payload)
     return false;
 }
 
+/* The writer's lines for the captured records of a run (async_capture.h),
+ * given back when it grew big. */
+static fmt_buf w_lines;
+
+/* Take the context entry at [from, to) of r: claimed first, so that the
+ * crash handler, which takes over from the claimed position, finds the
+ * ring's context (log__ring_ctx) as of there once the tail has moved. */
+static bool take_context(log__ring *r, uint64_t from, uint64_t to, const char *payload,
+                         size_t len, uint64_t *taken)
+{
+    struct run run = {.r = r, .from = from, .to = to};
+    if (!claim_run(&run)) {
+        *taken = run.taken;
+        return false;
+    }
+    (void)log__capture_take_ctx(r, payload, len); /* failing, its records are counted */
+    return true;
+}
+
 /* Drain `r` up to `limit` (a head it had); returns the entries written.
- * Runs of entries for one sink are written in one writev from the ring;
- * the tail moves past entries once they are written. */
+ * Runs of entries for one sink are written in one writev: formatted ones
+ * from the ring, captured ones encoded into w_lines first. The tail moves
+ * past entries once they are written. */
 static size_t drain_ring(log__ring *r, uint64_t limit)
 {
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     size_t total = 0;
     while (tail < limit) {
         struct iovec iov[GATHER];
+        size_t at[GATHER]; /* SIZE_MAX, or where in w_lines the line starts */
         log_sink *sink = NULL;
         int n = 0;
         uint64_t end = tail;
+        fmt_buf_clear(&w_lines);
         while (end < limit && n < GATHER) {
             uint64_t next = end;
             log__ring_hdr h;
             const char *text = log__ring_next(r, &next, limit, &h);
+            if (text && (h.flags & RING_CONTEXT)) {
+                if (n || end != tail)
+                    break; /* the run before it first */
+                uint64_t taken;
+                if (!take_context(r, end, next, text, h.len, &taken))
+                    next = taken;
+                end = tail = next;
+                atomic_store_explicit(&r->tail, tail, memory_order_release);
+                continue;
+            }
             if (text && n && h.sink != sink)
                 break;
             end = next; /* past a WRAP filler too */
             if (!text)
                 break;
             sink = h.sink;
-            iov[n++] = (struct iovec){(void *)(uintptr_t)text, h.len};
+            if (h.flags & RING_CAPTURED) {
+                size_t start = w_lines.len;
+                if (log__capture_encode(r, h.sink, text, h.len, &w_lines) != 0)
+                    continue; /* lost, and counted */
+                at[n] = start;
+                iov[n++] = (struct iovec){NULL, w_lines.len - start};
+            } else {
+                at[n] = SIZE_MAX;
+                iov[n++] = (struct iovec){(void *)(uintptr_t)text, h.len};
+            }
         }
+        if (tail >= limit || end == tail)
+            continue; /* only a context entry (or a run cut right after one) */
+        for (int i = 0; i < n; i++)
+            if (at[i] != SIZE_MAX)
+                iov[i].iov_base = w_lines.data + at[i]; /* w_lines grows no more */
         struct run run = {.r = r, .from = tail, .to = end};
         bool mine = n ? log__sink_put_gathered(sink, iov, n, claim_run, &run) : claim_run(&run);
         if (mine) {
@@ -100,6 +148,9 @@ static size_t drain_ring(log__ring *r, uint64_t limit)
         log__ring_check(r); /* written (or taken by the crash handler) only once claimed */
         log__ring_wake_producer(r);
     }
+    if (w_lines.cap > 1024 * 1024)
+        fmt_buf_free(&w_lines);
+    log__ring_wake_producer(r);
     return total;
 }
 
@@ -107,40 +158,21 @@ static size_t drain_ring(log__ring *r, uint64_t limit)
 static size_t drain_all(void)
 {
     size_t n = 0;
+    log__stamp_sync(); /* for the captured records' time */
     for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next)) {
         uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
         if (head != atomic_load_explicit(&r->tail, memory_order_relaxed))
             n += drain_ring(r, head);
-        else if (atomic_load(&r->state) == RING_ORPHAN && !atomic_load(&r->stage_len))
+        else if (atomic_load(&r->state) == RING_ORPHAN)
             atomic_store(&r->state, RING_FREE); /* drained: reusable */
     }
     return n;
 }
 
-/* Queue what threads left staged (see async_ring.h): the stages of
- * threads gone, and those older than LOG__FLUSH_INTERVAL_NS. A stage in use
- * or without room waits for the next pass. */
-static void publish_old_stages(void)
-{
-    uint64_t now = log__now_ns();
-    uint64_t old = now > LOG__FLUSH_INTERVAL_NS ? now - LOG__FLUSH_INTERVAL_NS : 1;
-    for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next))
-        (void)log__ring_stage_publish(r, atomic_load(&r->state) == RING_ORPHAN ? 0 : old);
-}
-
-/* Queue every stage, for a flush: each is taken once it is free and has
- * room (draining makes room, and frees a thread that waits for it). */
-static void publish_all_stages(void)
-{
-    for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next))
-        while (log__ring_stage_publish(r, 0))
-            if (!drain_all())
-                sched_yield();
-}
-
 /* Everything queued so far: the heads now, drained to. */
 static void drain_to_now(void)
 {
+    log__stamp_sync();
     for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next))
         drain_ring(r, atomic_load_explicit(&r->head, memory_order_acquire));
 }
@@ -152,15 +184,6 @@ static int rings_empty(void)
     for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next))
         if (atomic_load_explicit(&r->head, memory_order_acquire) !=
             atomic_load_explicit(&r->tail, memory_order_acquire))
-            return 0;
-    return 1;
-}
-
-/* Nothing staged either. */
-static int stages_empty(void)
-{
-    for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next))
-        if (atomic_load_explicit(&r->stage_len, memory_order_relaxed))
             return 0;
     return 1;
 }
@@ -199,7 +222,6 @@ static void *writer_main(void *arg)
         uint64_t req = flush_req;
         pthread_mutex_unlock(&w_lock);
         if (req != flush_done) {
-            publish_all_stages();
             drain_to_now();
             log__sinks_report_drops();
             (void)log__sinks_flush(0, 0);
@@ -210,7 +232,6 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w_lock);
             continue;
         }
-        publish_old_stages();
         if (drain_all()) {
             batch = 1;
             polls = 0;
@@ -240,11 +261,10 @@ static void *writer_main(void *arg)
         atomic_store(&log__ring_consumer_idle, 1);
         if (!kicked && flush_req == flush_done && rings_empty()) {
             /* In async mode, wake up now and then even with no buffer
-             * waiting: a record queued just as this went to sleep; and
-             * while records are staged, to queue them in time. */
+             * waiting: for records queued while this slept (a logging
+             * thread wakes it only once per 4 KiB queued). */
             uint64_t until = due;
-            if ((atomic_load(&log__async_on) || !stages_empty()) &&
-                until > now + LOG__FLUSH_INTERVAL_NS)
+            if (atomic_load(&log__async_on) && until > now + LOG__FLUSH_INTERVAL_NS)
                 until = now + LOG__FLUSH_INTERVAL_NS;
             atomic_store(&flush_deadline, until);
             if (until == UINT64_MAX) {
@@ -324,7 +344,7 @@ void log__async_drain(void)
     /* In sync mode with nothing left queued there is nothing to wait for.
      * In async mode the writer goes through a flush all the same: it may
      * still owe a record about drops. */
-    if (!atomic_load(&log__async_on) && rings_empty() && stages_empty())
+    if (!atomic_load(&log__async_on) && rings_empty())
         return;
     pthread_mutex_lock(&w_lock);
     if (running) {
@@ -340,7 +360,7 @@ void log__async_drain(void)
  * as they are. */
 static int async_switch(bool on, bool configure, size_t queue_bytes, bool drop)
 {
-    static const log__ring_consumer me = {log__writer_wake, log__writer_due};
+    static const log__ring_consumer me = {log__writer_wake};
     log__rings_set_consumer(&me);
     if (!on)
         atomic_store(&log__async_on, 0);
@@ -354,6 +374,9 @@ static int async_switch(bool on, bool configure, size_t queue_bytes, bool drop)
         atomic_store(&log__async_on, running);
         if (!running)
             return CTXLOG_ENOMEM;
+        /* A writer that went to sleep before async mode was on sleeps
+         * without a deadline: from now on it wakes now and then. */
+        log__writer_wake();
         /* The threads' sync buffers go out before their async records (a
          * thread that appended one meanwhile writes it out itself before
          * its next async record). */

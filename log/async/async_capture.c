@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Async mode's captured records: see async_capture.h.
+ *
+ * A captured record's payload (after the ring's 16-byte header):
+ *
+ * The entries' layout is in async_capture.h; the logging thread's side is
+ * inline there.
+ */
+#include "log/async/async_capture.h"
+#include "log/async/async_clock.h"
+#include "log/sinks/sink_ops.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The fields cf[0, n) describe, their bytes at b, into out. */
+static void fields_read(const char *cfp, size_t n, const char *b, log_field *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        cap_field cf;
+        memcpy(&cf, cfp + i * sizeof cf, sizeof cf);
+        out[i].key = b;
+        b += cf.key_len + 1;
+        out[i].type = (log_field_type)cf.type;
+        if (cf.type == LOG_FIELD_STR) {
+            out[i].v.s = b;
+            b += cf.v + 1;
+        } else {
+            memcpy(&out[i].v, &cf.v, sizeof cf.v);
+        }
+    }
+}
+
+static void count_dropped(log_sink *s)
+{
+    log__capture_dropped(s);
+}
+
+/* ---- the logging thread's side -------------------------------------------- */
+
+int log__capture_ctx(log_sink *s, uint64_t serial, const log_field *f, size_t n)
+{
+    log__ring *r = log__ring_mine();
+    if (!r)
+        return LOG__CAPTURE_NO;
+    cap_field small[LOG__CAPTURE_FIELDS];
+    cap_field *cf = n <= LOG__CAPTURE_FIELDS ? small : malloc(n * sizeof *cf);
+    if (!cf)
+        return LOG__CAPTURE_NO;
+    int rc = LOG__CAPTURE_NO;
+    size_t bytes = log__capture_measure(f, n, cf);
+    size_t len = sizeof(cap_ctx) + n * sizeof(cap_field) + bytes;
+    if (bytes != SIZE_MAX && log__ring_entry_size(len) <= r->cap / 2) {
+        uint64_t head;
+        char *p = log__ring_reserve(r, log__ring_entry_size(len), &head);
+        if (!p) {
+            count_dropped(s); /* the record it was for */
+            rc = LOG__CAPTURE_DONE;
+        } else {
+            log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = RING_CONTEXT};
+            cap_ctx c = {.serial = serial, .n = n};
+            memcpy(p, &h, RING_HDR);
+            memcpy(p + RING_HDR, &c, sizeof c);
+            memcpy(p + RING_HDR + sizeof c, cf, n * sizeof *cf);
+            (void)log__capture_copy(f, n, cf, p + RING_HDR + sizeof c + n * sizeof *cf);
+            log__ring_commit(r, head, 0);
+            r->ctx_serial = serial;
+            rc = LOG__CAPTURE_CTX;
+        }
+    }
+    if (cf != small)
+        free(cf);
+    return rc;
+}
+
+/* ---- the writer's side ------------------------------------------------------ */
+
+int log__capture_take_ctx(log__ring *r, const char *payload, size_t len)
+{
+    log__ring_ctx *c = r->ctx;
+    if (!c && !(c = r->ctx = calloc(1, sizeof *c)))
+        return -1;
+    cap_ctx h;
+    assert(len >= sizeof h);
+    memcpy(&h, payload, sizeof h);
+    c->serial = 0; /* until taken whole */
+    if (len > c->bytes_cap) {
+        char *grown = realloc(c->bytes, len);
+        if (!grown)
+            return -1;
+        c->bytes = grown;
+        c->bytes_cap = len;
+    }
+    if (h.n > c->fields_cap) {
+        log_field *grown = realloc(c->fields, h.n * sizeof *grown);
+        if (!grown)
+            return -1;
+        c->fields = grown;
+        c->fields_cap = h.n;
+    }
+    memcpy(c->bytes, payload, len);
+    const char *cf = c->bytes + sizeof h;
+    fields_read(cf, h.n, cf + h.n * sizeof(cap_field), c->fields);
+    c->n = h.n;
+    c->serial = h.serial;
+    return 0;
+}
+
+/* The record at payload as the logging thread would have made it but for
+ * its time (*stamp) and context: its fields in f (LOG__CAPTURE_FIELDS). */
+static void record_read(const char *payload, log_record *rec, log_field *f, uint64_t *stamp)
+{
+    cap_rec h;
+    memcpy(&h, payload, sizeof h);
+    const char *cf = payload + sizeof h;
+    const char *msg = cf + h.n * sizeof(cap_field);
+    fields_read(cf, h.n, msg + h.msg_len + 1, f);
+    rec->level = (log_level)h.level;
+    rec->logger = h.logger;
+    rec->msg = msg;
+    rec->msg_len = h.msg_len;
+    rec->fields = f;
+    rec->n_fields = h.n;
+    rec->file = NULL;
+    rec->line = 0;
+    rec->func = NULL;
+    rec->thread_id = 0; /* the route's sink writes none */
+    rec->priv_ = NULL;
+    *stamp = h.stamp;
+}
+
+int log__capture_encode(log__ring *r, log_sink *s, const char *payload, size_t len, fmt_buf *out)
+{
+    (void)len;
+    const log__ring_ctx *c = r->ctx;
+    if (!c || !c->serial) {
+        count_dropped(s); /* its context entry was lost to a lack of memory */
+        return -1;
+    }
+    log_record rec;
+    log_field f[LOG__CAPTURE_FIELDS];
+    uint64_t stamp;
+    record_read(payload, &rec, f, &stamp);
+    assert(rec.n_fields <= LOG__CAPTURE_FIELDS);
+    log__stamp_time(stamp, &rec.time);
+    rec.ctx_fields = c->fields;
+    rec.n_ctx_fields = c->n;
+    /* Vouched as the context filter vouches: the serial of the snapshot
+     * these fields came from. So the encoder's caches serve the writer. */
+    fmt_ctx_hint hint = {.serial = c->serial, .fields = c->fields, .n = c->n, .logger = rec.logger};
+    rec.priv_ = &hint;
+    if (fmt_json_record(&rec, s->json, out) != 0) {
+        out->oom = 0; /* what the buffer held is still there */
+        count_dropped(s);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the crash handler ------------------------------------------------------ */
+
+/* Its own memory: it runs once, allocating nothing. */
+#define CRASH_CTX_FIELDS 64
+static log_field crash_ctx_fields[CRASH_CTX_FIELDS];
+static const log_field *crash_ctx;
+static size_t crash_ctx_n;
+static int crash_ctx_ok;
+static log_field crash_fields[LOG__CAPTURE_FIELDS];
+static char crash_line[64 * 1024];
+
+void log__capture_crash_begin(log__ring *r)
+{
+    const log__ring_ctx *c = r->ctx;
+    crash_ctx_ok = c && c->serial;
+    crash_ctx = crash_ctx_ok ? c->fields : NULL;
+    crash_ctx_n = crash_ctx_ok ? c->n : 0;
+}
+
+void log__capture_dropped(log_sink *s)
+{
+    atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+    log__count_dropped(1);
+}
+
+void log__capture_crash_entry(log__ring *r, const log__ring_hdr *h, const char *payload)
+{
+    (void)r;
+    if (h->flags & RING_CONTEXT) {
+        cap_ctx c;
+        memcpy(&c, payload, sizeof c);
+        crash_ctx_ok = c.n <= CRASH_CTX_FIELDS;
+        if (crash_ctx_ok) {
+            const char *cf = payload + sizeof c;
+            fields_read(cf, c.n, cf + c.n * sizeof(cap_field), crash_ctx_fields);
+            crash_ctx = crash_ctx_fields;
+            crash_ctx_n = c.n;
+        }
+        return;
+    }
+    log_sink *s = h->sink;
+    if (!crash_ctx_ok || !s || !s->ops->crash_write)
+        return;
+    log_record rec;
+    uint64_t stamp;
+    record_read(payload, &rec, crash_fields, &stamp);
+    log__stamp_time_crash(stamp, &rec.time);
+    rec.ctx_fields = crash_ctx;
+    rec.n_ctx_fields = crash_ctx_n;
+    fmt_buf b = {.data = crash_line, .len = 0, .cap = sizeof crash_line, .oom = 0, .fixed = 1};
+    if (fmt_json_record_fresh(&rec, s->json, &b) == 0 && !b.oom)
+        s->ops->crash_write(s, b.data, b.len);
+}

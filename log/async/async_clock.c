@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The time of a captured record: see async_clock.h.
+ */
+#include "log/async/async_clock.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+int log__stamp_tsc = -1;
+
+/* A reading of the counter and the clock, one right after the other. */
+struct pair {
+    uint64_t tsc;
+    int64_t ns;
+};
+
+static struct pair start;         /* when stamps were decided on */
+static struct pair older, newer;  /* the writer's two latest pairs */
+static _Atomic double ns_per_tick; /* from `start` to the newest pair */
+static pthread_once_t decide_once = PTHREAD_ONCE_INIT;
+
+static int64_t realtime_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+#if defined(__x86_64__)
+static struct pair read_pair(void)
+{
+    struct pair p;
+    p.tsc = __rdtsc();
+    p.ns = realtime_ns();
+    return p;
+}
+
+/* CPUID leaf 0x80000007, EDX bit 8: the counter runs at one rate in every
+ * power state, and the kernel keeps it in step across CPUs. */
+static int tsc_invariant(void)
+{
+    unsigned a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0));
+    if (a < 0x80000007u)
+        return 0;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000007u), "c"(0));
+    return (d >> 8) & 1;
+}
+#endif
+
+static void decide(void)
+{
+    int tsc = 0;
+#if defined(__x86_64__)
+    tsc = tsc_invariant();
+    if (tsc) {
+        start = older = newer = read_pair();
+        atomic_store_explicit(&ns_per_tick, 1.0, memory_order_relaxed); /* until measured */
+    }
+#endif
+    __atomic_store_n(&log__stamp_tsc, tsc, __ATOMIC_RELEASE);
+}
+
+int log__stamp_decide(void)
+{
+    (void)pthread_once(&decide_once, decide);
+    return __atomic_load_n(&log__stamp_tsc, __ATOMIC_ACQUIRE);
+}
+
+void log__stamp_sync(void)
+{
+#if defined(__x86_64__)
+    if (__atomic_load_n(&log__stamp_tsc, __ATOMIC_ACQUIRE) != 1)
+        return;
+    struct pair p = read_pair();
+    if (p.tsc <= newer.tsc || p.ns <= newer.ns)
+        return; /* the clock stepped back, or no time passed: keep the pairs */
+    older = newer;
+    newer = p;
+    atomic_store_explicit(&ns_per_tick, (double)(p.ns - start.ns) / (double)(p.tsc - start.tsc),
+                          memory_order_relaxed);
+#endif
+}
+
+/* `stamp` placed from pair `p` at `rate` nanoseconds per tick. */
+static int64_t from_pair(uint64_t stamp, struct pair p, double rate)
+{
+    double ticks = stamp >= p.tsc ? (double)(stamp - p.tsc) : -(double)(p.tsc - stamp);
+    return p.ns + (int64_t)(ticks * rate);
+}
+
+static void to_timespec(int64_t ns, struct timespec *t)
+{
+    t->tv_sec = (time_t)(ns / 1000000000);
+    t->tv_nsec = (long)(ns % 1000000000);
+    if (t->tv_nsec < 0) {
+        t->tv_sec--;
+        t->tv_nsec += 1000000000;
+    }
+}
+
+void log__stamp_time(uint64_t stamp, struct timespec *t)
+{
+    int64_t ns = (int64_t)stamp;
+    if (__atomic_load_n(&log__stamp_tsc, __ATOMIC_RELAXED) == 1) {
+        double rate = atomic_load_explicit(&ns_per_tick, memory_order_relaxed);
+        if (stamp >= older.tsc && stamp <= newer.tsc && newer.tsc > older.tsc)
+            ns = from_pair(stamp, older,
+                           (double)(newer.ns - older.ns) / (double)(newer.tsc - older.tsc));
+        else
+            ns = from_pair(stamp, stamp < older.tsc ? older : newer, rate);
+    }
+    to_timespec(ns, t);
+}
+
+void log__stamp_time_crash(uint64_t stamp, struct timespec *t)
+{
+    int64_t ns = (int64_t)stamp;
+#if defined(__x86_64__)
+    if (__atomic_load_n(&log__stamp_tsc, __ATOMIC_RELAXED) == 1)
+        ns = from_pair(stamp, read_pair(), atomic_load_explicit(&ns_per_tick, memory_order_relaxed));
+#endif
+    to_timespec(ns, t);
+}
