@@ -9,6 +9,29 @@
 
 #include <stdlib.h>
 
+size_t log__ctx_fields(const ctx_snapshot *s, log_field *out, uint32_t *key_len,
+                       uint32_t *str_len, size_t cap)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        const ctx__ent *e = &s->ent[i];
+        if (!(e->var->flags & CTX_VAR_LOGGED) || e->val->kind == CTX__PTR)
+            continue; /* pointers are never logged */
+        if (n < cap) {
+            if (e->val->kind == CTX__STR)
+                out[n] = LOG_STR(e->var->name, e->val->str);
+            else
+                out[n] = LOG_I64(e->var->name, e->val->i64);
+            if (key_len) {
+                key_len[n] = (uint32_t)e->var->name_len;
+                str_len[n] = e->val->kind == CTX__STR ? (uint32_t)e->val->len : 0;
+            }
+        }
+        n++;
+    }
+    return n;
+}
+
 int log__filter_ctx_rebuild(log__scratch *sc, const ctx_snapshot *s)
 {
     if (s->n > sc->ctx_cap) {
@@ -18,19 +41,8 @@ int log__filter_ctx_rebuild(log__scratch *sc, const ctx_snapshot *s)
         sc->ctx = grown;
         sc->ctx_cap = s->n;
     }
-    size_t n = 0;
-    for (unsigned i = 0; i < s->n; i++) {
-        const ctx__ent *e = &s->ent[i];
-        if (!(e->var->flags & CTX_VAR_LOGGED))
-            continue;
-        if (e->val->kind == CTX__STR)
-            sc->ctx[n++] = LOG_STR(e->var->name, e->val->str);
-        else if (e->val->kind == CTX__I64)
-            sc->ctx[n++] = LOG_I64(e->var->name, e->val->i64);
-        /* pointers are never logged */
-    }
+    sc->ctx_n = log__ctx_fields(s, sc->ctx, NULL, NULL, sc->ctx_cap);
     sc->ctx_serial = s->serial;
-    sc->ctx_n = n;
     return 0;
 }
 

@@ -10,6 +10,14 @@
 #include "ctx/ctx_internal.h"
 #include "log/log_internal.h"
 
+/* The context filter's fields of snapshot s, in its order, into
+ * out[0, cap), with their keys' and strings' lengths (when key_len is not
+ * NULL; str_len 0 for an integer): the one place that decides which of a
+ * context's variables a record carries, and how. Returns how many there
+ * are, which may be more than cap (only cap written). */
+size_t log__ctx_fields(const ctx_snapshot *s, log_field *out, uint32_t *key_len,
+                       uint32_t *str_len, size_t cap);
+
 /* Rebuild sc's context fields from snapshot s (filter_ctx.c). Returns -1
  * when out of memory (the record then goes without context). */
 int log__filter_ctx_rebuild(log__scratch *sc, const ctx_snapshot *s);

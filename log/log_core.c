@@ -482,17 +482,18 @@ static ALWAYS_INLINE int cached_line_record(log_logger *lg, log_level level, con
 }
 
 /* The context entry a captured record needs first (async_capture.h): the
- * context filter's fields of snapshot snap, from the thread's scratch. Out
- * of line: once per context change. */
+ * context filter's fields of snapshot snap. Out of line: once per context
+ * change. A context of more than CAPTURE_CTX logged variables is not
+ * captured: its records are made the usual way. */
+#define CAPTURE_CTX 32
 static __attribute__((noinline)) int capture_context(log_sink *s, const ctx_snapshot *snap)
 {
-    int temporary, rc = LOG__CAPTURE_NO;
-    log__scratch *sc = scratch_get(&temporary);
-    if (sc && log__filter_ctx_rebuild(sc, snap) == 0)
-        rc = log__capture_ctx(s, snap->serial, sc->ctx, sc->ctx_n);
-    if (sc)
-        scratch_put(sc, temporary);
-    return rc;
+    log_field f[CAPTURE_CTX];
+    uint32_t key_len[CAPTURE_CTX], str_len[CAPTURE_CTX];
+    size_t n = log__ctx_fields(snap, f, key_len, str_len, CAPTURE_CTX);
+    if (n > CAPTURE_CTX)
+        return LOG__CAPTURE_NO;
+    return log__capture_ctx(s, snap->serial, f, key_len, str_len, n);
 }
 
 /*

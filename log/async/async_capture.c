@@ -40,39 +40,95 @@ static void count_dropped(log_sink *s)
 
 /* ---- the logging thread's side -------------------------------------------- */
 
-int log__capture_ctx(log_sink *s, uint64_t serial, const log_field *f, size_t n)
+int log__capture_put_any(log_sink *s, uint64_t serial, log_level level, const char *logger,
+                         const char *msg, size_t msg_len, const log_field *f, size_t n,
+                         uint64_t stamp)
+{
+    log__ring *r = log__ring_mine();
+    if (!r || n > LOG__CAPTURE_FIELDS)
+        return LOG__CAPTURE_NO;
+    if (r->ctx_serial != serial)
+        return LOG__CAPTURE_CTX;
+    cap_field cf[LOG__CAPTURE_FIELDS];
+    size_t bytes = log__capture_measure(f, n, cf);
+    if (bytes == SIZE_MAX || msg_len > UINT32_MAX / 4)
+        return LOG__CAPTURE_NO;
+    size_t len = sizeof(cap_rec) + n * sizeof(cap_field) + msg_len + 1 + bytes;
+    size_t need = log__ring_entry_size(len);
+    if (need > r->cap / 2)
+        return LOG__CAPTURE_NO;
+    uint64_t head;
+    char *p = log__ring_reserve(r, need, &head);
+    if (!p) {
+        count_dropped(s);
+        return LOG__CAPTURE_DONE;
+    }
+    log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = RING_CAPTURED};
+    cap_rec rec = {.stamp = stamp,
+                   .logger = logger,
+                   .msg_len = (uint32_t)msg_len,
+                   .n = (uint16_t)n,
+                   .level = (uint8_t)level,
+                   .pad_ = 0};
+    memcpy(p, &h, RING_HDR);
+    memcpy(p + RING_HDR, &rec, sizeof rec);
+    char *b = p + RING_HDR + sizeof rec;
+    memcpy(b, cf, n * sizeof *cf);
+    b += n * sizeof *cf;
+    memcpy(b, msg, msg_len);
+    b[msg_len] = '\0';
+    char *end = log__capture_copy(f, n, cf, b + msg_len + 1);
+    (void)end;
+    assert((size_t)(end - p) == RING_HDR + len);
+    log__ring_commit(r, head, level >= LOG_LEVEL_ERROR);
+    return LOG__CAPTURE_DONE;
+}
+
+int log__capture_ctx(log_sink *s, uint64_t serial, const log_field *f, const uint32_t *key_len,
+                     const uint32_t *str_len, size_t n)
 {
     log__ring *r = log__ring_mine();
     if (!r)
         return LOG__CAPTURE_NO;
-    cap_field small[LOG__CAPTURE_FIELDS];
-    cap_field *cf = n <= LOG__CAPTURE_FIELDS ? small : malloc(n * sizeof *cf);
-    if (!cf)
+    size_t len = sizeof(cap_ctx) + n * sizeof(cap_field);
+    for (size_t i = 0; i < n; i++)
+        len += key_len[i] + 1 + (f[i].type == LOG_FIELD_STR ? str_len[i] + 1 : 0);
+    if (log__ring_entry_size(len) > r->cap / 2)
         return LOG__CAPTURE_NO;
-    int rc = LOG__CAPTURE_NO;
-    size_t bytes = log__capture_measure(f, n, cf);
-    size_t len = sizeof(cap_ctx) + n * sizeof(cap_field) + bytes;
-    if (bytes != SIZE_MAX && log__ring_entry_size(len) <= r->cap / 2) {
-        uint64_t head;
-        char *p = log__ring_reserve(r, log__ring_entry_size(len), &head);
-        if (!p) {
-            count_dropped(s); /* the record it was for */
-            rc = LOG__CAPTURE_DONE;
-        } else {
-            log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = RING_CONTEXT};
-            cap_ctx c = {.serial = serial, .n = n};
-            memcpy(p, &h, RING_HDR);
-            memcpy(p + RING_HDR, &c, sizeof c);
-            memcpy(p + RING_HDR + sizeof c, cf, n * sizeof *cf);
-            (void)log__capture_copy(f, n, cf, p + RING_HDR + sizeof c + n * sizeof *cf);
-            log__ring_commit(r, head, 0);
-            r->ctx_serial = serial;
-            rc = LOG__CAPTURE_CTX;
-        }
+    uint64_t head;
+    char *p = log__ring_reserve(r, log__ring_entry_size(len), &head);
+    if (!p) {
+        count_dropped(s); /* the record it was for */
+        return LOG__CAPTURE_DONE;
     }
-    if (cf != small)
-        free(cf);
-    return rc;
+    log__ring_hdr *h = (log__ring_hdr *)(void *)p;
+    cap_ctx *c = (cap_ctx *)(void *)(p + RING_HDR);
+    h->sink = s;
+    h->len = (uint32_t)len;
+    h->flags = RING_CONTEXT;
+    c->serial = serial;
+    c->n = n;
+    char *cf = p + RING_HDR + sizeof *c;
+    char *b = cf + n * sizeof(cap_field);
+    for (size_t i = 0; i < n; i++) {
+        cap_field d = {.key_len = key_len[i], .type = (uint32_t)f[i].type};
+        assert(strlen(f[i].key) == key_len[i]);
+        log__capture_bytes(b, f[i].key, (size_t)key_len[i] + 1);
+        b += key_len[i] + 1;
+        if (f[i].type == LOG_FIELD_STR) {
+            assert(strlen(f[i].v.s) == str_len[i]);
+            log__capture_bytes(b, f[i].v.s, (size_t)str_len[i] + 1);
+            b += str_len[i] + 1;
+            d.v = str_len[i];
+        } else {
+            memcpy(&d.v, &f[i].v, sizeof d.v);
+        }
+        memcpy(cf + i * sizeof d, &d, sizeof d);
+    }
+    assert((size_t)(b - p) == RING_HDR + len);
+    log__ring_commit(r, head, 0);
+    r->ctx_serial = serial;
+    return LOG__CAPTURE_CTX;
 }
 
 /* ---- the writer's side ------------------------------------------------------ */

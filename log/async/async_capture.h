@@ -140,67 +140,108 @@ static inline char *log__capture_copy(const log_field *f, size_t n, const cap_fi
 /* Count a record s lost (a full queue that drops). */
 void log__capture_dropped(log_sink *s);
 
+/* log__capture_put when the quick way does not apply: any number of fields
+ * up to LOG__CAPTURE_FIELDS, keys and strings of any length. */
+int log__capture_put_any(log_sink *s, uint64_t serial, log_level level, const char *logger,
+                         const char *msg, size_t msg_len, const log_field *f, size_t n,
+                         uint64_t stamp);
+
+/* The quick way's bounds: up to this many fields, keys and strings up to
+ * these lengths (room for them is reserved before they are measured). */
+#define LOG__CAPTURE_QUICK 4
+#define LOG__CAPTURE_KEY_MAX 63
+#define LOG__CAPTURE_STR_MAX 191
+
 /*
  * Queue a record for sink s (the route's line sink) from the calling
  * thread, made under the context snapshot of `serial`: the call's message
  * and fields are copied. LOG__CAPTURE_CTX when the thread's last context
  * entry is not that snapshot's. Inline: the whole of async mode's common
- * path on the logging thread.
+ * path on the logging thread. It reserves room for the longest record of
+ * its shape and publishes only what it wrote; a record that turns out not
+ * to fit the quick way's bounds is left unpublished and queued by
+ * log__capture_put_any instead.
  */
 static inline __attribute__((always_inline)) int log__capture_put(log_sink *s, uint64_t serial,
                                                                   log_level level,
-                                   const char *logger, const char *msg, size_t msg_len,
-                                   const log_field *f, size_t n)
+                                                                  const char *logger,
+                                                                  const char *msg, size_t msg_len,
+                                                                  const log_field *f, size_t n)
 {
     uint64_t stamp = log__stamp_now();
-    log__ring *r = log__ring_mine();
-    if (__builtin_expect(!r || n > LOG__CAPTURE_FIELDS, 0))
-        return LOG__CAPTURE_NO;
+    log__ring *r = log__my_ring;
+    if (__builtin_expect(!r || n > LOG__CAPTURE_QUICK || msg_len > 4096, 0))
+        return log__capture_put_any(s, serial, level, logger, msg, msg_len, f, n, stamp);
     if (__builtin_expect(r->ctx_serial != serial, 0))
         return LOG__CAPTURE_CTX;
-    cap_field cf[LOG__CAPTURE_FIELDS];
-    size_t bytes = log__capture_measure(f, n, cf);
-    if (__builtin_expect(bytes == SIZE_MAX || msg_len > UINT32_MAX / 4, 0))
-        return LOG__CAPTURE_NO;
-    size_t len = sizeof(cap_rec) + n * sizeof(cap_field) + msg_len + 1 + bytes;
-    size_t need = log__ring_entry_size(len);
-    if (__builtin_expect(need > r->cap / 2, 0))
-        return LOG__CAPTURE_NO;
+    size_t most = sizeof(cap_rec) + n * (sizeof(cap_field) + LOG__CAPTURE_KEY_MAX + 1 +
+                                         LOG__CAPTURE_STR_MAX + 1) + msg_len + 1;
+    size_t need = log__ring_entry_size(most);
     uint64_t head;
     char *p = log__ring_reserve(r, need, &head);
     if (__builtin_expect(!p, 0)) {
         log__capture_dropped(s);
         return LOG__CAPTURE_DONE;
     }
-    log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = RING_CAPTURED};
-    cap_rec rec = {.stamp = stamp,
-                   .logger = logger,
-                   .msg_len = (uint32_t)msg_len,
-                   .n = (uint16_t)n,
-                   .level = (uint8_t)level,
-                   .pad_ = 0};
-    memcpy(p, &h, RING_HDR);
-    memcpy(p + RING_HDR, &rec, sizeof rec);
-    char *b = p + RING_HDR + sizeof rec;
-    for (size_t i = 0; i < n; i++, b += sizeof *cf)
-        memcpy(b, &cf[i], sizeof *cf);
+    char *cf = p + RING_HDR + sizeof(cap_rec);
+    char *b = cf + n * sizeof(cap_field);
     log__capture_bytes(b, msg, msg_len);
     b[msg_len] = '\0';
-    char *end = log__capture_copy(f, n, cf, b + msg_len + 1);
-    (void)end;
-    assert((size_t)(end - p) == RING_HDR + len);
-    log__ring_commit(r, head, level >= LOG_LEVEL_ERROR);
+    b += msg_len + 1;
+    for (size_t i = 0; i < n; i++) {
+        cap_field c;
+        const char *key = f[i].key;
+        if (__builtin_expect(!key || f[i].type == LOG_FIELD_JSON, 0))
+            goto any;
+        size_t kl = strlen(key);
+        if (__builtin_expect(kl > LOG__CAPTURE_KEY_MAX, 0))
+            goto any;
+        log__capture_bytes(b, key, kl + 1);
+        b += kl + 1;
+        c.key_len = (uint32_t)kl;
+        c.type = (uint32_t)f[i].type;
+        if (f[i].type == LOG_FIELD_STR) {
+            const char *str = f[i].v.s;
+            size_t sl = str ? strlen(str) : SIZE_MAX;
+            if (__builtin_expect(sl > LOG__CAPTURE_STR_MAX, 0))
+                goto any;
+            log__capture_bytes(b, str, sl + 1);
+            b += sl + 1;
+            c.v = sl;
+        } else {
+            memcpy(&c.v, &f[i].v, sizeof c.v);
+        }
+        memcpy(cf + i * sizeof c, &c, sizeof c);
+    }
+    size_t len = (size_t)(b - p) - RING_HDR;
+    /* Member by member: a struct built first would be copied from the stack. */
+    log__ring_hdr *h = (log__ring_hdr *)(void *)p;
+    cap_rec *rec = (cap_rec *)(void *)(p + RING_HDR);
+    h->sink = s;
+    h->len = (uint32_t)len;
+    h->flags = RING_CAPTURED;
+    rec->stamp = stamp;
+    rec->logger = logger;
+    rec->msg_len = (uint32_t)msg_len;
+    rec->n = (uint16_t)n;
+    rec->level = (uint8_t)level;
+    rec->pad_ = 0;
+    log__ring_commit(r, head - need + log__ring_entry_size(len), level >= LOG_LEVEL_ERROR);
     return LOG__CAPTURE_DONE;
+any:
+    return log__capture_put_any(s, serial, level, logger, msg, msg_len, f, n, stamp);
 }
 
 /*
  * Queue the context entry of snapshot `serial`, whose logged variables
- * are f[0, n) (the context filter's fields), for records to s.
- * LOG__CAPTURE_CTX when queued; LOG__CAPTURE_DONE when the queue was full
- * and dropped it (the record that needed it is counted as dropped);
- * LOG__CAPTURE_NO when it cannot be queued (make the record the usual way).
+ * are f[0, n) (the context filter's fields, log__ctx_fields), with their
+ * keys' and strings' lengths, for records to s. LOG__CAPTURE_CTX when
+ * queued; LOG__CAPTURE_DONE when the queue was full and dropped it (the
+ * record that needed it is counted as dropped); LOG__CAPTURE_NO when it
+ * cannot be queued (make the record the usual way).
  */
-int log__capture_ctx(log_sink *s, uint64_t serial, const log_field *f, size_t n);
+int log__capture_ctx(log_sink *s, uint64_t serial, const log_field *f, const uint32_t *key_len,
+                     const uint32_t *str_len, size_t n);
 
 /* The writer's copy of a ring's last context entry. */
 typedef struct log__ring_ctx {

@@ -17,6 +17,7 @@ struct pair {
 
 static struct pair start;         /* when stamps were decided on */
 static struct pair older, newer;  /* the writer's two latest pairs */
+static double between;            /* nanoseconds per tick from older to newer */
 static _Atomic double ns_per_tick; /* from `start` to the newest pair */
 static pthread_once_t decide_once = PTHREAD_ONCE_INIT;
 
@@ -78,6 +79,7 @@ void log__stamp_sync(void)
         return; /* the clock stepped back, or no time passed: keep the pairs */
     older = newer;
     newer = p;
+    between = (double)(newer.ns - older.ns) / (double)(newer.tsc - older.tsc);
     atomic_store_explicit(&ns_per_tick, (double)(p.ns - start.ns) / (double)(p.tsc - start.tsc),
                           memory_order_relaxed);
 #endif
@@ -106,8 +108,7 @@ void log__stamp_time(uint64_t stamp, struct timespec *t)
     if (__atomic_load_n(&log__stamp_tsc, __ATOMIC_RELAXED) == 1) {
         double rate = atomic_load_explicit(&ns_per_tick, memory_order_relaxed);
         if (stamp >= older.tsc && stamp <= newer.tsc && newer.tsc > older.tsc)
-            ns = from_pair(stamp, older,
-                           (double)(newer.ns - older.ns) / (double)(newer.tsc - older.tsc));
+            ns = from_pair(stamp, older, between);
         else
             ns = from_pair(stamp, stamp < older.tsc ? older : newer, rate);
     }

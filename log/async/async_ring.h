@@ -168,7 +168,8 @@ static inline void log__prefetch_write(const void *p)
  * (log__ring_commit). NULL when the ring is full and full queues drop (the
  * caller counts the entry); else waits for room. need <= cap / 2.
  */
-static inline char *log__ring_reserve(log__ring *r, size_t need, uint64_t *head)
+static inline __attribute__((always_inline)) char *log__ring_reserve(log__ring *r, size_t need,
+                                                                    uint64_t *head)
 {
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
     size_t off = (size_t)h & (r->cap - 1);
@@ -185,8 +186,8 @@ static inline char *log__ring_reserve(log__ring *r, size_t need, uint64_t *head)
         off = 0;
     }
     *head = h + need;
-    /* Two lines past this entry: written by the next entries. */
-    log__prefetch_write(r->data + ((off + need + 128) & (r->cap - 1)));
+    /* Eight lines past this entry: written by the next few entries. */
+    log__prefetch_write(r->data + ((off + need + 512) & (r->cap - 1)));
     return r->data + off;
 }
 
@@ -194,7 +195,8 @@ static inline char *log__ring_reserve(log__ring *r, size_t need, uint64_t *head)
  * sleeps and this is urgent or crossed a 4 KiB mark (the consumer's
  * wake). */
 void log__ring_wake_consumer(void);
-static inline void log__ring_commit(log__ring *r, uint64_t head, int urgent)
+static inline __attribute__((always_inline)) void log__ring_commit(log__ring *r, uint64_t head,
+                                                                  int urgent)
 {
     uint64_t old = atomic_load_explicit(&r->head, memory_order_relaxed);
     /* Forward, by whole entries, never more than the ring ahead of the

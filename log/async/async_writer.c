@@ -85,8 +85,8 @@ static bool take_context(log__ring *r, uint64_t from, uint64_t to, const char *p
 
 /* Drain `r` up to `limit` (a head it had); returns the entries written.
  * Runs of entries for one sink are written in one writev: formatted ones
- * from the ring, captured ones encoded into w_lines first. The tail moves
- * past entries once they are written. */
+ * from the ring, captured ones encoded into w_lines first (one piece for
+ * those in a row). The tail moves past entries once they are written. */
 static size_t drain_ring(log__ring *r, uint64_t limit)
 {
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
@@ -95,10 +95,11 @@ static size_t drain_ring(log__ring *r, uint64_t limit)
         struct iovec iov[GATHER];
         size_t at[GATHER]; /* SIZE_MAX, or where in w_lines the line starts */
         log_sink *sink = NULL;
-        int n = 0;
+        int n = 0;          /* pieces */
+        size_t records = 0; /* records in them */
         uint64_t end = tail;
         fmt_buf_clear(&w_lines);
-        while (end < limit && n < GATHER) {
+        while (end < limit && records < GATHER) {
             uint64_t next = end;
             log__ring_hdr h;
             const char *text = log__ring_next(r, &next, limit, &h);
@@ -122,9 +123,15 @@ static size_t drain_ring(log__ring *r, uint64_t limit)
                 size_t start = w_lines.len;
                 if (log__capture_encode(r, h.sink, text, h.len, &w_lines) != 0)
                     continue; /* lost, and counted */
+                records++;
+                if (n && at[n - 1] != SIZE_MAX) {
+                    iov[n - 1].iov_len += w_lines.len - start; /* right after it */
+                    continue;
+                }
                 at[n] = start;
                 iov[n++] = (struct iovec){NULL, w_lines.len - start};
             } else {
+                records++;
                 at[n] = SIZE_MAX;
                 iov[n++] = (struct iovec){(void *)(uintptr_t)text, h.len};
             }
@@ -137,7 +144,7 @@ static size_t drain_ring(log__ring *r, uint64_t limit)
         struct run run = {.r = r, .from = tail, .to = end};
         bool mine = n ? log__sink_put_gathered(sink, iov, n, claim_run, &run) : claim_run(&run);
         if (mine) {
-            total += (size_t)n;
+            total += records;
         } else {
             /* The crash handler writes what it took; the writer goes on
              * after it (should the process live on). */
