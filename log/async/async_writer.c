@@ -93,7 +93,8 @@ static size_t drain_ring(log__ring *r, uint64_t limit)
     size_t total = 0;
     while (tail < limit) {
         struct iovec iov[GATHER];
-        size_t at[GATHER]; /* SIZE_MAX, or where in w_lines the line starts */
+        size_t at[GATHER]; /* SIZE_MAX, or where in w_lines the piece starts */
+        unsigned lines[GATHER]; /* records in the piece */
         log_sink *sink = NULL;
         int n = 0;          /* pieces */
         size_t records = 0; /* records in them */
@@ -126,12 +127,15 @@ static size_t drain_ring(log__ring *r, uint64_t limit)
                 records++;
                 if (n && at[n - 1] != SIZE_MAX) {
                     iov[n - 1].iov_len += w_lines.len - start; /* right after it */
+                    lines[n - 1]++;
                     continue;
                 }
+                lines[n] = 1;
                 at[n] = start;
                 iov[n++] = (struct iovec){NULL, w_lines.len - start};
             } else {
                 records++;
+                lines[n] = 1;
                 at[n] = SIZE_MAX;
                 iov[n++] = (struct iovec){(void *)(uintptr_t)text, h.len};
             }
@@ -142,7 +146,7 @@ static size_t drain_ring(log__ring *r, uint64_t limit)
             if (at[i] != SIZE_MAX)
                 iov[i].iov_base = w_lines.data + at[i]; /* w_lines grows no more */
         struct run run = {.r = r, .from = tail, .to = end};
-        bool mine = n ? log__sink_put_gathered(sink, iov, n, claim_run, &run) : claim_run(&run);
+        bool mine = n ? log__sink_put_gathered(sink, iov, n, lines, claim_run, &run) : claim_run(&run);
         if (mine) {
             total += records;
         } else {

@@ -247,10 +247,16 @@ static int file_writev(log_sink *s, struct iovec *iov, int n, int *done)
     size_t part;
     int err = log__writev_all(f->fd, f->pipe, iov, n, done, &part);
     if (err && part) {
+        /* Of the piece written in part, the lines written whole stay; the
+         * one written in part is cut off, and counts as not written. */
         assert(*done < n);
-        uint64_t size = cut_torn(f, (const char *)iov[*done].iov_base - part, part);
+        const char *p = (const char *)iov[*done].iov_base - part;
+        uint64_t size;
+        size_t whole = keep_whole_lines(f, p, part, &size);
         if (size)
             f->size = size;
+        iov[*done].iov_base = (char *)(uintptr_t)(p + whole);
+        iov[*done].iov_len += part - whole;
     }
     return err;
 }

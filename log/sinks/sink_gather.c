@@ -11,10 +11,32 @@
  */
 #include "log/sinks/sink_ops.h"
 
+#include <string.h>
 #include <sys/uio.h>
 
-bool log__sink_put_gathered(log_sink *s, struct iovec *iov, int n, bool (*claim)(void *payload),
-                            void *payload)
+/* Records of pieces [done, n) not written: each piece's, and the lines
+ * whose ending is in what is left of a piece written in part. */
+static uint64_t not_written(const struct iovec *iov, int n, const unsigned *lines, int done)
+{
+    uint64_t lost = 0;
+    for (int i = done; i < n; i++) {
+        if (!lines || lines[i] == 1) {
+            lost++;
+        } else if (i > done) {
+            lost += lines[i];
+        } else {
+            const char *p = iov[i].iov_base, *end = p + iov[i].iov_len;
+            while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+                lost++;
+                p++;
+            }
+        }
+    }
+    return lost;
+}
+
+bool log__sink_put_gathered(log_sink *s, struct iovec *iov, int n, const unsigned *lines,
+                            bool (*claim)(void *payload), void *payload)
 {
     assert(s->registered && n > 0 && claim);
     if (!s->ops->writev) {
@@ -39,7 +61,7 @@ bool log__sink_put_gathered(log_sink *s, struct iovec *iov, int n, bool (*claim)
     LOG__ASSERT_LOCKED(s);
     int err = s->ops->writev(s, iov, n, &done);
     if (err)
-        log__sink_failed(s, err, (uint64_t)(n - done)); /* not written whole: lost */
+        log__sink_failed(s, err, not_written(iov, n, lines, done));
     else if (s->failing)
         log__sink_recovered(s);
     pthread_mutex_unlock(&s->lock);

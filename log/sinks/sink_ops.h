@@ -58,12 +58,15 @@ struct log__sink_ops {
                               size_t *done);
     /*
      * Optional (required with `build`). Lock held, shared buffer written
-     * out: the async writer's run of n records (each whole lines, none
-     * empty; with `build`, one unit each) in one gathered write; *done gets
-     * how many were written whole (or kept, as write_lines says). Returns
-     * 0 or errno. NULL: the records go through the shared buffer, and out
-     * with write_lines (a sink that must place every line itself, such as
-     * a file that rotates, leaves it NULL).
+     * out: the async writer's run of n pieces (each whole lines, none
+     * empty, several in a piece of JSON lines; with `build`, one unit
+     * each) in one gathered write; *done gets how many were written whole
+     * (or kept, as write_lines says). On failure iov[*done] is left
+     * describing what of that piece is not in the destination (a line
+     * written in part is cut off a file, or its rest counts as not
+     * written). Returns 0 or errno. NULL: the records go through the
+     * shared buffer, and out with write_lines (a sink that must place
+     * every line itself, such as a file that rotates, leaves it NULL).
      */
     int (*writev)(log_sink *s, struct iovec *iov, int n, int *done);
     /* Optional. Lock held, every buffer written out (log_flush(), and

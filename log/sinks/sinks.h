@@ -95,15 +95,18 @@ enum log__put {
 /* Append one record (a whole number of lines, or one unit: sink_ops.h)
  * under the sink's lock. */
 void log__sink_put(log_sink *s, const char *text, size_t len, enum log__put how);
-/* Write n whole records to a sink straight from where they are (its
- * writev op), after what its buffer holds, or through its buffer when it
- * has no such op (sink_gather.c). claim(payload) is called once, just
- * before the records are handed over (with the sink's lock held when they
- * are written straight): when it returns false someone else (the crash
- * handler) has taken them, and nothing is written. Returns claim's answer. */
+/* Write n pieces of whole records to a sink straight from where they are
+ * (its writev op), after what its buffer holds, or through its buffer when
+ * it has no such op (sink_gather.c). lines[i] is how many records piece i
+ * holds (NULL: one each; a piece of more is JSON lines, one '\n' ending
+ * each). claim(payload) is called once, just before the records are handed
+ * over (with the sink's lock held when they are written straight): when it
+ * returns false someone else (the crash handler) has taken them, and
+ * nothing is written. Records not written are counted lost, each once.
+ * Returns claim's answer. */
 struct iovec;
-bool log__sink_put_gathered(log_sink *s, struct iovec *iov, int n, bool (*claim)(void *payload),
-                            void *payload);
+bool log__sink_put_gathered(log_sink *s, struct iovec *iov, int n, const unsigned *lines,
+                            bool (*claim)(void *payload), void *payload);
 /* Write out a sink's buffer (log__sink_flush_locked: lock held). */
 void log__sink_flush(log_sink *s);
 void log__sink_flush_locked(log_sink *s);
