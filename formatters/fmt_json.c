@@ -79,6 +79,9 @@ struct key_span {
  * nothing. Freed at thread exit through the pthread key below. */
 static CTX__TLS struct key_span *tl_keys;
 static CTX__TLS size_t tl_keys_cap;
+/* 1 while fmt_json_record_fresh encodes: no allocation (the tables are
+ * what the thread has, or the ones below). */
+static CTX__TLS int tl_no_alloc;
 
 /* The context fields of the last record formatted on this thread, as they
  * were written (see put_ctx): reused while the context and the options that
@@ -158,6 +161,8 @@ static int keys_reserve(size_t n)
 {
     if (n <= tl_keys_cap)
         return 0;
+    if (tl_no_alloc)
+        return -1;
     size_t cap = tl_keys_cap ? tl_keys_cap : 32;
     while (cap < n) {
         if (cap > SIZE_MAX / 2 / sizeof *tl_keys)
@@ -302,6 +307,8 @@ static int index_catch_up(struct keyset *ks, const fmt_buf *b)
     if (ks->indexed == 0 && tl_index_cap >= need && tl_index_cap <= 4 * need) {
         memset(tl_index, 0, tl_index_cap * sizeof *tl_index);
     } else if (ks->indexed == 0 || need > tl_index_cap) {
+        if (tl_no_alloc)
+            return -1;
         struct key_slot *old = tl_index;
         size_t nold = ks->indexed ? tl_index_cap : 0;
         struct key_slot *p = calloc(need, sizeof *p);
@@ -1212,6 +1219,10 @@ int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *
     return rc;
 }
 
+/* fmt_json_record_fresh's key table for a thread that has none. A crash
+ * handler runs once; it may have interrupted malloc itself. */
+static struct key_span fresh_keys[INDEX_FROM + 1];
+
 int fmt_json_record_fresh(const log_record *r, const log_json_options *opts, fmt_buf *b)
 {
     static const log_json_options defaults = {.preset = LOG_JSON_DEFAULT};
@@ -1222,7 +1233,19 @@ int fmt_json_record_fresh(const log_record *r, const log_json_options *opts, fmt
         return CTXLOG_EINVAL;
     if (b->oom)
         return CTXLOG_ENOMEM;
-    return encode(r, opts, b, 0, NULL);
+    int borrowed = !tl_keys;
+    if (borrowed) {
+        tl_keys = fresh_keys;
+        tl_keys_cap = sizeof fresh_keys / sizeof fresh_keys[0];
+    }
+    tl_no_alloc = 1;
+    int rc = encode(r, opts, b, 0, NULL);
+    tl_no_alloc = 0;
+    if (borrowed) {
+        tl_keys = NULL;
+        tl_keys_cap = 0;
+    }
+    return rc;
 }
 
 int log_record_walk(const log_record *r, log_member_fn fn, void *payload)

@@ -29,9 +29,9 @@ int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *
 
 /*
  * The same bytes without reading or filling any cache (what fmt_json_check
- * compares with): for the crash handler, into a fixed buffer. It allocates
- * nothing but, on a thread's first record with more keys than its table
- * holds, the encoder's table of the keys written.
+ * compares with), allocating nothing: for the crash handler, into a fixed
+ * buffer. A record with more keys than the thread's tables hold (16 on a
+ * thread that never encoded one) is refused with CTXLOG_ENOMEM.
  */
 int fmt_json_record_fresh(const log_record *r, const log_json_options *opts, fmt_buf *b);
 
