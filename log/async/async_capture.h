@@ -177,6 +177,8 @@ static inline __attribute__((always_inline)) int log__capture_put(log_sink *s, u
     size_t most = sizeof(cap_rec) + n * (sizeof(cap_field) + LOG__CAPTURE_KEY_MAX + 1 +
                                          LOG__CAPTURE_STR_MAX + 1) + msg_len + 1;
     size_t need = log__ring_entry_size(most);
+    if (__builtin_expect(need > r->cap / 2, 0))
+        return log__capture_put_any(s, serial, level, logger, msg, msg_len, f, n, stamp);
     uint64_t head;
     char *p = log__ring_reserve(r, need, &head);
     if (__builtin_expect(!p, 0)) {

@@ -56,8 +56,19 @@ static void decide(void)
 #if defined(__x86_64__)
     tsc = tsc_invariant();
     if (tsc) {
-        start = older = newer = read_pair();
-        atomic_store_explicit(&ns_per_tick, 1.0, memory_order_relaxed); /* until measured */
+        /* A first rate from pairs 20 us apart (good to a fraction of a
+         * percent), for the writer's first records; each pass refines it. */
+        start = read_pair();
+        do
+            newer = read_pair();
+        while (newer.ns - start.ns < 20000 && newer.ns >= start.ns);
+        if (newer.tsc <= start.tsc || newer.ns <= start.ns)
+            newer = start; /* the clock stepped back: no first rate */
+        older = start;
+        between = newer.tsc > start.tsc
+                      ? (double)(newer.ns - start.ns) / (double)(newer.tsc - start.tsc)
+                      : 0.0;
+        atomic_store_explicit(&ns_per_tick, between, memory_order_relaxed);
     }
 #endif
     __atomic_store_n(&log__stamp_tsc, tsc, __ATOMIC_RELEASE);

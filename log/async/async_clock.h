@@ -25,8 +25,8 @@
 #endif
 
 /* 1: stamps are TSC readings; 0: CLOCK_REALTIME nanoseconds; -1: not yet
- * known (log__stamp_now decides on its first call; every thread decides
- * the same). */
+ * known (log__stamp_now decides on the process's first captured record,
+ * once, taking a first measure of the counter's rate over 20 us). */
 extern int log__stamp_tsc;
 int log__stamp_decide(void);
 
