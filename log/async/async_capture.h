@@ -146,11 +146,19 @@ int log__capture_put_any(log_sink *s, uint64_t serial, log_level level, const ch
                          const char *msg, size_t msg_len, const log_field *f, size_t n,
                          uint64_t stamp);
 
-/* The quick way's bounds: up to this many fields, keys and strings up to
- * these lengths (room for them is reserved before they are measured). */
+/* The quick way's bounds: up to this many fields, a message, keys and
+ * strings up to these lengths (room for them is reserved before they are
+ * measured): the longest such record fits half the smallest queue. */
 #define LOG__CAPTURE_QUICK 4
-#define LOG__CAPTURE_KEY_MAX 63
-#define LOG__CAPTURE_STR_MAX 191
+#define LOG__CAPTURE_MSG_MAX 1023
+#define LOG__CAPTURE_KEY_MAX 31
+#define LOG__CAPTURE_STR_MAX 127
+#define LOG__CAPTURE_MOST(n, msg_len)                                                        \
+    (sizeof(cap_rec) + (n) * (sizeof(cap_field) + LOG__CAPTURE_KEY_MAX + 1 +                 \
+                              LOG__CAPTURE_STR_MAX + 1) + (msg_len) + 1)
+_Static_assert(RING_HDR + LOG__CAPTURE_MOST(LOG__CAPTURE_QUICK, LOG__CAPTURE_MSG_MAX) + 15 <=
+                   LOG__RING_MIN / 2,
+               "the quick way's longest record fits half the smallest queue");
 
 /*
  * Queue a record for sink s (the route's line sink) from the calling
@@ -170,15 +178,11 @@ static inline __attribute__((always_inline)) int log__capture_put(log_sink *s, u
 {
     uint64_t stamp = log__stamp_now();
     log__ring *r = log__my_ring;
-    if (__builtin_expect(!r || n > LOG__CAPTURE_QUICK || msg_len > 4096, 0))
+    if (__builtin_expect(!r || n > LOG__CAPTURE_QUICK || msg_len > LOG__CAPTURE_MSG_MAX, 0))
         return log__capture_put_any(s, serial, level, logger, msg, msg_len, f, n, stamp);
     if (__builtin_expect(r->ctx_serial != serial, 0))
         return LOG__CAPTURE_CTX;
-    size_t most = sizeof(cap_rec) + n * (sizeof(cap_field) + LOG__CAPTURE_KEY_MAX + 1 +
-                                         LOG__CAPTURE_STR_MAX + 1) + msg_len + 1;
-    size_t need = log__ring_entry_size(most);
-    if (__builtin_expect(need > r->cap / 2, 0))
-        return log__capture_put_any(s, serial, level, logger, msg, msg_len, f, n, stamp);
+    size_t need = log__ring_entry_size(LOG__CAPTURE_MOST(n, msg_len));
     uint64_t head;
     char *p = log__ring_reserve(r, need, &head);
     if (__builtin_expect(!p, 0)) {

@@ -60,7 +60,7 @@ static void ring_key_make(void)
 
 static size_t pow2_at_least(size_t n)
 {
-    size_t c = 4096;
+    size_t c = LOG__RING_MIN;
     while (c < n && c < ((size_t)1 << 30))
         c <<= 1;
     return c;

@@ -70,6 +70,7 @@ typedef struct log__ring_hdr {
 } log__ring_hdr;
 
 #define RING_HDR ((size_t)sizeof(log__ring_hdr))
+#define LOG__RING_MIN 4096 /* the smallest queue's bytes */
 #define RING_WRAP 1u     /* filler to the end of the ring */
 #define RING_CAPTURED 2u /* a captured record (async_capture.h) */
 #define RING_CONTEXT 4u  /* a context entry (async_capture.h) */
