@@ -87,6 +87,9 @@ log__ring *log__ring_make_mine(void)
             free(r);
             return NULL;
         }
+        /* Its pages touched now, not one by one under the thread's first
+         * lap of records (a page fault each, a microsecond and more). */
+        memset(data, 0, cap);
         r->data = data;
         r->cap = cap;
         log__ring *first = log__rings_first();
@@ -139,7 +142,10 @@ static void wait_for_tail(log__ring *r, uint64_t tail)
 
 void log__ring_wake_consumer(void)
 {
-    consumer.wake();
+    /* One wake per sleep: the flag is taken, so that the threads that
+     * find it set before the consumer runs again do not wake it too. */
+    if (atomic_exchange(&log__ring_consumer_idle, 0))
+        consumer.wake();
 }
 
 int log__ring_room_slow(log__ring *r, uint64_t head, size_t total)
@@ -151,7 +157,7 @@ int log__ring_room_slow(log__ring *r, uint64_t head, size_t total)
         return 0;
     if (atomic_load_explicit(&drop_when_full, memory_order_relaxed)) {
         if (atomic_load_explicit(&log__ring_consumer_idle, memory_order_relaxed))
-            consumer.wake();
+            log__ring_wake_consumer();
         return -1;
     }
     /* Until half the ring is free, not only this entry's room: the writer
