@@ -87,9 +87,6 @@ log__ring *log__ring_make_mine(void)
             free(r);
             return NULL;
         }
-        /* Its pages touched now, not one by one under the thread's first
-         * lap of records (a page fault each, a microsecond and more). */
-        memset(data, 0, cap);
         r->data = data;
         r->cap = cap;
         log__ring *first = log__rings_first();
