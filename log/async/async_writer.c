@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The background thread. In async mode it is the writer: it drains every
- * thread's ring, each run of records for one sink in one writev straight
- * from the ring (sink_gather.c), and pauses briefly after a pass that wrote
- * something, so that a burst becomes a few large writes. In both modes it
+ * thread's ring, each run of records for one sink in one writev
+ * (sink_gather.c) — formatted records straight from the ring, captured ones
+ * encoded first (async_capture.h) — and pauses briefly after a pass that
+ * wrote something, so that a burst becomes a few large writes. In both modes it
  * writes out sync buffers (the sinks' shared ones and the threads' own)
  * that have waited LOG__FLUSH_INTERVAL_NS.
  *
