@@ -101,11 +101,14 @@ static int setup(void **state)
     return 0;
 }
 
+static void lines_free_all(void);
+
 static int teardown(void **state)
 {
     (void)state;
     if (held)
         release_writer();
+    lines_free_all();
     (void)log__async_set(false, QUEUE, false);
     log_shutdown();
     log_sink_release(cur_sink);
@@ -199,40 +202,9 @@ typedef struct file_lines {
     json_t **rec;
 } file_lines;
 
-/* Every line of `path`, each '\n'-terminated and one JSON object
- * (duplicate keys rejected; `flags` more jansson decoding flags). */
-static file_lines read_lines(const char *path, size_t flags)
-{
-    file_lines fl = {0};
-    size_t size = 0, cap = 0;
-    fl.text = ts_read_file(path, &size);
-    if (!fl.text)
-        fail_msg("%s cannot be read", path);
-    for (size_t pos = 0; pos < size;) {
-        char *nl = memchr(fl.text + pos, '\n', size - pos);
-        if (!nl)
-            fail_msg("%s: line %zu does not end with a newline", path, fl.n + 1);
-        if (fl.n == cap) {
-            cap = cap ? cap * 2 : 256;
-            fl.at = realloc(fl.at, cap * sizeof *fl.at);
-            fl.len = realloc(fl.len, cap * sizeof *fl.len);
-            fl.rec = realloc(fl.rec, cap * sizeof *fl.rec);
-            assert_true(fl.at && fl.len && fl.rec);
-        }
-        size_t len = (size_t)(nl - (fl.text + pos));
-        json_error_t err;
-        json_t *j = json_loadb(fl.text + pos, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | flags, &err);
-        if (!json_is_object(j))
-            fail_msg("%s: line %zu is not a JSON object (%s): %.300s", path, fl.n + 1, err.text,
-                     fl.text + pos);
-        fl.at[fl.n] = fl.text + pos;
-        fl.len[fl.n] = len;
-        fl.rec[fl.n] = j;
-        fl.n++;
-        pos += len + 1;
-    }
-    return fl;
-}
+/* Where they are kept: what a failed test leaves is freed by teardown. */
+#define LINE_SLOTS 4
+static file_lines line_slots[LINE_SLOTS];
 
 static void lines_free(file_lines *fl)
 {
@@ -243,6 +215,58 @@ static void lines_free(file_lines *fl)
     free(fl->rec);
     free(fl->text);
     memset(fl, 0, sizeof *fl);
+}
+
+/* What a test that failed did not give back. */
+static void lines_free_all(void)
+{
+    for (int i = 0; i < LINE_SLOTS; i++)
+        lines_free(&line_slots[i]);
+}
+
+/* Every line of `path`, each '\n'-terminated and one JSON object
+ * (duplicate keys rejected; `flags` more jansson decoding flags). Give it
+ * back with lines_free. */
+static file_lines *read_lines(const char *path, size_t flags)
+{
+    file_lines *fl = line_slots;
+    while (fl < line_slots + LINE_SLOTS && fl->text)
+        fl++;
+    assert_true(fl < line_slots + LINE_SLOTS);
+    size_t size = 0, cap = 0;
+    fl->text = ts_read_file(path, &size);
+    if (!fl->text)
+        fail_msg("%s cannot be read", path);
+    for (size_t pos = 0; pos < size;) {
+        char *nl = memchr(fl->text + pos, '\n', size - pos);
+        if (!nl)
+            fail_msg("%s: line %zu does not end with a newline", path, fl->n + 1);
+        if (fl->n == cap) {
+            cap = cap ? cap * 2 : 256;
+            const char **at = realloc(fl->at, cap * sizeof *at);
+            size_t *len = at ? realloc(fl->len, cap * sizeof *len) : NULL;
+            json_t **rec = len ? realloc(fl->rec, cap * sizeof *rec) : NULL;
+            fl->at = at ? at : fl->at;
+            fl->len = len ? len : fl->len;
+            fl->rec = rec ? rec : fl->rec;
+            assert_non_null(rec);
+        }
+        size_t len = (size_t)(nl - (fl->text + pos));
+        json_error_t err;
+        json_t *j = json_loadb(fl->text + pos, len,
+                               JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | flags, &err);
+        if (!json_is_object(j)) {
+            json_decref(j);
+            fail_msg("%s: line %zu is not a JSON object (%s): %.300s", path, fl->n + 1, err.text,
+                     fl->text + pos);
+        }
+        fl->at[fl->n] = fl->text + pos;
+        fl->len[fl->n] = len;
+        fl->rec[fl->n] = j;
+        fl->n++;
+        pos += len + 1;
+    }
+    return fl;
 }
 
 static const char *str_of(json_t *rec, const char *key)
@@ -405,25 +429,25 @@ static void info_n(const char *msg, size_t len, const log_field *f, size_t n)
  * everything else, key order included, byte for byte. */
 static void compare_files(int want_lines)
 {
-    file_lines a = read_lines(path_sync, JSON_DECODE_INT_AS_REAL);
-    file_lines b = read_lines(path_async, JSON_DECODE_INT_AS_REAL);
-    size_t n = a.n < b.n ? a.n : b.n;
+    file_lines *a = read_lines(path_sync, JSON_DECODE_INT_AS_REAL);
+    file_lines *b = read_lines(path_async, JSON_DECODE_INT_AS_REAL);
+    size_t n = a->n < b->n ? a->n : b->n;
     for (size_t i = 0; i < n; i++) {
         size_t va, vb;
-        (void)line_ts(a.at[i], a.len[i], a.rec[i], &va);
-        (void)line_ts(b.at[i], b.len[i], b.rec[i], &vb);
-        if (va != vb || a.len[i] != b.len[i] || memcmp(a.at[i], b.at[i], va) != 0 ||
-            memcmp(a.at[i] + va + 27, b.at[i] + vb + 27, a.len[i] - va - 27) != 0)
+        (void)line_ts(a->at[i], a->len[i], a->rec[i], &va);
+        (void)line_ts(b->at[i], b->len[i], b->rec[i], &vb);
+        if (va != vb || a->len[i] != b->len[i] || memcmp(a->at[i], b->at[i], va) != 0 ||
+            memcmp(a->at[i] + va + 27, b->at[i] + vb + 27, a->len[i] - va - 27) != 0)
             fail_msg("line %zu differs:\n  sync:  %.*s\n  async: %.*s", i + 1,
-                     (int)(a.len[i] < 600 ? a.len[i] : 600), a.at[i],
-                     (int)(b.len[i] < 600 ? b.len[i] : 600), b.at[i]);
+                     (int)(a->len[i] < 600 ? a->len[i] : 600), a->at[i],
+                     (int)(b->len[i] < 600 ? b->len[i] : 600), b->at[i]);
     }
-    if (a.n != b.n)
-        fail_msg("sync wrote %zu lines, async %zu (the first %zu the same)", a.n, b.n, n);
-    if (a.n != (size_t)want_lines)
-        fail_msg("%zu lines written, %d expected", a.n, want_lines);
-    lines_free(&a);
-    lines_free(&b);
+    if (a->n != b->n)
+        fail_msg("sync wrote %zu lines, async %zu (the first %zu the same)", a->n, b->n, n);
+    if (a->n != (size_t)want_lines)
+        fail_msg("%zu lines written, %d expected", a->n, want_lines);
+    lines_free(a);
+    lines_free(b);
 }
 
 struct shapes {
@@ -790,19 +814,19 @@ static void test_capture__copies_what_the_call_passed(void **state)
     }
     release_writer();
     assert_int_equal(log_flush(), 0);
-    file_lines fl = read_lines(path_async, 0);
-    assert_int_equal(fl.n, N);
+    file_lines *fl = read_lines(path_async, 0);
+    assert_int_equal(fl->n, N);
     for (int i = 0; i < N; i++) {
         char want[16], k[16], m[16];
         snprintf(want, sizeof want, "v%d", i);
         snprintf(k, sizeof k, "k%d", i % 3);
         snprintf(m, sizeof m, "m%d", i % 2);
-        assert_string_equal(str_of(fl.rec[i], "msg"), m);
-        assert_string_equal(str_of(fl.rec[i], "request_id"), want);
-        assert_string_equal(str_of(fl.rec[i], k), want);
-        assert_int_equal(json_object_size(fl.rec[i]), 6); /* ts level logger msg request_id k */
+        assert_string_equal(str_of(fl->rec[i], "msg"), m);
+        assert_string_equal(str_of(fl->rec[i], "request_id"), want);
+        assert_string_equal(str_of(fl->rec[i], k), want);
+        assert_int_equal(json_object_size(fl->rec[i]), 6); /* ts level logger msg request_id k */
     }
-    lines_free(&fl);
+    lines_free(fl);
 }
 
 /* ---- 2. timestamps ----------------------------------------------------------------- */
@@ -865,18 +889,18 @@ static void test_capture__timestamps_within_the_call(void **state)
         assert_int_equal(pthread_join(th[t], NULL), 0);
     assert_int_equal(log_flush(), 0);
 
-    file_lines fl = read_lines(path_async, 0);
-    assert_int_equal(fl.n, (size_t)(TS_THREADS * n));
+    file_lines *fl = read_lines(path_async, 0);
+    assert_int_equal(fl->n, (size_t)(TS_THREADS * n));
     long next[TS_THREADS] = {0};
     int64_t last[TS_THREADS] = {0};
     long outside = 0, backwards = 0;
     int64_t worst = 0;
     char first_bad[256] = "";
-    for (size_t k = 0; k < fl.n; k++) {
+    for (size_t k = 0; k < fl->n; k++) {
         size_t at;
-        int64_t us = line_ts(fl.at[k], fl.len[k], fl.rec[k], &at);
-        int t = (int)int_of(fl.rec[k], "t");
-        long i = (long)int_of(fl.rec[k], "i");
+        int64_t us = line_ts(fl->at[k], fl->len[k], fl->rec[k], &at);
+        int t = (int)int_of(fl->rec[k], "t");
+        long i = (long)int_of(fl->rec[k], "i");
         assert_true(t >= 0 && t < TS_THREADS);
         assert_int_equal(i, next[t]);
         next[t]++;
@@ -890,7 +914,7 @@ static void test_capture__timestamps_within_the_call(void **state)
             if (!outside++)
                 snprintf(first_bad, sizeof first_bad,
                          "thread %d record %ld: ts %.27s is %lld ns %s the call [%lld, %lld]", t,
-                         i, fl.at[k] + at, (long long)(ns < lo ? lo - ns : ns - hi) + 1000,
+                         i, fl->at[k] + at, (long long)(ns < lo ? lo - ns : ns - hi) + 1000,
                          ns < lo ? "before" : "after", (long long)runs[t].before[i],
                          (long long)runs[t].after[i]);
         }
@@ -903,7 +927,7 @@ static void test_capture__timestamps_within_the_call(void **state)
         free(runs[t].before);
         free(runs[t].after);
     }
-    lines_free(&fl);
+    lines_free(fl);
     if (outside || backwards)
         fail_msg("%ld of %ld timestamps outside their call (worst by %lld ns past the slack; "
                  "first: %s), %ld earlier than the thread's record before",
@@ -1060,21 +1084,21 @@ static void test_capture__each_record_its_context(void **state)
         ctx_release(snaps[r]);
     assert_int_equal(log_flush(), 0);
 
-    file_lines fl = read_lines(path_async, 0);
-    assert_int_equal(fl.n, 3 * N + 8);
+    file_lines *fl = read_lines(path_async, 0);
+    assert_int_equal(fl->n, 3 * N + 8);
     size_t k = 0;
     for (int i = 0; i < N; i++, k++) {
-        assert_string_equal(str_of(fl.rec[k], "msg"), "set");
-        assert_int_equal(int_of(fl.rec[k], "i"), i);
-        has_ids(fl.rec[k], req_ids[i % REQS], user_ids[(i * 3) % REQS], NULL);
+        assert_string_equal(str_of(fl->rec[k], "msg"), "set");
+        assert_int_equal(int_of(fl->rec[k], "i"), i);
+        has_ids(fl->rec[k], req_ids[i % REQS], user_ids[(i * 3) % REQS], NULL);
     }
     for (int i = 0; i < N; i++) {
-        assert_string_equal(str_of(fl.rec[k], "msg"), "attached");
-        assert_int_equal(int_of(fl.rec[k], "i"), i);
-        has_ids(fl.rec[k++], req_ids[i % REQS], user_ids[i % REQS], NULL);
-        assert_string_equal(str_of(fl.rec[k], "msg"), "under ctx_run");
-        assert_int_equal(int_of(fl.rec[k], "i"), i);
-        has_ids(fl.rec[k++], req_ids[(i + 2) % REQS], user_ids[(i + 2) % REQS], NULL);
+        assert_string_equal(str_of(fl->rec[k], "msg"), "attached");
+        assert_int_equal(int_of(fl->rec[k], "i"), i);
+        has_ids(fl->rec[k++], req_ids[i % REQS], user_ids[i % REQS], NULL);
+        assert_string_equal(str_of(fl->rec[k], "msg"), "under ctx_run");
+        assert_int_equal(int_of(fl->rec[k], "i"), i);
+        has_ids(fl->rec[k++], req_ids[(i + 2) % REQS], user_ids[(i + 2) % REQS], NULL);
     }
     static const struct {
         const char *msg;
@@ -1091,12 +1115,12 @@ static void test_capture__each_record_its_context(void **state)
         {"no context", 0, NULL, NULL, NULL},
     };
     for (size_t t = 0; t < sizeof tail / sizeof tail[0]; t++, k++) {
-        assert_string_equal(str_of(fl.rec[k], "msg"), tail[t].msg);
-        assert_int_equal(int_of(fl.rec[k], "i"), tail[t].i);
-        has_ids(fl.rec[k], tail[t].rid, tail[t].uid, tail[t].tid);
+        assert_string_equal(str_of(fl->rec[k], "msg"), tail[t].msg);
+        assert_int_equal(int_of(fl->rec[k], "i"), tail[t].i);
+        has_ids(fl->rec[k], tail[t].rid, tail[t].uid, tail[t].tid);
     }
-    assert_int_equal(k, fl.n);
-    lines_free(&fl);
+    assert_int_equal(k, fl->n);
+    lines_free(fl);
 }
 
 /* A record's context is the one of its call, whatever happens to the
@@ -1119,15 +1143,15 @@ static void test_capture__context_changed_after_the_call(void **state)
     log_info_kv("third", LOG_I64("i", 2));
     release_writer();
     assert_int_equal(log_flush(), 0);
-    file_lines fl = read_lines(path_async, 0);
-    assert_int_equal(fl.n, 3);
-    has_ids(fl.rec[0], "req-x", "user-old", "tenant-x");
-    has_ids(fl.rec[1], "req-x", "user-new", "tenant-x");
-    has_ids(fl.rec[2], NULL, NULL, NULL);
-    assert_string_equal(str_of(fl.rec[0], "msg"), "first");
-    assert_string_equal(str_of(fl.rec[1], "msg"), "second");
-    assert_string_equal(str_of(fl.rec[2], "msg"), "third");
-    lines_free(&fl);
+    file_lines *fl = read_lines(path_async, 0);
+    assert_int_equal(fl->n, 3);
+    has_ids(fl->rec[0], "req-x", "user-old", "tenant-x");
+    has_ids(fl->rec[1], "req-x", "user-new", "tenant-x");
+    has_ids(fl->rec[2], NULL, NULL, NULL);
+    assert_string_equal(str_of(fl->rec[0], "msg"), "first");
+    assert_string_equal(str_of(fl->rec[1], "msg"), "second");
+    assert_string_equal(str_of(fl->rec[2], "msg"), "third");
+    lines_free(fl);
 }
 
 /* Several threads switching among shared snapshots (the same serials in
@@ -1186,11 +1210,11 @@ static void test_capture__threads_switching_contexts(void **state)
     for (int r = 0; r < REQS; r++)
         ctx_release(snaps[r]);
 
-    file_lines fl = read_lines(path_async, 0);
-    assert_int_equal(fl.n, (size_t)(CTX_THREADS * n));
+    file_lines *fl = read_lines(path_async, 0);
+    assert_int_equal(fl->n, (size_t)(CTX_THREADS * n));
     long next[CTX_THREADS] = {0};
-    for (size_t k = 0; k < fl.n; k++) {
-        json_t *rec = fl.rec[k];
+    for (size_t k = 0; k < fl->n; k++) {
+        json_t *rec = fl->rec[k];
         int t = (int)int_of(rec, "t");
         long i = (long)int_of(rec, "i");
         int r = (int)int_of(rec, "r");
@@ -1205,7 +1229,7 @@ static void test_capture__threads_switching_contexts(void **state)
             has_ids(rec, req_ids[r], user_ids[r], NULL);
         }
     }
-    lines_free(&fl);
+    lines_free(fl);
 }
 
 /* ---- 4. overflow: drop counts exactly, block loses nothing --------------------------- */
@@ -1260,9 +1284,9 @@ static void check_numbered(const char *path, struct numbered_check *c)
     memset(c, 0, sizeof *c);
     for (int t = 0; t < Q_THREADS; t++)
         c->last[t] = -1;
-    file_lines fl = read_lines(path, 0);
-    for (size_t k = 0; k < fl.n; k++) {
-        json_t *rec = fl.rec[k];
+    file_lines *fl = read_lines(path, 0);
+    for (size_t k = 0; k < fl->n; k++) {
+        json_t *rec = fl->rec[k];
         if (strcmp(str_of(rec, "logger"), "ctxlog") == 0) {
             long long d = int_of(rec, "dropped");
             assert_true(d > 0);
@@ -1284,7 +1308,7 @@ static void check_numbered(const char *path, struct numbered_check *c)
         has_ids(rec, rid, uid, NULL);
         assert_string_equal(str_of(rec, "pad"), "0123456789");
     }
-    lines_free(&fl);
+    lines_free(fl);
 }
 
 static void test_capture__drop_counts_exactly(void **state)
@@ -1440,19 +1464,19 @@ static void fork_child_context(bool error_first)
     };
     enum { KINDS = sizeof want / sizeof want[0] };
     int seen[KINDS] = {0};
-    file_lines fl = read_lines(path_async, 0);
-    for (size_t k = 0; k < fl.n; k++) {
-        const char *msg = str_of(fl.rec[k], "msg");
+    file_lines *fl = read_lines(path_async, 0);
+    for (size_t k = 0; k < fl->n; k++) {
+        const char *msg = str_of(fl->rec[k], "msg");
         size_t w = 0;
         while (w < KINDS && strcmp(want[w].msg, msg) != 0)
             w++;
         if (w == KINDS)
             fail_msg("unexpected record \"%s\"", msg);
-        assert_int_equal(int_of(fl.rec[k], "i"), seen[w]); /* each once, in order */
+        assert_int_equal(int_of(fl->rec[k], "i"), seen[w]); /* each once, in order */
         seen[w]++;
-        has_ids(fl.rec[k], want[w].rid, want[w].uid, want[w].tid);
+        has_ids(fl->rec[k], want[w].rid, want[w].uid, want[w].tid);
     }
-    lines_free(&fl);
+    lines_free(fl);
     char bad[512] = "";
     for (size_t w = 0; w < KINDS; w++)
         if (seen[w] != want[w].count)
@@ -1641,7 +1665,7 @@ static void crash_and_check(const struct crash_plan *p, bool check_times, long s
     ts_unlink(times);
     free(times);
 
-    file_lines fl = read_lines(path_async, 0);
+    file_lines *fl = read_lines(path_async, 0);
     size_t k = 0;
     int64_t last = 0;
     for (int i = 0; i < CRASH_RECORDS; i++) {
@@ -1649,9 +1673,9 @@ static void crash_and_check(const struct crash_plan *p, bool check_times, long s
             continue;
         if (i == 43 && !p->ctx_vars)
             continue;
-        if (k >= fl.n)
-            fail_msg("%zu records written by the crash handler; record %d is missing", fl.n, i);
-        json_t *rec = fl.rec[k];
+        if (k >= fl->n)
+            fail_msg("%zu records written by the crash handler; record %d is missing", fl->n, i);
+        json_t *rec = fl->rec[k];
         const char *msg = str_of(rec, "msg");
         assert_non_null(msg);
         if (i < 40 && i % 10 == 5) {
@@ -1676,26 +1700,26 @@ static void crash_and_check(const struct crash_plan *p, bool check_times, long s
             assert_string_equal(str_of(rec, name), name);
         }
         size_t at;
-        int64_t us = line_ts(fl.at[k], fl.len[k], rec, &at);
+        int64_t us = line_ts(fl->at[k], fl->len[k], rec, &at);
         if (check_times) {
             int64_t lo = crash_before[i] - slack_us * 1000, hi = crash_after[i] + slack_us * 1000;
             if (us * 1000 < lo || us * 1000 > hi)
                 fail_msg("record %d (%s): ts %.27s is %lld us %s its call", i,
-                         i < 40 && i % 10 == 5 ? "formatted" : "captured", fl.at[k] + at,
+                         i < 40 && i % 10 == 5 ? "formatted" : "captured", fl->at[k] + at,
                          (long long)((us * 1000 < lo ? crash_before[i] - us * 1000
                                                      : us * 1000 - crash_after[i]) /
                                      1000),
                          us * 1000 < lo ? "before" : "after");
             if (us < last)
                 fail_msg("record %d: ts %.27s is %lld us before the record written before it", i,
-                         fl.at[k] + at, (long long)(last - us));
+                         fl->at[k] + at, (long long)(last - us));
         }
         last = us;
         k++;
     }
-    if (k != fl.n)
-        fail_msg("%zu records written, %zu expected", fl.n, k);
-    lines_free(&fl);
+    if (k != fl->n)
+        fail_msg("%zu records written, %zu expected", fl->n, k);
+    lines_free(fl);
 }
 
 static void test_capture__crash_writes_captured_records(void **state)
@@ -1821,11 +1845,11 @@ static void test_capture__threads_gone_with_records_queued(void **state)
     release_writer();
     assert_int_equal(log_flush(), 0);
 
-    file_lines fl = read_lines(path_async, 0);
-    assert_int_equal(fl.n, 3 * EXIT_THREADS * 8);
+    file_lines *fl = read_lines(path_async, 0);
+    assert_int_equal(fl->n, 3 * EXIT_THREADS * 8);
     int next[3][EXIT_THREADS] = {{0}};
-    for (size_t k = 0; k < fl.n; k++) {
-        json_t *rec = fl.rec[k];
+    for (size_t k = 0; k < fl->n; k++) {
+        json_t *rec = fl->rec[k];
         int w = (int)int_of(rec, "w"), t = (int)int_of(rec, "t"), i = (int)int_of(rec, "i");
         assert_true(w >= 0 && w < 3 && t >= 0 && t < EXIT_THREADS);
         assert_int_equal(i, next[w][t]++);
@@ -1839,7 +1863,7 @@ static void test_capture__threads_gone_with_records_queued(void **state)
         else
             has_ids(rec, rid, "exit-user-changed", "exit-tenant");
     }
-    lines_free(&fl);
+    lines_free(fl);
 }
 
 /* ---- 8. async mode off and on again ------------------------------------------------------ */
@@ -1902,11 +1926,11 @@ static void test_capture__async_off_and_on_again(void **state)
     assert_int_equal(log_flush(), 0);
     assert_int_equal(log__async_set(false, QUEUE, false), 0);
     compare_files(4 * 13 + 1 + 1);
-    file_lines fl = read_lines(path_async, 0);
-    for (size_t k = 0; k < fl.n; k++)
-        if (json_object_get(fl.rec[k], "seq"))
-            assert_int_equal(int_of(fl.rec[k], "seq"), (long long)k);
-    lines_free(&fl);
+    file_lines *fl = read_lines(path_async, 0);
+    for (size_t k = 0; k < fl->n; k++)
+        if (json_object_get(fl->rec[k], "seq"))
+            assert_int_equal(int_of(fl->rec[k], "seq"), (long long)k);
+    lines_free(fl);
 }
 
 /* Threads log on, as fast as they can, while the mode is switched under
@@ -1967,32 +1991,32 @@ static void test_capture__async_switched_while_threads_log(void **state)
     assert_int_equal(log__async_set(false, QUEUE, false), 0);
     assert_int_equal(log_flush(), 0);
 
-    file_lines fl = read_lines(path_async, 0);
+    file_lines *fl = read_lines(path_async, 0);
     long next[TOGGLE_THREADS] = {0}, total = 0;
-    for (size_t k = 0; k < fl.n; k++) {
-        int t = (int)int_of(fl.rec[k], "t");
-        long seq = (long)int_of(fl.rec[k], "seq");
+    for (size_t k = 0; k < fl->n; k++) {
+        int t = (int)int_of(fl->rec[k], "t");
+        long seq = (long)int_of(fl->rec[k], "seq");
         assert_true(t >= 0 && t < TOGGLE_THREADS);
         if (seq != next[t]) {
             size_t due_at = 0;
-            for (size_t m = 0; m < fl.n && !due_at; m++)
-                if (int_of(fl.rec[m], "t") == t && int_of(fl.rec[m], "seq") == next[t])
+            for (size_t m = 0; m < fl->n && !due_at; m++)
+                if (int_of(fl->rec[m], "t") == t && int_of(fl->rec[m], "seq") == next[t])
                     due_at = m + 1;
             fail_msg("thread %d: record %ld at line %zu where %ld was due; that one is %s%zu "
                      "(of %zu lines)",
-                     t, seq, k + 1, next[t], due_at ? "at line " : "missing", due_at, fl.n);
+                     t, seq, k + 1, next[t], due_at ? "at line " : "missing", due_at, fl->n);
         }
         next[t]++;
         char rid[32];
         snprintf(rid, sizeof rid, "toggle-%d", t);
-        has_ids(fl.rec[k], rid, "toggle-user", "toggle-tenant");
+        has_ids(fl->rec[k], rid, "toggle-user", "toggle-tenant");
     }
     for (int t = 0; t < TOGGLE_THREADS; t++) {
         assert_int_equal(next[t], atomic_load(&args[t].logged));
         total += atomic_load(&args[t].logged);
     }
-    assert_int_equal((long)fl.n, total);
-    lines_free(&fl);
+    assert_int_equal((long)fl->n, total);
+    lines_free(fl);
 }
 
 /* ---- an error goes out without log_flush ---------------------------------------------------- */
@@ -2023,14 +2047,14 @@ static void test_capture__written_unflushed(void **state)
     log_info_kv("an info", LOG_I64("i", 1));
     check_way(h0, CAP, __LINE__);
     assert_int_equal(lines_within_5s(path_async, 2), 2);
-    file_lines fl = read_lines(path_async, 0);
-    assert_int_equal(fl.n, 2);
-    assert_string_equal(str_of(fl.rec[0], "level"), "error");
-    assert_string_equal(str_of(fl.rec[0], "msg"), "an error");
-    has_ids(fl.rec[0], "unflushed", "u", "t");
-    assert_string_equal(str_of(fl.rec[1], "msg"), "an info");
-    has_ids(fl.rec[1], "unflushed", "u", "t");
-    lines_free(&fl);
+    file_lines *fl = read_lines(path_async, 0);
+    assert_int_equal(fl->n, 2);
+    assert_string_equal(str_of(fl->rec[0], "level"), "error");
+    assert_string_equal(str_of(fl->rec[0], "msg"), "an error");
+    has_ids(fl->rec[0], "unflushed", "u", "t");
+    assert_string_equal(str_of(fl->rec[1], "msg"), "an info");
+    has_ids(fl->rec[1], "unflushed", "u", "t");
+    lines_free(fl);
     /* An error wakes the writer: well under its 100 ms round. */
     if (took > 1000 * 1000000LL)
         fail_msg("the error took %lld ms to reach the file", (long long)(took / 1000000));
