@@ -1510,7 +1510,7 @@ static void test_capture__fork_child_context_writer_started(void **state)
 
 /*
  * Each crash runs in a fresh image of this program (fork, then exec of
- * /proc/self/exe with --crash-child), so that it starts as a process does:
+ * this program with --crash-child), so that it starts as a process does:
  * nothing of the other tests' async mode (the clock's pairs, the writer)
  * is inherited, and cmocka's signal handlers are not installed. The child
  * holds its sink's lock, so that the writer cannot write: the handler must.
@@ -1525,6 +1525,9 @@ struct crash_plan {
 #define CRASH_RECORDS 44 /* i = 0..43; 41 and 42 with `big`, 43 with `ctx_vars` */
 
 static struct crash_plan crash_plan_now;
+/* This program (argv[0] made absolute: /proc/self/exe is valgrind's own
+ * under valgrind). */
+static char self_path[4096] = "/proc/self/exe";
 /* CLOCK_REALTIME around each call (ns), saved by the child for the parent. */
 static int64_t crash_before[CRASH_RECORDS], crash_after[CRASH_RECORDS];
 
@@ -1633,7 +1636,7 @@ static void crash_and_check(const struct crash_plan *p, bool check_times, long s
         snprintf(sig, sizeof sig, "%d", p->sig);
         snprintf(big, sizeof big, "%ld", p->big);
         snprintf(vars, sizeof vars, "%d", p->ctx_vars);
-        execl("/proc/self/exe", "test_async_capture", "--crash-child", sig, big, vars,
+        execl(self_path, "test_async_capture", "--crash-child", sig, big, vars,
               p->heap ? "1" : "0", path_async, (char *)NULL);
         _exit(127);
     }
@@ -2068,6 +2071,8 @@ static void test_capture__written_unflushed(void **state)
 
 int main(int argc, char **argv)
 {
+    if (argc > 0 && !realpath(argv[0], self_path))
+        snprintf(self_path, sizeof self_path, "/proc/self/exe");
     if (argc == 7 && strcmp(argv[1], "--crash-child") == 0) {
         const struct crash_plan p = {atoi(argv[2]), atol(argv[3]), atoi(argv[4]), atoi(argv[5])};
         crash_child(&p, argv[6]);
