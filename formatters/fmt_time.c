@@ -6,6 +6,7 @@
 #include "formatters/fmt_time.h"
 #include "formatters/fmt_json.h"
 
+#include <stdint.h>
 #include <string.h>
 
 CTX__TLS struct fmt_ts_cache fmt_ts_cache;
@@ -13,29 +14,54 @@ CTX__TLS struct fmt_ts_cache fmt_ts_cache;
 #define PREFIX_LEN (FMT_TS_PREFIX - 1) /* "YYYY-MM-DDTHH:MM:SS" */
 _Static_assert(PREFIX_LEN + 8 == FMT_RFC3339_LEN, "timestamp length");
 
+/* The civil date (proleptic Gregorian) of day z, days since 1970-01-01:
+ * arithmetic only, as counted in eras of 400 years (146097 days) that
+ * start on March 1st. No gmtime_r: that one may read the time zone file
+ * and allocate on its first call, and a crash handler encodes records
+ * too (fmt_json_record_fresh). */
+static void civil_from_days(int64_t z, int64_t *year, int *month, int *day)
+{
+    z += 719468; /* days from 0000-03-01 to 1970-01-01 */
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11], March first */
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = yoe + era * 400 + (*month <= 2);
+}
+
 /* out[0, PREFIX_LEN) and '.' */
 static void format_prefix(time_t sec, char *out)
 {
-    struct tm tm;
-
-    /* RFC 3339 has exactly four year digits: clamp what gmtime cannot
-     * express that way rather than emit a timestamp parsers reject. */
-    if (!gmtime_r(&sec, &tm) || tm.tm_year < -1900) {
+    int64_t s = (int64_t)sec;
+    int64_t days = s / 86400, rem = s % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    int64_t year;
+    int month, mday;
+    civil_from_days(days, &year, &month, &mday);
+    /* RFC 3339 has exactly four year digits: clamp what cannot be
+     * expressed that way rather than emit a timestamp parsers reject. */
+    if (year < 0) {
         memcpy(out, "0000-01-01T00:00:00.", FMT_TS_PREFIX);
         return;
     }
-    if (tm.tm_year > 9999 - 1900) {
+    if (year > 9999) {
         memcpy(out, "9999-12-31T23:59:59.", FMT_TS_PREFIX);
         return;
     }
     /* Fixed-width digits by hand: every field is in range here. */
-    int year = tm.tm_year + 1900;
-    const int parts[] = {tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec};
+    int y = (int)year;
+    const int parts[] = {month, mday, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60)};
     const char seps[] = "--T::";
-    out[0] = (char)('0' + year / 1000);
-    out[1] = (char)('0' + year / 100 % 10);
-    out[2] = (char)('0' + year / 10 % 10);
-    out[3] = (char)('0' + year % 10);
+    out[0] = (char)('0' + y / 1000);
+    out[1] = (char)('0' + y / 100 % 10);
+    out[2] = (char)('0' + y / 10 % 10);
+    out[3] = (char)('0' + y % 10);
     for (int i = 0; i < 5; i++) {
         out[4 + 3 * i] = seps[i];
         out[5 + 3 * i] = (char)('0' + parts[i] / 10);

@@ -3,9 +3,10 @@
  * RFC 3339 timestamps in UTC with microseconds (private):
  * "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", always FMT_RFC3339_LEN bytes.
  *
- * gmtime_r is the expensive part and changes once a second, so each thread
- * keeps the last "YYYY-MM-DDTHH:MM:SS." it formatted; within the same
- * second a timestamp is that copy and six digits, inline.
+ * The date and time of day are the expensive part and change once a
+ * second, so each thread keeps the last "YYYY-MM-DDTHH:MM:SS." it
+ * formatted; within the same second a timestamp is that copy and six
+ * digits, inline.
  */
 #ifndef CTXLOG_FMT_TIME_H
 #define CTXLOG_FMT_TIME_H

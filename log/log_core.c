@@ -134,11 +134,15 @@ static int level_enabled(const log_logger *owner, log_level level)
  * thread), else to the sink. */
 static void write_lines_out(log_sink *s, const log_record *r, const char *text, size_t len)
 {
-    if (atomic_load_explicit(&log__async_on, memory_order_relaxed) && !s->ops->record && len) {
-        if (log__tbuf_dirty)
-            log__tbufs_write_mine(); /* records from before async mode first */
-        log__async_put(s, text, len, r->level >= LOG_LEVEL_ERROR);
-        return;
+    if (atomic_load_explicit(&log__async_on, memory_order_relaxed)) {
+        if (!s->ops->record && len) {
+            if (log__tbuf_dirty)
+                log__tbufs_write_mine(); /* records from before async mode first */
+            log__async_put(s, text, len, r->level >= LOG_LEVEL_ERROR);
+            return;
+        }
+    } else {
+        log__ring_sync_barrier(); /* records from before sync mode first */
     }
     log__sink_write(s, r, text, len);
 }
@@ -483,15 +487,14 @@ static ALWAYS_INLINE int cached_line_record(log_logger *lg, log_level level, con
 
 /* The context entry a captured record needs first (async_capture.h): the
  * context filter's fields of snapshot snap. Out of line: once per context
- * change. A context of more than CAPTURE_CTX logged variables is not
- * captured: its records are made the usual way. */
-#define CAPTURE_CTX 32
+ * change. A context of more than LOG__CAPTURE_CTX_FIELDS logged variables
+ * is not captured: its records are made the usual way. */
 static __attribute__((noinline)) int capture_context(log_sink *s, const ctx_snapshot *snap)
 {
-    log_field f[CAPTURE_CTX];
-    uint32_t key_len[CAPTURE_CTX], str_len[CAPTURE_CTX];
-    size_t n = log__ctx_fields(snap, f, key_len, str_len, CAPTURE_CTX);
-    if (n > CAPTURE_CTX)
+    log_field f[LOG__CAPTURE_CTX_FIELDS];
+    uint32_t key_len[LOG__CAPTURE_CTX_FIELDS], str_len[LOG__CAPTURE_CTX_FIELDS];
+    size_t n = log__ctx_fields(snap, f, key_len, str_len, LOG__CAPTURE_CTX_FIELDS);
+    if (n > LOG__CAPTURE_CTX_FIELDS)
         return LOG__CAPTURE_NO;
     return log__capture_ctx(s, snap->serial, f, key_len, str_len, n);
 }
@@ -536,6 +539,7 @@ static ALWAYS_INLINE int plain_record(log_logger *lg, log_level level, const cha
 {
     if (atomic_load_explicit(&log__async_on, memory_order_relaxed))
         return captured_record(lg, level, msg, msg_len, fields, nfields);
+    log__ring_sync_barrier(); /* records from before sync mode first */
     return cached_line_record(lg, level, msg, msg_len, fields, nfields);
 }
 

@@ -48,6 +48,7 @@
 
 #include <ctxlog/ctxlog.h>
 
+#include "log/async/async_capture.h"
 #include "log/async/async_clock.h"
 #include "log/async/async_ring.h"
 #include "log/log_internal.h"
@@ -618,8 +619,10 @@ static void shapes_messages(void)
     static const size_t lens[] = {1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 401, 4095, 70000};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         char *m = pattern_msg(lens[i]);
-        REC(CAP, info_n(m, lens[i], one, 1));
-        REC(CAP, info_n(m, lens[i], NULL, 0));
+        /* Longer than the crash handler has room for: formatted. */
+        enum way w = lens[i] + 2 > LOG__CAPTURE_BYTES ? TXT : CAP;
+        REC(w, info_n(m, lens[i], one, 1));
+        REC(w, info_n(m, lens[i], NULL, 0));
         free(m);
     }
     /* Message and a value of 70,000 bytes each: too big to capture (half

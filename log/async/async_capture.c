@@ -51,7 +51,7 @@ int log__capture_put_any(log_sink *s, uint64_t serial, log_level level, const ch
         return LOG__CAPTURE_CTX;
     cap_field cf[LOG__CAPTURE_FIELDS];
     size_t bytes = log__capture_measure(f, n, cf);
-    if (bytes == SIZE_MAX || msg_len > UINT32_MAX / 4)
+    if (bytes == SIZE_MAX || msg_len > LOG__CAPTURE_BYTES || bytes + msg_len > LOG__CAPTURE_BYTES)
         return LOG__CAPTURE_NO;
     size_t len = sizeof(cap_rec) + n * sizeof(cap_field) + msg_len + 1 + bytes;
     size_t need = log__ring_entry_size(len);
@@ -88,12 +88,13 @@ int log__capture_ctx(log_sink *s, uint64_t serial, const log_field *f, const uin
                      const uint32_t *str_len, size_t n)
 {
     log__ring *r = log__ring_mine();
-    if (!r)
+    if (!r || n > LOG__CAPTURE_CTX_FIELDS)
         return LOG__CAPTURE_NO;
-    size_t len = sizeof(cap_ctx) + n * sizeof(cap_field);
+    size_t bytes = 0;
     for (size_t i = 0; i < n; i++)
-        len += key_len[i] + 1 + (f[i].type == LOG_FIELD_STR ? str_len[i] + 1 : 0);
-    if (log__ring_entry_size(len) > r->cap / 2)
+        bytes += (size_t)key_len[i] + 1 + (f[i].type == LOG_FIELD_STR ? (size_t)str_len[i] + 1 : 0);
+    size_t len = sizeof(cap_ctx) + n * sizeof(cap_field) + bytes;
+    if (bytes > LOG__CAPTURE_CTX_BYTES || log__ring_entry_size(len) > r->cap / 2)
         return LOG__CAPTURE_NO;
     uint64_t head;
     char *p = log__ring_reserve(r, log__ring_entry_size(len), &head);
@@ -217,14 +218,16 @@ int log__capture_encode(log__ring *r, log_sink *s, const char *payload, size_t l
 
 /* ---- the crash handler ------------------------------------------------------ */
 
-/* Its own memory: it runs once, allocating nothing. */
-#define CRASH_CTX_FIELDS 64
+/* Its own memory: it runs once, allocating nothing. A line is at most six
+ * bytes for each byte of the message, keys, strings and context (an
+ * invalid byte becomes \ufffd), and a few hundred more. */
+#define CRASH_CTX_FIELDS LOG__CAPTURE_CTX_FIELDS
 static log_field crash_ctx_fields[CRASH_CTX_FIELDS];
 static const log_field *crash_ctx;
 static size_t crash_ctx_n;
 static int crash_ctx_ok;
 static log_field crash_fields[LOG__CAPTURE_FIELDS];
-static char crash_line[64 * 1024];
+static char crash_line[6 * (LOG__CAPTURE_BYTES + LOG__CAPTURE_CTX_BYTES) + 64 * 1024];
 
 void log__capture_crash_begin(log__ring *r)
 {

@@ -35,8 +35,15 @@ enum {
 };
 
 /* More fields than this, or a LOG_JSON one (a json_t lives as long as the
- * call), a NULL key or string: made the usual way. */
+ * call), a NULL key or string: made the usual way. So is a record whose
+ * message, keys and strings take more than LOG__CAPTURE_BYTES, or made
+ * under a context of more than LOG__CAPTURE_CTX_FIELDS logged variables or
+ * LOG__CAPTURE_CTX_BYTES: the crash handler, which encodes captured
+ * records into memory of its own, has room for the largest that is not. */
 #define LOG__CAPTURE_FIELDS 16
+#define LOG__CAPTURE_BYTES 8192
+#define LOG__CAPTURE_CTX_FIELDS 32
+#define LOG__CAPTURE_CTX_BYTES 4096
 
 /*
  * The entries (after the ring's 16-byte header). A captured record:

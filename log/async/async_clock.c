@@ -29,12 +29,26 @@ static int64_t realtime_ns(void)
 }
 
 #if defined(__x86_64__)
+/* The counter read on both sides of the clock: the pair is the clock and
+ * the counter's midpoint, from the read that took the least ticks of a few
+ * (the first clock_gettime after a sleep can take microseconds). */
 static struct pair read_pair(void)
 {
-    struct pair p;
-    p.tsc = __rdtsc();
-    p.ns = realtime_ns();
-    return p;
+    struct pair best = {0, 0};
+    uint64_t best_width = UINT64_MAX;
+    for (int i = 0; i < 4; i++) {
+        uint64_t t0 = __rdtsc();
+        int64_t ns = realtime_ns();
+        uint64_t t1 = __rdtsc();
+        if (t1 - t0 < best_width) {
+            best_width = t1 - t0;
+            best.tsc = t0 + (t1 - t0) / 2;
+            best.ns = ns;
+        }
+        if (best_width < 200) /* tens of nanoseconds: good enough */
+            break;
+    }
+    return best;
 }
 
 /* CPUID leaf 0x80000007, EDX bit 8: the counter runs at one rate in every
@@ -113,15 +127,24 @@ static void to_timespec(int64_t ns, struct timespec *t)
     }
 }
 
+/* `stamp` between pairs a and b (a.tsc < b.tsc), or past them, at their
+ * rate. */
+static int64_t between_pairs(uint64_t stamp, struct pair a, struct pair b)
+{
+    return from_pair(stamp, a, (double)(b.ns - a.ns) / (double)(b.tsc - a.tsc));
+}
+
 void log__stamp_time(uint64_t stamp, struct timespec *t)
 {
     int64_t ns = (int64_t)stamp;
-    if (__atomic_load_n(&log__stamp_tsc, __ATOMIC_RELAXED) == 1) {
-        double rate = atomic_load_explicit(&ns_per_tick, memory_order_relaxed);
-        if (stamp >= older.tsc && stamp <= newer.tsc && newer.tsc > older.tsc)
-            ns = from_pair(stamp, older, between);
+    if (__atomic_load_n(&log__stamp_tsc, __ATOMIC_ACQUIRE) == 1) {
+        if (newer.tsc > older.tsc && stamp >= older.tsc)
+            ns = from_pair(stamp, older, between); /* between the two, or just after */
+        else if (older.tsc > start.tsc)
+            ns = between_pairs(stamp, start, older); /* queued before the last pass */
         else
-            ns = from_pair(stamp, stamp < older.tsc ? older : newer, rate);
+            ns = from_pair(stamp, start, atomic_load_explicit(&ns_per_tick,
+                                                              memory_order_relaxed));
     }
     to_timespec(ns, t);
 }
@@ -130,8 +153,15 @@ void log__stamp_time_crash(uint64_t stamp, struct timespec *t)
 {
     int64_t ns = (int64_t)stamp;
 #if defined(__x86_64__)
-    if (__atomic_load_n(&log__stamp_tsc, __ATOMIC_RELAXED) == 1)
-        ns = from_pair(stamp, read_pair(), atomic_load_explicit(&ns_per_tick, memory_order_relaxed));
+    if (__atomic_load_n(&log__stamp_tsc, __ATOMIC_ACQUIRE) == 1) {
+        /* Between the first pair (every stamp is after it) and one of its
+         * own (every stamp is before it): nothing the writer may be
+         * changing, and no rate taken from a short span. */
+        struct pair now = read_pair();
+        ns = now.tsc > start.tsc ? between_pairs(stamp, start, now)
+                                 : from_pair(stamp, start, atomic_load_explicit(
+                                                               &ns_per_tick, memory_order_relaxed));
+    }
 #endif
     to_timespec(ns, t);
 }

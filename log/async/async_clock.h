@@ -7,12 +7,13 @@
  * On x86-64 with an invariant TSC (CPUID says so) a stamp is the time-stamp
  * counter, one instruction; elsewhere it is CLOCK_REALTIME in nanoseconds
  * and needs no turning. The writer pairs the counter with the clock at
- * each pass over the queues (log__stamp_sync) and places a stamp between
- * the two latest pairs by interpolation: exact to the pairs' own reading
- * (well under a microsecond), whatever the counter's frequency and however
- * the clock is being slewed. A stamp older than the older pair (a record
- * queued before the writer's previous pass, seen only now) is placed from
- * it with the counter's rate over the whole run.
+ * each pass over the queues (log__stamp_sync; the counter read on both
+ * sides of the clock) and places a stamp between the two latest pairs by
+ * interpolation: exact to the pairs' own reading (well under a
+ * microsecond), whatever the counter's frequency and however the clock is
+ * being slewed. A stamp older than the older pair (a record queued before
+ * the writer's previous pass, seen only now) is placed between the first
+ * pair, taken when stamps were decided on, and that one.
  */
 #ifndef CTXLOG_LOG_ASYNC_CLOCK_H
 #define CTXLOG_LOG_ASYNC_CLOCK_H

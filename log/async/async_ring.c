@@ -39,6 +39,7 @@ static pthread_cond_t room_cond = PTHREAD_COND_INITIALIZER;
 static pthread_key_t ring_key;
 static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
 CTX__TLS log__ring *log__my_ring;
+CTX__TLS int log__ring_pending;
 
 log__ring *log__rings_first(void)
 {
@@ -135,6 +136,14 @@ static void wait_for_tail(log__ring *r, uint64_t tail)
         }
         pthread_mutex_unlock(&room_lock);
     }
+}
+
+void log__ring_wait_mine(void)
+{
+    log__ring *r = log__my_ring;
+    if (r)
+        wait_for_tail(r, atomic_load_explicit(&r->head, memory_order_relaxed));
+    log__ring_pending = 0;
 }
 
 void log__ring_wake_consumer(void)

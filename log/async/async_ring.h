@@ -192,6 +192,20 @@ static inline __attribute__((always_inline)) char *log__ring_reserve(log__ring *
     return r->data + off;
 }
 
+/* 1 while the calling thread may have entries in its ring that the writer
+ * has not written: set by each entry, cleared by log__ring_wait_mine. */
+extern CTX__TLS int log__ring_pending;
+/* Wait until the writer has written everything the calling thread queued. */
+void log__ring_wait_mine(void);
+/* Before a record written on the calling thread (sync mode, or a route that
+ * does not queue): its queued records first, so that its order holds when
+ * async mode was just turned off. */
+static inline void log__ring_sync_barrier(void)
+{
+    if (__builtin_expect(log__ring_pending, 0))
+        log__ring_wait_mine();
+}
+
 /* Publish the entries written up to `head`; wake the writer when it
  * sleeps and this is urgent or crossed a 4 KiB mark (the consumer's
  * wake). */
@@ -204,6 +218,7 @@ static inline __attribute__((always_inline)) void log__ring_commit(log__ring *r,
      * writer (log__ring_reserve made the room). */
     assert(head > old && head % 16 == 0 && head - atomic_load(&r->tail) <= r->cap);
     atomic_store_explicit(&r->head, head, memory_order_release);
+    log__ring_pending = 1;
     log__ring_check(r);
     /* No fence: a writer that went to sleep just as this was queued wakes
      * by itself within LOG__FLUSH_INTERVAL_NS. */

@@ -359,6 +359,10 @@ void log__async_drain(void)
     if (!atomic_load(&log__async_on) && rings_empty())
         return;
     pthread_mutex_lock(&w_lock);
+    /* A forked child's records wait for a writer that starts when one is
+     * woken (at 4 KiB queued): not for a flush. */
+    if (!running && !rings_empty())
+        start_locked();
     if (running) {
         uint64_t mine = ++flush_req;
         pthread_cond_signal(&w_cond);
