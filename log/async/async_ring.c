@@ -4,7 +4,6 @@
  * formatted record over, and what happens when the ring is full (wait for
  * the writer, or drop and count).
  */
-#include "log/async/async_capture.h"
 #include "log/async/async_ring.h"
 #include "log/sinks/sink_ops.h"
 
@@ -206,53 +205,6 @@ void log__async_configure(size_t bytes, bool drop)
     if (bytes)
         atomic_store(&queue_bytes, bytes);
     atomic_store(&drop_when_full, drop);
-}
-
-/* How long, in all, the crash handler waits for the writer to end a write
- * under way (milliseconds). A write to a pipe that nobody reads may never
- * end; then the handler writes the entries itself (they may come out
- * twice, but are not lost). */
-#define CRASH_PATIENCE_MS 1000
-static int crash_patience = CRASH_PATIENCE_MS; /* the handler runs once */
-
-/* Wait a millisecond, when there is patience left. */
-static bool crash_wait(void)
-{
-    if (crash_patience <= 0)
-        return false;
-    crash_patience--;
-    struct timespec ms = {0, 1000000};
-    (void)nanosleep(&ms, NULL); /* async-signal-safe */
-    return true;
-}
-
-void log__rings_crash_write(void)
-{
-    for (log__ring *r = log__rings_first(); r; r = atomic_load(&r->next)) {
-        uint64_t head = atomic_load(&r->head);
-        uint64_t from = atomic_load(&r->claimed);
-        while (from < head && !atomic_compare_exchange_weak(&r->claimed, &from, head))
-            ;
-        /* [from, head) is the handler's now. The writer claimed what is
-         * before it, and may be writing it still (it blocks this signal
-         * and runs on): wait until it has. */
-        uint64_t tail;
-        while ((tail = atomic_load(&r->tail)) < from && crash_wait())
-            ;
-        if (tail > from)
-            tail = from;
-        log__capture_crash_begin(r);
-        while (tail < head) {
-            log__ring_hdr h;
-            const char *text = log__ring_next(r, &tail, head, &h);
-            if (!text)
-                continue;
-            if (h.flags & (RING_CAPTURED | RING_CONTEXT))
-                log__capture_crash_entry(r, &h, text);
-            else if (h.sink && h.sink->ops->crash_write)
-                h.sink->ops->crash_write(h.sink, text, h.len);
-        }
-    }
 }
 
 static void rings_fork(int phase)
