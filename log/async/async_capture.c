@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Async mode's captured records: see async_capture.h.
- *
- * A captured record's payload (after the ring's 16-byte header):
- *
- * The entries' layout is in async_capture.h; the logging thread's side is
- * inline there.
+ * Async mode's captured records: see async_capture.h, which also has the
+ * entries' layout and the logging thread's common case (inline). Here: the
+ * logging thread's other cases, the writer's side and the crash handler's.
  */
 #include "log/async/async_capture.h"
 #include "log/async/async_clock.h"
@@ -33,12 +30,13 @@ static void fields_read(const char *cfp, size_t n, const char *b, log_field *out
     }
 }
 
-static void count_dropped(log_sink *s)
-{
-    log__capture_dropped(s);
-}
-
 /* ---- the logging thread's side -------------------------------------------- */
+
+void log__capture_dropped(log_sink *s)
+{
+    atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
+    log__count_dropped(1);
+}
 
 int log__capture_put_any(log_sink *s, uint64_t serial, log_level level, const char *logger,
                          const char *msg, size_t msg_len, const log_field *f, size_t n,
@@ -60,7 +58,7 @@ int log__capture_put_any(log_sink *s, uint64_t serial, log_level level, const ch
     uint64_t head;
     char *p = log__ring_reserve(r, need, &head);
     if (!p) {
-        count_dropped(s);
+        log__capture_dropped(s);
         return LOG__CAPTURE_DONE;
     }
     log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = RING_CAPTURED};
@@ -99,7 +97,7 @@ int log__capture_ctx(log_sink *s, uint64_t serial, const log_field *f, const uin
     uint64_t head;
     char *p = log__ring_reserve(r, log__ring_entry_size(len), &head);
     if (!p) {
-        count_dropped(s); /* the record it was for */
+        log__capture_dropped(s); /* the record it was for */
         return LOG__CAPTURE_DONE;
     }
     log__ring_hdr *h = (log__ring_hdr *)(void *)p;
@@ -193,7 +191,7 @@ int log__capture_encode(log__ring *r, log_sink *s, const char *payload, size_t l
     (void)len;
     const log__ring_ctx *c = r->ctx;
     if (!c || !c->serial) {
-        count_dropped(s); /* its context entry was lost to a lack of memory */
+        log__capture_dropped(s); /* its context entry was lost to a lack of memory */
         return -1;
     }
     log_record rec;
@@ -210,7 +208,7 @@ int log__capture_encode(log__ring *r, log_sink *s, const char *payload, size_t l
     rec.priv_ = &hint;
     if (fmt_json_record(&rec, s->json, out) != 0) {
         out->oom = 0; /* what the buffer held is still there */
-        count_dropped(s);
+        log__capture_dropped(s);
         return -1;
     }
     return 0;
@@ -235,12 +233,6 @@ void log__capture_crash_begin(log__ring *r)
     crash_ctx_ok = c && c->serial;
     crash_ctx = crash_ctx_ok ? c->fields : NULL;
     crash_ctx_n = crash_ctx_ok ? c->n : 0;
-}
-
-void log__capture_dropped(log_sink *s)
-{
-    atomic_fetch_add_explicit(&s->dropped, 1, memory_order_relaxed);
-    log__count_dropped(1);
 }
 
 void log__capture_crash_entry(log__ring *r, const log__ring_hdr *h, const char *payload)
