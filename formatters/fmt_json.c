@@ -1200,16 +1200,26 @@ void fmt_json_check(const log_record *r, const log_json_options *opts, const cha
 }
 #endif
 
-int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b)
+/* The checks both of the encoder's entry points make: *opts (NULL: the
+ * defaults) and the arguments. */
+static int record_args(const log_record *r, const log_json_options **opts, const fmt_buf *b)
 {
     static const log_json_options defaults = {.preset = LOG_JSON_DEFAULT};
 
-    if (!opts)
-        opts = &defaults;
-    if (!r || !b || (unsigned)opts->preset >= sizeof presets / sizeof presets[0])
+    if (!*opts)
+        *opts = &defaults;
+    if (!r || !b || (unsigned)(*opts)->preset >= sizeof presets / sizeof presets[0])
         return CTXLOG_EINVAL;
     if (b->oom)
         return CTXLOG_ENOMEM;
+    return 0;
+}
+
+int fmt_json_record(const log_record *r, const log_json_options *opts, fmt_buf *b)
+{
+    int bad = record_args(r, &opts, b);
+    if (bad)
+        return bad;
     size_t start = b->len;
     int rc = fmt_json_line_opts(opts) ? fmt_json_line_put(r, opts->preset, b) : 1;
     if (rc == 1)
@@ -1225,14 +1235,9 @@ static struct key_span fresh_keys[INDEX_FROM + 1];
 
 int fmt_json_record_fresh(const log_record *r, const log_json_options *opts, fmt_buf *b)
 {
-    static const log_json_options defaults = {.preset = LOG_JSON_DEFAULT};
-
-    if (!opts)
-        opts = &defaults;
-    if (!r || !b || (unsigned)opts->preset >= sizeof presets / sizeof presets[0])
-        return CTXLOG_EINVAL;
-    if (b->oom)
-        return CTXLOG_ENOMEM;
+    int bad = record_args(r, &opts, b);
+    if (bad)
+        return bad;
     int borrowed = !tl_keys;
     if (borrowed) {
         tl_keys = fresh_keys;

@@ -429,6 +429,25 @@ static ALWAYS_INLINE log__scratch *record_scratch(int *temporary)
     return sc;
 }
 
+/* The line sink (log_route.line_sink: a route of the context filter and
+ * one buffered JSON sink) that a record of lg at `level` goes to alone, its
+ * route pinned (log__route_unpin when done); NULL, nothing pinned, when the
+ * record is to be made the usual way: a logger with bound fields, another
+ * route, or the sink's level above the record's. */
+static ALWAYS_INLINE log_sink *line_sink_pin(log_logger *lg, log_level level)
+{
+    if (lg->nbound)
+        return NULL;
+    const log_route *route = log__route_pin(lg->owner);
+    if (!route)
+        return NULL; /* the usual way counts it */
+    log_sink *s = route->line_sink;
+    if (s && (int)level >= atomic_load_explicit(&s->level, memory_order_relaxed))
+        return s;
+    log__route_unpin();
+    return NULL;
+}
+
 /*
  * The line cache's route, for a route that is the context filter and one
  * buffered JSON sink (log_route.line_sink), a record not urgent, in sync mode,
@@ -440,47 +459,43 @@ static ALWAYS_INLINE log__scratch *record_scratch(int *temporary)
 static ALWAYS_INLINE int cached_line_record(log_logger *lg, log_level level, const char *msg,
                                        size_t msg_len, const log_field *fields, size_t nfields)
 {
-    if (lg->nbound)
+    if ((int)level >= LOG_LEVEL_ERROR)
+        return 0;
+    log_sink *s = line_sink_pin(lg, level);
+    if (!s)
         return 0;
     log_logger *owner = lg->owner;
-    const log_route *route = log__route_pin(owner);
-    if (!route)
-        return 0; /* the usual way counts it */
     int done = 0;
-    log_sink *s = route->line_sink;
-    if (s && (int)level < LOG_LEVEL_ERROR &&
-        (int)level >= atomic_load_explicit(&s->level, memory_order_relaxed)) {
-        const ctx_snapshot *snap = ctx__current();
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        fmt_line_key k = {
-            .serial = snap->serial, /* 0 (unknown) matches no line */
-            .logger = owner->name,
-            .level = (int)level,
-            .msg = msg,
-            .msg_len = msg_len,
-            .fields = fields,
-            .nfields = nfields,
-            .time = &now,
-        };
+    const ctx_snapshot *snap = ctx__current();
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    fmt_line_key k = {
+        .serial = snap->serial, /* 0 (unknown) matches no line */
+        .logger = owner->name,
+        .level = (int)level,
+        .msg = msg,
+        .msg_len = msg_len,
+        .fields = fields,
+        .nfields = nfields,
+        .time = &now,
+    };
 #ifdef NDEBUG
-        done = log__tbuf_line(s, &k, NULL) == 0;
+    done = log__tbuf_line(s, &k, NULL) == 0;
 #else
-        /* The record the usual way makes, for fmt_json_check. */
-        int temporary;
-        log__scratch *sc = scratch_get(&temporary);
-        if (sc) {
-            log_record r;
-            record_init(&r, sc, owner, level, NULL, 0, NULL, msg, msg_len);
-            r.time = now;
-            r.fields = (log_field *)(uintptr_t)fields;
-            r.n_fields = nfields;
-            log__stamp_ctx(&r, sc);
-            done = log__tbuf_line(s, &k, &r) == 0;
-            scratch_put(sc, temporary);
-        }
-#endif
+    /* The record the usual way makes, for fmt_json_check. */
+    int temporary;
+    log__scratch *sc = scratch_get(&temporary);
+    if (sc) {
+        log_record r;
+        record_init(&r, sc, owner, level, NULL, 0, NULL, msg, msg_len);
+        r.time = now;
+        r.fields = (log_field *)(uintptr_t)fields;
+        r.n_fields = nfields;
+        log__stamp_ctx(&r, sc);
+        done = log__tbuf_line(s, &k, &r) == 0;
+        scratch_put(sc, temporary);
     }
+#endif
     log__route_unpin();
     return done;
 }
@@ -508,25 +523,18 @@ static __attribute__((noinline)) int capture_context(log_sink *s, const ctx_snap
 static ALWAYS_INLINE int captured_record(log_logger *lg, log_level level, const char *msg,
                                          size_t msg_len, const log_field *fields, size_t nfields)
 {
-    if (lg->nbound)
+    log_sink *s = line_sink_pin(lg, level);
+    if (!s)
         return 0;
-    log_logger *owner = lg->owner;
-    const log_route *route = log__route_pin(owner);
-    if (!route)
-        return 0; /* the usual way counts it */
-    int rc = LOG__CAPTURE_NO;
-    log_sink *s = route->line_sink;
-    if (s && (int)level >= atomic_load_explicit(&s->level, memory_order_relaxed)) {
-        if (__builtin_expect(log__tbuf_dirty, 0))
-            log__tbufs_write_mine(); /* records from before async mode first */
-        const ctx_snapshot *snap = ctx__current();
-        rc = log__capture_put(s, snap->serial, level, owner->name, msg, msg_len, fields, nfields);
-        if (__builtin_expect(rc == LOG__CAPTURE_CTX, 0)) {
-            rc = capture_context(s, snap);
-            if (rc == LOG__CAPTURE_CTX)
-                rc = log__capture_put(s, snap->serial, level, owner->name, msg, msg_len, fields,
-                                      nfields);
-        }
+    const char *logger = lg->owner->name;
+    if (__builtin_expect(log__tbuf_dirty, 0))
+        log__tbufs_write_mine(); /* records from before async mode first */
+    const ctx_snapshot *snap = ctx__current();
+    int rc = log__capture_put(s, snap->serial, level, logger, msg, msg_len, fields, nfields);
+    if (__builtin_expect(rc == LOG__CAPTURE_CTX, 0)) {
+        rc = capture_context(s, snap);
+        if (rc == LOG__CAPTURE_CTX)
+            rc = log__capture_put(s, snap->serial, level, logger, msg, msg_len, fields, nfields);
     }
     log__route_unpin();
     return rc == LOG__CAPTURE_DONE;

@@ -61,16 +61,8 @@ int log__capture_put_any(log_sink *s, uint64_t serial, log_level level, const ch
         log__capture_dropped(s);
         return LOG__CAPTURE_DONE;
     }
-    log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = RING_CAPTURED};
-    cap_rec rec = {.stamp = stamp,
-                   .logger = logger,
-                   .msg_len = (uint32_t)msg_len,
-                   .n = (uint16_t)n,
-                   .level = (uint8_t)level,
-                   .pad_ = 0};
-    memcpy(p, &h, RING_HDR);
-    memcpy(p + RING_HDR, &rec, sizeof rec);
-    char *b = p + RING_HDR + sizeof rec;
+    log__capture_head(p, s, len, stamp, logger, msg_len, n, level);
+    char *b = p + RING_HDR + sizeof(cap_rec);
     memcpy(b, cf, n * sizeof *cf);
     b += n * sizeof *cf;
     memcpy(b, msg, msg_len);

@@ -147,6 +147,25 @@ static inline char *log__capture_copy(const log_field *f, size_t n, const cap_fi
 /* Count a record s lost (a full queue that drops). */
 void log__capture_dropped(log_sink *s);
 
+/* Write a captured record's ring header and cap_rec at p. Member by
+ * member: a struct built first would be copied from the stack. */
+static inline void log__capture_head(char *p, log_sink *s, size_t len, uint64_t stamp,
+                                     const char *logger, size_t msg_len, size_t n,
+                                     log_level level)
+{
+    log__ring_hdr *h = (log__ring_hdr *)(void *)p;
+    cap_rec *rec = (cap_rec *)(void *)(p + RING_HDR);
+    h->sink = s;
+    h->len = (uint32_t)len;
+    h->flags = RING_CAPTURED;
+    rec->stamp = stamp;
+    rec->logger = logger;
+    rec->msg_len = (uint32_t)msg_len;
+    rec->n = (uint16_t)n;
+    rec->level = (uint8_t)level;
+    rec->pad_ = 0;
+}
+
 /* log__capture_put when the quick way does not apply: any number of fields
  * up to LOG__CAPTURE_FIELDS, keys and strings of any length. */
 int log__capture_put_any(log_sink *s, uint64_t serial, log_level level, const char *logger,
@@ -227,18 +246,7 @@ static inline __attribute__((always_inline)) int log__capture_put(log_sink *s, u
         memcpy(cf + i * sizeof c, &c, sizeof c);
     }
     size_t len = (size_t)(b - p) - RING_HDR;
-    /* Member by member: a struct built first would be copied from the stack. */
-    log__ring_hdr *h = (log__ring_hdr *)(void *)p;
-    cap_rec *rec = (cap_rec *)(void *)(p + RING_HDR);
-    h->sink = s;
-    h->len = (uint32_t)len;
-    h->flags = RING_CAPTURED;
-    rec->stamp = stamp;
-    rec->logger = logger;
-    rec->msg_len = (uint32_t)msg_len;
-    rec->n = (uint16_t)n;
-    rec->level = (uint8_t)level;
-    rec->pad_ = 0;
+    log__capture_head(p, s, len, stamp, logger, msg_len, n, level);
     log__ring_commit(r, head - need + log__ring_entry_size(len), level >= LOG_LEVEL_ERROR);
     return LOG__CAPTURE_DONE;
 any:
