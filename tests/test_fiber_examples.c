@@ -117,7 +117,13 @@ static void test_fiber_work_stealing(void **state)
 {
     (void)state;
 #ifdef FIBER_WORK_STEALING_PATH
-    assert_true(run_example(FIBER_WORK_STEALING_PATH) > 0);
+    /* Every run's records are checked whole; that some request moved
+     * between threads is up to the scheduler, which on a machine busy with
+     * other work may leave every fiber where it started: up to five runs. */
+    int moved = 0;
+    for (int run = 0; run < 5 && moved == 0; run++)
+        moved = run_example(FIBER_WORK_STEALING_PATH);
+    assert_true(moved > 0);
 #else
     skip();
 #endif
