@@ -72,6 +72,16 @@ char *ts_read_file(const char *path, size_t *len)
     return buf;
 }
 
+size_t ts_count_lines(const char *path)
+{
+    size_t len = 0, n = 0;
+    char *text = ts_read_file(path, &len);
+    for (size_t i = 0; text && i < len; i++)
+        n += text[i] == '\n';
+    free(text);
+    return n;
+}
+
 json_t *ts_read_records(const char *path)
 {
     size_t len;

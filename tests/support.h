@@ -29,6 +29,9 @@ char *ts_read_file(const char *path, size_t *len);
  * '\n'-terminated, with no duplicate keys; a line that is not fails the
  * test. Returns a JSON array of the records (caller owns it). */
 json_t *ts_read_records(const char *path);
+/* Lines in `path` now (0 when it does not exist), for polling while another
+ * thread may be writing it; the records are parsed once writing is over. */
+size_t ts_count_lines(const char *path);
 
 /* Send the records at info and above to a fresh file `name` in the private
  * temporary directory (log_output_set, log_level_set). Returns its path, for

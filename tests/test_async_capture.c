@@ -174,17 +174,6 @@ static void sleep_us(long us)
     nanosleep(&t, NULL);
 }
 
-/* Lines in the file now (for polling; they are parsed later). */
-static size_t lines_now(const char *path)
-{
-    size_t len = 0, n = 0;
-    char *text = ts_read_file(path, &len);
-    for (size_t i = 0; text && i < len; i++)
-        n += text[i] == '\n';
-    free(text);
-    return n;
-}
-
 static int64_t realtime_ns(void)
 {
     struct timespec t;
@@ -1655,7 +1644,7 @@ static void crash_and_check(const struct crash_plan *p, bool check_times, long s
     if (got == 0) {
         kill(pid, SIGKILL);
         (void)waitpid(pid, &st, 0);
-        size_t n = lines_now(path_async);
+        size_t n = ts_count_lines(path_async);
         fail_msg("the crashed child hung in the crash handler for %d s (killed); %zu of its "
                  "records were written",
                  3 * SLOW, n);
@@ -2035,9 +2024,9 @@ static void test_capture__async_switched_while_threads_log(void **state)
 
 static size_t lines_within_5s(const char *path, size_t want)
 {
-    for (int i = 0; i < 500 && lines_now(path) < want; i++)
+    for (int i = 0; i < 500 && ts_count_lines(path) < want; i++)
         sleep_ms(10);
-    return lines_now(path);
+    return ts_count_lines(path);
 }
 
 static void test_capture__written_unflushed(void **state)

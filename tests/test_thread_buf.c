@@ -107,18 +107,6 @@ static json_t *records_of(const char *path)
     return ts_read_records(path);
 }
 
-/* Lines in `path` now, for polling while another thread may be writing
- * (the records are parsed once the writing is over). */
-static size_t lines_now(const char *path)
-{
-    size_t len = 0, n = 0;
-    char *text = ts_read_file(path, &len);
-    for (size_t i = 0; text && i < len; i++)
-        n += text[i] == '\n';
-    free(text);
-    return n;
-}
-
 /* How many records of `path` have msg `msg` and field t == `t`; with
  * `in_order`, their field i must run 0, 1, 2 … */
 static size_t count_msg(json_t *recs, const char *msg, json_int_t t, int in_order)
@@ -202,7 +190,7 @@ static void test_thread_buf__log_flush_writes_idle_threads_buffers(void **state)
     struct idler *w0 = idler_start(0, 50), *w1 = idler_start(1, 70);
     /* Buffered in the threads: not in the file before the flush is due
      * (checked only while it cannot be due yet, whatever the machine). */
-    size_t early = lines_now(out_path);
+    size_t early = ts_count_lines(out_path);
     if (now_ms() - t0 < 90)
         assert_int_equal(early, 0);
     assert_int_equal(log_flush(), 0); /* from this thread, the others idle */
@@ -297,7 +285,7 @@ static void test_thread_buf__flusher_writes_idle_thread_buffer(void **state)
     use_file(out_path, NULL);
     struct idler *w = idler_start(0, 3);
     /* Due after 100 ms; a loaded machine (valgrind) gets 5 s. */
-    for (int i = 0; i < 500 && lines_now(out_path) < 3; i++)
+    for (int i = 0; i < 500 && ts_count_lines(out_path) < 3; i++)
         pause_ms(10);
     json_t *r = records_of(out_path);
     assert_int_equal(count_msg(r, "idle", 0, 1), 3);
@@ -730,7 +718,7 @@ static void test_thread_buf__first_async_record_writes_own_buffer_first(void **s
     for (int i = 30; i < 60; i++)
         log_info_kv("order", LOG_I64("t", 0), LOG_I64("i", i)); /* queued */
     /* Let the writer write what was queued, before any flush of buffers. */
-    for (int i = 0; i < 500 && lines_now(out_path) < 60; i++)
+    for (int i = 0; i < 500 && ts_count_lines(out_path) < 60; i++)
         pause_ms(2);
     assert_int_equal(log_flush(), 0);
     json_t *r = records_of(out_path);
