@@ -12,6 +12,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Fill cf[0, n) for f[0, n) and return the bytes their keys and strings
+ * take, NULs included; SIZE_MAX when a field cannot be captured. */
+static size_t fields_measure(const log_field *f, size_t n, cap_field *cf)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *key = f[i].key;
+        if (!key || f[i].type == LOG_FIELD_JSON || (f[i].type == LOG_FIELD_STR && !f[i].v.s))
+            return SIZE_MAX;
+        size_t kl = strlen(key);
+        cf[i].key_len = (uint32_t)kl;
+        cf[i].type = (uint32_t)f[i].type;
+        if (f[i].type == LOG_FIELD_STR) {
+            size_t sl = strlen(f[i].v.s);
+            cf[i].v = sl;
+            bytes += sl + 1;
+        } else {
+            memcpy(&cf[i].v, &f[i].v, sizeof cf[i].v);
+        }
+        if (kl > UINT32_MAX / 4 || bytes > UINT32_MAX / 4)
+            return SIZE_MAX;
+        bytes += kl + 1;
+    }
+    return bytes;
+}
+
+/* Write f's keys and strings at b (as fields_measure measured
+ * them), each with its NUL; returns the end. */
+static char *fields_copy(const log_field *f, size_t n, const cap_field *cf, char *b)
+{
+    for (size_t i = 0; i < n; i++) {
+        log__capture_bytes(b, f[i].key, (size_t)cf[i].key_len + 1);
+        b += cf[i].key_len + 1;
+        if (f[i].type == LOG_FIELD_STR) {
+            log__capture_bytes(b, f[i].v.s, (size_t)cf[i].v + 1);
+            b += cf[i].v + 1;
+        }
+    }
+    return b;
+}
+
 /* The fields cf[0, n) describe, their bytes at b, into out. */
 static void fields_read(const char *cfp, size_t n, const char *b, log_field *out)
 {
@@ -48,7 +89,7 @@ int log__capture_put_any(log_sink *s, uint64_t serial, log_level level, const ch
     if (r->ctx_serial != serial)
         return LOG__CAPTURE_CTX;
     cap_field cf[LOG__CAPTURE_FIELDS];
-    size_t bytes = log__capture_measure(f, n, cf);
+    size_t bytes = fields_measure(f, n, cf);
     if (bytes == SIZE_MAX || msg_len > LOG__CAPTURE_BYTES || bytes + msg_len > LOG__CAPTURE_BYTES)
         return LOG__CAPTURE_NO;
     size_t len = sizeof(cap_rec) + n * sizeof(cap_field) + msg_len + 1 + bytes;
@@ -67,7 +108,7 @@ int log__capture_put_any(log_sink *s, uint64_t serial, log_level level, const ch
     b += n * sizeof *cf;
     memcpy(b, msg, msg_len);
     b[msg_len] = '\0';
-    char *end = log__capture_copy(f, n, cf, b + msg_len + 1);
+    char *end = fields_copy(f, n, cf, b + msg_len + 1);
     (void)end;
     assert((size_t)(end - p) == RING_HDR + len);
     log__ring_commit(r, head, level >= LOG_LEVEL_ERROR);

@@ -82,32 +82,6 @@ typedef struct cap_ctx {
 _Static_assert(sizeof(cap_rec) % 8 == 0 && sizeof(cap_field) == 16 && sizeof(cap_ctx) == 16,
                "parts that keep what follows them aligned");
 
-/* Fill cf[0, n) for f[0, n) and return the bytes their keys and strings
- * take, NULs included; SIZE_MAX when a field cannot be captured. */
-static inline size_t log__capture_measure(const log_field *f, size_t n, cap_field *cf)
-{
-    size_t bytes = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *key = f[i].key;
-        if (!key || f[i].type == LOG_FIELD_JSON || (f[i].type == LOG_FIELD_STR && !f[i].v.s))
-            return SIZE_MAX;
-        size_t kl = strlen(key);
-        cf[i].key_len = (uint32_t)kl;
-        cf[i].type = (uint32_t)f[i].type;
-        if (f[i].type == LOG_FIELD_STR) {
-            size_t sl = strlen(f[i].v.s);
-            cf[i].v = sl;
-            bytes += sl + 1;
-        } else {
-            memcpy(&cf[i].v, &f[i].v, sizeof cf[i].v);
-        }
-        if (kl > UINT32_MAX / 4 || bytes > UINT32_MAX / 4)
-            return SIZE_MAX;
-        bytes += kl + 1;
-    }
-    return bytes;
-}
-
 /* Copy n bytes, few as a rule: in two overlapping loads and stores when
  * n <= 16 (no call, no read past the source's end). */
 static inline void log__capture_bytes(char *d, const char *s, size_t n)
@@ -127,21 +101,6 @@ static inline void log__capture_bytes(char *d, const char *s, size_t n)
     } else {
         memcpy(d, s, n);
     }
-}
-
-/* Write f's keys and strings at b (as log__capture_measure measured
- * them), each with its NUL; returns the end. */
-static inline char *log__capture_copy(const log_field *f, size_t n, const cap_field *cf, char *b)
-{
-    for (size_t i = 0; i < n; i++) {
-        log__capture_bytes(b, f[i].key, (size_t)cf[i].key_len + 1);
-        b += cf[i].key_len + 1;
-        if (f[i].type == LOG_FIELD_STR) {
-            log__capture_bytes(b, f[i].v.s, (size_t)cf[i].v + 1);
-            b += cf[i].v + 1;
-        }
-    }
-    return b;
 }
 
 /* Count a record s lost (a full queue that drops). */
