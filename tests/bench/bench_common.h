@@ -36,7 +36,7 @@
 
 enum bench_workload {
     BENCH_W1 = 1, BENCH_W2, BENCH_W3, BENCH_W4, BENCH_W4CTX, BENCH_W1TRACE, BENCH_W1TRACE1,
-    BENCH_W1REPLAY, BENCH_W1KEEP, BENCH_W1REPLAYERR, BENCH_W3SYNC
+    BENCH_W1REPLAY, BENCH_W1KEEP, BENCH_W1REPLAYERR, BENCH_W3SYNC, BENCH_W3CALL, BENCH_W3CLOCK
 };
 
 typedef struct bench_args {
@@ -57,6 +57,8 @@ static inline void bench_usage(const char *prog)
             "  W2     the same from 2 threads with different contexts, same file (default 1000000 in all)\n"
             "  W3     W1 with per-call caller time (ctxlog: in async mode, CTXLOG_ASYNC=1)\n"
             "  W3sync W3 in sync mode (ctxlog only): the caller's time per call without the writer\n"
+            "  W3call W3's loop calling a function that returns at once (bench_call only)\n"
+            "  W3clock the same function reading the clock, as async mode's caller (bench_call only)\n"
             "  W4     disabled debug calls at level info (default 10000000)\n"
             "  W4ctx  disabled calls with and without a per-context level override\n"
             "  W1trace  W1 with a W3C trace continued per request (ctxlog only)\n"
@@ -72,7 +74,8 @@ static inline int bench_parse(int argc, char **argv, bench_args *a)
 {
     static const char *const names[] = {"W1",      "W2",       "W3",     "W4",
                                         "W4ctx",   "W1trace",  "W1trace1", "W1replay",
-                                        "W1keep",  "W1replayerr", "W3sync"};
+                                        "W1keep",  "W1replayerr", "W3sync", "W3call",
+                                        "W3clock"};
     memset(a, 0, sizeof *a);
     if (argc < 2 || argc > 4) {
         bench_usage(argv[0]);
