@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "bench_callee.h"
 #include "bench_common.h"
+#include "bench_w1.h"
 
 #include <ctxlog/ctxlog.h>
 
@@ -37,22 +38,12 @@ typedef void callee_fn(log_logger *, log_level, const char *, int, const char *,
 /* W3's loop (bench_workload.c), the call to fn. */
 static void timed_calls(callee_fn *fn, const bench_request *req, long n, bench_samples *s)
 {
-    long left = 0;
-    const bench_request *r = req;
-    for (long i = 0; i < n; i++) {
-        if (left == 0) {
-            (void)ctx_set(CTX_REQUEST_ID, r->request_id);
-            (void)ctx_set(CTX_USER_ID, r->user_id);
-            (void)ctx_set(CTX_TENANT_ID, r->tenant_id);
-            r++;
-            left = BENCH_PER_REQUEST;
-        }
-        left--;
+    BENCH_W1_LOOP(req, n, i, {
         uint64_t t0 = bench_ticks();
         CALL_INFO_KV(fn, "user logged in", LOG_I64("attempt", i));
         uint64_t t1 = bench_ticks();
         bench_sample(s, i, t0, t1);
-    }
+    });
 }
 
 int main(int argc, char **argv)

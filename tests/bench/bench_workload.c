@@ -123,22 +123,12 @@ void bench_timed_w1replay(const bench_request *req, long n, int mode)
 /* W3's loop: the same, each call timed. */
 static void timed_w3(const bench_request *req, long n, bench_samples *s)
 {
-    long left = 0;
-    const bench_request *r = req;
-    for (long i = 0; i < n; i++) {
-        if (left == 0) {
-            (void)ctx_set(CTX_REQUEST_ID, r->request_id);
-            (void)ctx_set(CTX_USER_ID, r->user_id);
-            (void)ctx_set(CTX_TENANT_ID, r->tenant_id);
-            r++;
-            left = BENCH_PER_REQUEST;
-        }
-        left--;
+    BENCH_W1_LOOP(req, n, i, {
         uint64_t t0 = bench_ticks();
         log_info_kv("user logged in", LOG_I64("attempt", i));
         uint64_t t1 = bench_ticks();
         bench_sample(s, i, t0, t1);
-    }
+    });
 }
 
 static int setup(const bench_args *a)
