@@ -761,6 +761,18 @@ static void op_close(void *state)
     destroy(o);
 }
 
+/* The sender's two conditions, on the monotonic clock (their waits have
+ * deadlines): when the sink is made, and anew in a forked child. */
+static void conds_init(otlp_sink *o)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&o->work, &ca);
+    pthread_cond_init(&o->done, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 /* fork(): called with the sink's lock held; mu is taken after it, as a
  * write takes it, and the sender never takes the sink's lock. */
 static void op_fork(void *state, log_fork_phase phase)
@@ -795,12 +807,7 @@ static void op_fork(void *state, log_fork_phase phase)
         o->down = false;
         o->running = o->stopping = false;
         o->seed ^= (unsigned)getpid();
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&o->work, &ca);
-        pthread_cond_init(&o->done, &ca);
-        pthread_condattr_destroy(&ca);
+        conds_init(o);
     }
     pthread_mutex_unlock(&o->mu);
 }
@@ -869,12 +876,7 @@ int log_sink_otlp(log_sink **out, const log_otlp_options *opts)
     }
     snprintf(o->name, sizeof o->name, "otlp %s", o->set.endpoint);
     pthread_mutex_init(&o->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&o->work, &ca);
-    pthread_cond_init(&o->done, &ca);
-    pthread_condattr_destroy(&ca);
+    conds_init(o);
     o->seed = (unsigned)mono_ns() ^ (unsigned)getpid();
 
     log_sink_ops ops = LOG_SINK_OPS_INIT;
