@@ -133,11 +133,8 @@ int log__capture_ctx(log_sink *s, uint64_t serial, const log_field *f, const uin
         log__capture_dropped(s); /* the record it was for */
         return LOG__CAPTURE_DONE;
     }
-    log__ring_hdr *h = (log__ring_hdr *)(void *)p;
     cap_ctx *c = (cap_ctx *)(void *)(p + RING_HDR);
-    h->sink = s;
-    h->len = (uint32_t)len;
-    h->flags = RING_CONTEXT;
+    log__ring_hdr_put(p, s, len, RING_CONTEXT);
     c->serial = serial;
     c->n = n;
     char *cf = p + RING_HDR + sizeof *c;

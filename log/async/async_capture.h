@@ -112,11 +112,8 @@ static inline void log__capture_head(char *p, log_sink *s, size_t len, uint64_t 
                                      const char *logger, size_t msg_len, size_t n,
                                      log_level level)
 {
-    log__ring_hdr *h = (log__ring_hdr *)(void *)p;
     cap_rec *rec = (cap_rec *)(void *)(p + RING_HDR);
-    h->sink = s;
-    h->len = (uint32_t)len;
-    h->flags = RING_CAPTURED;
+    log__ring_hdr_put(p, s, len, RING_CAPTURED);
     rec->stamp = stamp;
     rec->logger = logger;
     rec->msg_len = (uint32_t)msg_len;

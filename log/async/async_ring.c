@@ -194,8 +194,7 @@ void log__async_put(log_sink *s, const char *text, size_t len, int urgent)
         log__count_dropped(1);
         return;
     }
-    log__ring_hdr h = {.sink = s, .len = (uint32_t)len, .flags = 0};
-    memcpy(p, &h, RING_HDR);
+    log__ring_hdr_put(p, s, len, 0);
     memcpy(p + RING_HDR, text, len);
     log__ring_commit(r, head, urgent);
 }

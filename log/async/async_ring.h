@@ -75,6 +75,16 @@ typedef struct log__ring_hdr {
 #define RING_CAPTURED 2u /* a captured record (async_capture.h) */
 #define RING_CONTEXT 4u  /* a context entry (async_capture.h) */
 
+/* Write an entry's header at p (in the ring, 16-byte aligned): member by
+ * member, so that no header is built on the stack first and copied. */
+static inline void log__ring_hdr_put(char *p, log_sink *sink, size_t len, uint32_t flags)
+{
+    log__ring_hdr *h = (log__ring_hdr *)(void *)p;
+    h->sink = sink;
+    h->len = (uint32_t)len;
+    h->flags = flags;
+}
+
 /*
  * The ring's counters, in Debug builds (they only grow): tail <= claimed
  * <= head, all whole entries (multiples of 16 bytes). Read in that order,
@@ -181,8 +191,7 @@ static inline __attribute__((always_inline)) char *log__ring_reserve(log__ring *
         log__ring_room_slow(r, h, total) != 0)
         return NULL;
     if (__builtin_expect(contig < need, 0)) {
-        log__ring_hdr wrap = {.sink = NULL, .len = 0, .flags = RING_WRAP};
-        memcpy(r->data + off, &wrap, RING_HDR);
+        log__ring_hdr_put(r->data + off, NULL, 0, RING_WRAP);
         h += contig;
         off = 0;
     }
