@@ -63,6 +63,7 @@ static CTX__TLS tstate *own;
 static CTX__TLS tstate *cur_fiber;
 CTX__TLS int ctx__level_floor = INT_MAX;
 CTX__TLS const ctx_snapshot *ctx__cur;
+CTX__TLS uint64_t ctx__serial = 1; /* ctx__empty's */
 
 int ctx__level_floor_get(void)
 {
@@ -74,6 +75,7 @@ static void cur_changed(const tstate *t)
 {
     ctx__cur = t->top->cur;
     ctx__level_floor = t->top->cur->floor;
+    ctx__serial = t->top->cur->serial;
 }
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
@@ -126,6 +128,7 @@ static void tstate_free(void *p)
     tls = own = NULL;
     ctx__cur = NULL;
     ctx__level_floor = INT_MAX;
+    ctx__serial = ctx__empty.serial;
 }
 
 static void make_key(void)
@@ -523,6 +526,7 @@ ctx_fiber *ctx_fiber_switch(ctx_fiber *f)
     } else {
         ctx__cur = NULL; /* the thread's own state, not made yet: empty */
         ctx__level_floor = INT_MAX;
+        ctx__serial = ctx__empty.serial;
     }
     return prev;
 }

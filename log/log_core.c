@@ -514,14 +514,31 @@ static __attribute__((noinline)) int capture_context(log_sink *s, const ctx_snap
     return log__capture_ctx(s, snap->serial, f, key_len, str_len, n);
 }
 
+/* The lowest level a lane left for owner's records to s may serve: the
+ * levels at which level_enabled says REC_ON and s takes them (the context's
+ * level floor matters only below the gate, or for errors, which go in);
+ * LOG__LANE_SHUT while a policy may apply. */
+static int lane_level(const log_logger *owner, const log_sink *s)
+{
+    if (atomic_load_explicit(&log__policies, memory_order_relaxed))
+        return LOG__LANE_SHUT;
+    int gate = __atomic_load_n(owner->head.gate, __ATOMIC_RELAXED);
+    int sl = atomic_load_explicit(&s->level, memory_order_relaxed);
+    return gate > sl ? gate : sl;
+}
+
 /*
  * Async mode's route for the same routes (the line cache's): no record is
  * made; what it is made of is copied into the thread's queue, and the
  * writer encodes it (log/async/async_capture.h). Returns 1 when queued (or
  * dropped and counted), 0 when the record is to be made the usual way.
+ * With `lane`, a call of async mode's entry point: the thread is left a
+ * lane for the records that would go the same way (as_called: the logger
+ * as the call named it; epoch: log__lane_epoch before anything was read).
  */
 static ALWAYS_INLINE int captured_record(log_logger *lg, log_level level, const char *msg,
-                                         size_t msg_len, const log_field *fields, size_t nfields)
+                                         size_t msg_len, const log_field *fields, size_t nfields,
+                                         int lane, const log_logger *as_called, unsigned epoch)
 {
     log_sink *s = line_sink_pin(lg, level);
     if (!s)
@@ -536,6 +553,8 @@ static ALWAYS_INLINE int captured_record(log_logger *lg, log_level level, const 
         if (rc == LOG__CAPTURE_CTX)
             rc = log__capture_put(s, snap->serial, level, logger, msg, msg_len, fields, nfields);
     }
+    if (lane && rc == LOG__CAPTURE_DONE)
+        log__capture_lane(s, as_called, logger, lane_level(lg->owner, s), epoch);
     log__route_unpin();
     return rc == LOG__CAPTURE_DONE;
 }
@@ -546,7 +565,7 @@ static ALWAYS_INLINE int plain_record(log_logger *lg, log_level level, const cha
                                       size_t msg_len, const log_field *fields, size_t nfields)
 {
     if (atomic_load_explicit(&log__async_on, memory_order_relaxed))
-        return captured_record(lg, level, msg, msg_len, fields, nfields);
+        return captured_record(lg, level, msg, msg_len, fields, nfields, 0, NULL, 0);
     log__ring_sync_barrier(); /* records from before sync mode first */
     return cached_line_record(lg, level, msg, msg_len, fields, nfields);
 }
@@ -655,9 +674,11 @@ void log__core_kv_async(log_logger *lg, log_level level, const char *file, int l
                         const char *func, const char *msg, size_t msg_len,
                         const log_field *fields, size_t nfields)
 {
+    /* Before anything a lane left by this call would hold is read. */
+    unsigned epoch = __atomic_load_n(&log__lane_epoch, __ATOMIC_ACQUIRE);
     log_logger *l = lg ? lg : log__root();
     if (level_enabled(l->owner, level) == REC_ON && msg && (fields || !nfields) &&
-        captured_record(l, level, msg, msg_len, fields, nfields))
+        captured_record(l, level, msg, msg_len, fields, nfields, 1, lg, epoch))
         return;
     log__core_kv(lg, level, file, line, func, msg, msg_len, fields, nfields);
 }

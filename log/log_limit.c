@@ -19,6 +19,7 @@
  * core writes what they report (log__owed).
  */
 #include "log/log_policy.h"
+#include "log/base/log_lane.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -104,6 +105,7 @@ int log__limits_replace(const log_limits *limits)
         atomic_fetch_or(&log__policies, LOG__POLICY_LIMITS);
     else
         atomic_fetch_and(&log__policies, ~LOG__POLICY_LIMITS);
+    log__lanes_changed(); /* lanes serve records no policy may change */
     return 0;
 }
 

@@ -8,6 +8,7 @@
  * wait for threads still using an old route before releasing it.
  */
 #include "log/log_internal.h"
+#include "log/base/log_lane.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -95,6 +96,7 @@ static void levels_update(void)
         int eff = p->level != LOG_LEVEL_INHERIT ? p->level : *gate_of(p->parent);
         __atomic_store_n(gate_of(p), eff, __ATOMIC_RELAXED);
     }
+    log__lanes_changed(); /* lanes hold the levels they serve */
 }
 
 /* Recompute levels and routes of every logger; caller holds the registry

@@ -11,6 +11,7 @@
  * and context change, not once per record.
  */
 #include "log/log_policy.h"
+#include "log/base/log_lane.h"
 
 #include <assert.h>
 #include <string.h>
@@ -100,6 +101,7 @@ int log_sampling_set(double ratio, log_level below)
         else
             atomic_fetch_and(&log__policies, ~LOG__POLICY_SAMPLING);
     } while (atomic_load(&setting) != s);
+    log__lanes_changed(); /* lanes serve records no policy may change */
     return 0;
 }
 

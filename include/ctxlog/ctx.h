@@ -353,6 +353,14 @@ CTXLOG_API int ctx_fiber_free(ctx_fiber *f);
 extern CTXLOG_API CTXLOG_TLS int ctx__level_floor __attribute__((tls_model("initial-exec")));
 
 /**
+ * Private: the serial of the calling thread's current context (unique in
+ * the process; 1: the empty one), kept up to date as ctx__level_floor is,
+ * so that the logging macros can tell with one load whether the context is
+ * still the one the thread's lane was left with (log.h).
+ */
+extern CTXLOG_API CTXLOG_TLS uint64_t ctx__serial __attribute__((tls_model("initial-exec")));
+
+/**
  * Private: ctx__level_floor of the thread running the caller *now*. A task
  * that yields on one thread and resumes on another (ctx_fiber) must not
  * read the first thread's floor after the resume: code inlined into the

@@ -458,6 +458,151 @@ CTXLOG_API void log__printf_kv(log_logger *lg, log_level level, const char *file
                                const char *func, const log_field *fields, size_t nfields,
                                const char *fmt, ...) CTXLOG_PRINTF(8, 9);
 
+/*
+ * Private: a thread's lane into its async queue (log/base/log_lane.h).
+ *
+ * In async mode a typed record whose route is the context filter and one
+ * JSON sink is captured: its parts are copied into the thread's queue, in
+ * the layout below, and the writer encodes them. When the library has
+ * queued such a record, it leaves the thread a lane: room in its queue up to
+ * the next 4 KiB mark, and what it decided for that record (its logger, the
+ * levels that go the same way, the sink, the context whose entry is queued).
+ * A later call on the same logger, at a level it serves (below error), under
+ * the same context, that fits the room, writes its entry itself and
+ * publishes it: it does not call into the library. Any other call goes in,
+ * and may leave a lane again. A change to what was decided (a level, a sink,
+ * a route, a policy, async mode) moves log__lane_epoch, which shuts every
+ * lane; a change that frees a route also waits until no lane is being
+ * written (busy).
+ *
+ * The entry (layout 1): a 16-byte header (sink, payload length, flags 2),
+ * then the payload: the stamp (the time-stamp counter), the logger's name,
+ * the message's length (32 bits), the fields' number (16), the level (8), a
+ * zero byte; per field its value's 8 bytes (a string's length) and its
+ * key's length and type (32 bits each); then the message, each key and
+ * string value, each with its NUL; padded to 16 bytes. A library that
+ * writes another layout exports another lane (log__my_lane2, ...), so that
+ * a program built against this header keeps working, the usual way.
+ */
+struct log__lane {
+    char *pos;            /* the next entry's place in the queue */
+    char *end;            /* the end of the room */
+    uint64_t *head;       /* the queue's published bytes (release store) */
+    uint64_t count;       /* *head's value at pos */
+    const log_logger *lg; /* the logger served, as calls name it (NULL: the root) */
+    const char *name;     /* its name */
+    const void *sink;     /* the sink its records go to */
+    uint64_t serial;      /* the context its last context entry holds (ctx__serial) */
+    int level;            /* the lowest level served; LOG__LANE_SHUT: none */
+    unsigned epoch;       /* log__lane_epoch when it was left */
+    unsigned busy;        /* 1 while a call writes */
+    unsigned pad_;
+};
+#define LOG__LANE_SHUT 0x7fffffff
+#define LOG__LANE_FIELDS 16
+/** Private: the calling thread's lane (NULL: none yet). */
+extern CTXLOG_API CTXLOG_TLS struct log__lane *log__my_lane1 __attribute__((tls_model("initial-exec")));
+/** Private: moved by every change to what lanes were left with. */
+extern CTXLOG_API unsigned log__lane_epoch;
+
+/* Private: write a captured record's entry at p (16-byte aligned, room for
+ * `need` bytes, log__entry_size): the one writer of layout 1, used by the
+ * lane and by the library. kl[i] and sl[i] are the keys' and string
+ * values' lengths. */
+static inline __attribute__((always_inline)) void
+log__entry_write(char *p, size_t need, const void *sink, uint64_t stamp, const char *name,
+                 int level, const char *msg, size_t msg_len, const log_field *f, size_t n,
+                 const size_t *kl, const size_t *sl)
+{
+    uint32_t len = (uint32_t)(need - 16), flags = 2, ml = (uint32_t)msg_len;
+    uint16_t nn = (uint16_t)n;
+    uint8_t lv = (uint8_t)level, zero = 0;
+    __builtin_memcpy(p, &sink, 8);
+    __builtin_memcpy(p + 8, &len, 4);
+    __builtin_memcpy(p + 12, &flags, 4);
+    __builtin_memcpy(p + 16, &stamp, 8);
+    __builtin_memcpy(p + 24, &name, 8);
+    __builtin_memcpy(p + 32, &ml, 4);
+    __builtin_memcpy(p + 36, &nn, 2);
+    __builtin_memcpy(p + 38, &lv, 1);
+    __builtin_memcpy(p + 39, &zero, 1);
+    char *cf = p + 40;
+    char *b = cf + 16 * n;
+    __builtin_memcpy(b, msg, msg_len);
+    b[msg_len] = '\0';
+    b += msg_len + 1;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = (uint32_t)kl[i], t = (uint32_t)f[i].type;
+        uint64_t v;
+        __builtin_memcpy(b, f[i].key, kl[i] + 1);
+        b += kl[i] + 1;
+        if (f[i].type == LOG_FIELD_STR) {
+            __builtin_memcpy(b, f[i].v.s, sl[i] + 1);
+            b += sl[i] + 1;
+            v = sl[i];
+        } else {
+            __builtin_memcpy(&v, &f[i].v, 8);
+        }
+        __builtin_memcpy(cf + 16 * i, &v, 8);
+        __builtin_memcpy(cf + 16 * i + 8, &k, 4);
+        __builtin_memcpy(cf + 16 * i + 12, &t, 4);
+    }
+}
+
+/* Private: the bytes of a layout-1 entry whose message, keys and strings
+ * take `bytes` (NULs included) with n fields. */
+static inline size_t log__entry_size(size_t n, size_t bytes)
+{
+    return 16 + ((24 + 16 * n + bytes + 15) & ~(size_t)15);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(CTXLOG_NO_LANE)
+/* Private: the record through the thread's lane; 0 when it must go in. A
+ * NULL message or key, a NULL string or a LOG_JSON field go in. */
+static inline __attribute__((always_inline)) int log__lane_put(const log_logger *lg, int level,
+                                                              const char *msg, size_t msg_len,
+                                                              const log_field *f, size_t n)
+{
+    struct log__lane *L = log__my_lane1;
+    if (!L || !msg || n > LOG__LANE_FIELDS || level >= LOG_LEVEL_ERROR)
+        return 0;
+    size_t kl[LOG__LANE_FIELDS], sl[LOG__LANE_FIELDS];
+    size_t bytes = msg_len + 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!f[i].key || f[i].type == LOG_FIELD_JSON ||
+            (f[i].type == LOG_FIELD_STR && !f[i].v.s))
+            return 0;
+        kl[i] = __builtin_strlen(f[i].key);
+        bytes += kl[i] + 1;
+        sl[i] = f[i].type == LOG_FIELD_STR ? __builtin_strlen(f[i].v.s) : 0;
+        bytes += f[i].type == LOG_FIELD_STR ? sl[i] + 1 : 0;
+    }
+    size_t need = log__entry_size(n, bytes);
+    /* Busy before the epoch is read: a change that moved it and then
+     * waits (after a process-wide barrier) sees this call, or this call
+     * sees the change. */
+    __atomic_store_n(&L->busy, 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (L->lg != lg || level < L->level || L->serial != ctx__serial ||
+        L->epoch != __atomic_load_n(&log__lane_epoch, __ATOMIC_RELAXED) ||
+        need > (size_t)(L->end - L->pos)) {
+        __atomic_store_n(&L->busy, 0, __ATOMIC_RELEASE);
+        return 0;
+    }
+    char *p = L->pos;
+    log__entry_write(p, need, L->sink, __builtin_ia32_rdtsc(), L->name, level, msg, msg_len,
+                     f, n, kl, sl);
+    L->pos = p + need;
+    L->count += need;
+    __atomic_store_n(L->head, L->count, __ATOMIC_RELEASE);
+    __atomic_store_n(&L->busy, 0, __ATOMIC_RELEASE);
+    return 1;
+}
+#define LOG__LANE_PUT(lg, lvl, msg, len, f, n) log__lane_put((lg), (lvl), (msg), (len), (f), (n))
+#else
+#define LOG__LANE_PUT(lg, lvl, msg, len, f, n) 0
+#endif
+
 /* Private: `1` for one argument, `M` for 2 to 64: the field macros below
  * pick their expansion by it, so that a call with no field uses no empty
  * variadic argument nor an empty array (which the C and C++ compilers treat
@@ -500,9 +645,11 @@ CTXLOG_API void log__printf_kv(log_logger *lg, log_level level, const char *file
         log_logger *log__lg_ = (lg);                                              \
         if (log__enabled(log__lg_, (lvl))) {                                      \
             const char *log__msg_ = (msg);                                        \
-            log__kv_n(log__lg_, (lvl), __FILE__, __LINE__, __func__, log__msg_,   \
-                      log__msg_ ? __builtin_strlen(log__msg_) : 0,                \
-                      (const log_field *)0, 0);                                   \
+            size_t log__len_ = log__msg_ ? __builtin_strlen(log__msg_) : 0;       \
+            if (!LOG__LANE_PUT(log__lg_, (lvl), log__msg_, log__len_,             \
+                               (const log_field *)0, 0))                          \
+                log__kv_n(log__lg_, (lvl), __FILE__, __LINE__, __func__,          \
+                          log__msg_, log__len_, (const log_field *)0, 0);         \
         }                                                                         \
     } while (0)
 #define log__to_kv_M(lg, lvl, msg, ...)                                           \
@@ -511,9 +658,12 @@ CTXLOG_API void log__printf_kv(log_logger *lg, log_level level, const char *file
         if (log__enabled(log__lg_, (lvl))) {                                      \
             const char *log__msg_ = (msg);                                        \
             const log_field log__fields_[] = {__VA_ARGS__};                       \
-            log__kv_n(log__lg_, (lvl), __FILE__, __LINE__, __func__, log__msg_,   \
-                      log__msg_ ? __builtin_strlen(log__msg_) : 0, log__fields_,  \
-                      sizeof log__fields_ / sizeof log__fields_[0]);              \
+            size_t log__len_ = log__msg_ ? __builtin_strlen(log__msg_) : 0;       \
+            size_t log__n_ = sizeof log__fields_ / sizeof log__fields_[0];        \
+            if (!LOG__LANE_PUT(log__lg_, (lvl), log__msg_, log__len_,             \
+                               log__fields_, log__n_))                            \
+                log__kv_n(log__lg_, (lvl), __FILE__, __LINE__, __func__,          \
+                          log__msg_, log__len_, log__fields_, log__n_);           \
         }                                                                         \
     } while (0)
 

@@ -6,51 +6,37 @@
  */
 #include "log/async/async_capture.h"
 #include "log/async/async_clock.h"
+#include "log/base/log_hazard.h"
 #include "log/sinks/sink_ops.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Fill cf[0, n) for f[0, n) and return the bytes their keys and strings
- * take, NULs included; SIZE_MAX when a field cannot be captured. */
-static size_t fields_measure(const log_field *f, size_t n, cap_field *cf)
+/* Measure f[0, n): the keys' and string values' lengths in kl and sl, and
+ * the bytes they take with the message (NULs included), into *bytes. 0
+ * when a field cannot be captured (a NULL key or string, a LOG_JSON
+ * field) or they take more than LOG__CAPTURE_BYTES. */
+static int fields_measure(size_t msg_len, const log_field *f, size_t n, size_t *kl, size_t *sl,
+                          size_t *bytes)
 {
-    size_t bytes = 0;
+    size_t b = msg_len + 1;
+    if (msg_len > LOG__CAPTURE_BYTES)
+        return 0;
     for (size_t i = 0; i < n; i++) {
         const char *key = f[i].key;
         if (!key || f[i].type == LOG_FIELD_JSON || (f[i].type == LOG_FIELD_STR && !f[i].v.s))
-            return SIZE_MAX;
-        size_t kl = strlen(key);
-        cf[i].key_len = (uint32_t)kl;
-        cf[i].type = (uint32_t)f[i].type;
-        if (f[i].type == LOG_FIELD_STR) {
-            size_t sl = strlen(f[i].v.s);
-            cf[i].v = sl;
-            bytes += sl + 1;
-        } else {
-            memcpy(&cf[i].v, &f[i].v, sizeof cf[i].v);
-        }
-        if (kl > UINT32_MAX / 4 || bytes > UINT32_MAX / 4)
-            return SIZE_MAX;
-        bytes += kl + 1;
+            return 0;
+        kl[i] = strlen(key);
+        sl[i] = f[i].type == LOG_FIELD_STR ? strlen(f[i].v.s) : 0;
+        if (kl[i] > LOG__CAPTURE_BYTES || sl[i] > LOG__CAPTURE_BYTES)
+            return 0;
+        b += kl[i] + 1 + (f[i].type == LOG_FIELD_STR ? sl[i] + 1 : 0);
+        if (b > LOG__CAPTURE_BYTES + 1)
+            return 0;
     }
-    return bytes;
-}
-
-/* Write f's keys and strings at b (as fields_measure measured
- * them), each with its NUL; returns the end. */
-static char *fields_copy(const log_field *f, size_t n, const cap_field *cf, char *b)
-{
-    for (size_t i = 0; i < n; i++) {
-        log__capture_bytes(b, f[i].key, (size_t)cf[i].key_len + 1);
-        b += cf[i].key_len + 1;
-        if (f[i].type == LOG_FIELD_STR) {
-            log__capture_bytes(b, f[i].v.s, (size_t)cf[i].v + 1);
-            b += cf[i].v + 1;
-        }
-    }
-    return b;
+    *bytes = b;
+    return 1;
 }
 
 /* The fields cf[0, n) describe, their bytes at b, into out. */
@@ -79,40 +65,61 @@ void log__capture_dropped(log_sink *s)
     log__count_dropped(1);
 }
 
-int log__capture_put_any(log_sink *s, uint64_t serial, log_level level, const char *logger,
-                         const char *msg, size_t msg_len, const log_field *f, size_t n,
-                         uint64_t stamp)
+int log__capture_put(log_sink *s, uint64_t serial, log_level level, const char *logger,
+                     const char *msg, size_t msg_len, const log_field *f, size_t n)
 {
     log__ring *r = log__ring_mine();
     if (!r || n > LOG__CAPTURE_FIELDS)
         return LOG__CAPTURE_NO;
     if (r->ctx_serial != serial)
         return LOG__CAPTURE_CTX;
-    cap_field cf[LOG__CAPTURE_FIELDS];
-    size_t bytes = fields_measure(f, n, cf);
-    if (bytes == SIZE_MAX || msg_len > LOG__CAPTURE_BYTES || bytes + msg_len > LOG__CAPTURE_BYTES)
+    size_t kl[LOG__CAPTURE_FIELDS], sl[LOG__CAPTURE_FIELDS], bytes;
+    if (!fields_measure(msg_len, f, n, kl, sl, &bytes))
         return LOG__CAPTURE_NO;
-    size_t len = sizeof(cap_rec) + n * sizeof(cap_field) + msg_len + 1 + bytes;
-    size_t need = log__ring_entry_size(len);
+    size_t need = log__entry_size(n, bytes);
     if (need > r->cap / 2)
         return LOG__CAPTURE_NO;
+    uint64_t stamp = log__stamp_now();
     uint64_t head;
     char *p = log__ring_reserve(r, need, &head);
     if (!p) {
         log__capture_dropped(s);
         return LOG__CAPTURE_DONE;
     }
-    log__capture_head(p, s, len, stamp, logger, msg_len, n, level);
-    char *b = p + RING_HDR + sizeof(cap_rec);
-    memcpy(b, cf, n * sizeof *cf);
-    b += n * sizeof *cf;
-    memcpy(b, msg, msg_len);
-    b[msg_len] = '\0';
-    char *end = fields_copy(f, n, cf, b + msg_len + 1);
-    (void)end;
-    assert((size_t)(end - p) == RING_HDR + len);
+    log__entry_write(p, need, s, stamp, logger, (int)level, msg, msg_len, f, n, kl, sl);
     log__ring_commit(r, head, level >= LOG_LEVEL_ERROR);
     return LOG__CAPTURE_DONE;
+}
+
+void log__capture_lane(log_sink *s, const log_logger *lg, const char *name, int level,
+                       unsigned epoch)
+{
+    struct log__lane *L = log__my_lane1;
+    log__ring *r = log__my_ring;
+    if (!L || !r || level >= LOG_LEVEL_ERROR || !atomic_load(&log__hazard_asym) ||
+        __atomic_load_n(&log__stamp_tsc, __ATOMIC_RELAXED) != 1)
+        return;
+    /* The room known to be free, up to the next 4 KiB mark (where
+     * log__ring_commit looks whether the writer sleeps); the ring's end is
+     * such a mark, so the room never wraps. */
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t end = (h | 4095) + 1;
+    if (end > r->tail_seen + r->cap)
+        end = r->tail_seen + r->cap;
+    if (end <= h)
+        return;
+    _Static_assert(sizeof r->head == sizeof(uint64_t), "a lane publishes the head");
+    L->pos = r->data + (h & (r->cap - 1));
+    L->end = L->pos + (end - h);
+    assert(L->end <= r->data + r->cap);
+    L->head = (uint64_t *)(void *)&r->head;
+    L->count = h;
+    L->lg = lg;
+    L->name = name;
+    L->sink = s;
+    L->serial = r->ctx_serial;
+    L->epoch = epoch;
+    L->level = level;
 }
 
 int log__capture_ctx(log_sink *s, uint64_t serial, const log_field *f, const uint32_t *key_len,
@@ -142,11 +149,11 @@ int log__capture_ctx(log_sink *s, uint64_t serial, const log_field *f, const uin
     for (size_t i = 0; i < n; i++) {
         cap_field d = {.key_len = key_len[i], .type = (uint32_t)f[i].type};
         assert(strlen(f[i].key) == key_len[i]);
-        log__capture_bytes(b, f[i].key, (size_t)key_len[i] + 1);
+        memcpy(b, f[i].key, (size_t)key_len[i] + 1);
         b += key_len[i] + 1;
         if (f[i].type == LOG_FIELD_STR) {
             assert(strlen(f[i].v.s) == str_len[i]);
-            log__capture_bytes(b, f[i].v.s, (size_t)str_len[i] + 1);
+            memcpy(b, f[i].v.s, (size_t)str_len[i] + 1);
             b += str_len[i] + 1;
             d.v = str_len[i];
         } else {

@@ -24,6 +24,7 @@
 #include "log/sinks/sinks.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -82,132 +83,40 @@ typedef struct cap_ctx {
 _Static_assert(sizeof(cap_rec) % 8 == 0 && sizeof(cap_field) == 16 && sizeof(cap_ctx) == 16,
                "parts that keep what follows them aligned");
 
-/* Copy n bytes, few as a rule: in two overlapping loads and stores when
- * n <= 16 (no call, no read past the source's end). */
-static inline void log__capture_bytes(char *d, const char *s, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        memcpy(d, &a, 4);
-        memcpy(d + n - 4, &b, 4);
-    } else {
-        memcpy(d, s, n);
-    }
-}
+/* The layout a lane writes (<ctxlog/log.h>, log__entry_write), which the
+ * reader below takes apart: the two must agree. */
+_Static_assert(offsetof(cap_rec, stamp) == 0 && offsetof(cap_rec, logger) == 8 &&
+                   offsetof(cap_rec, msg_len) == 16 && offsetof(cap_rec, n) == 20 &&
+                   offsetof(cap_rec, level) == 22 && sizeof(cap_rec) == 24,
+               "cap_rec is layout 1's record part");
+_Static_assert(offsetof(cap_field, v) == 0 && offsetof(cap_field, key_len) == 8 &&
+                   offsetof(cap_field, type) == 12,
+               "cap_field is layout 1's field part");
+_Static_assert(offsetof(log__ring_hdr, sink) == 0 && offsetof(log__ring_hdr, len) == 8 &&
+                   offsetof(log__ring_hdr, flags) == 12 && RING_CAPTURED == 2,
+               "the ring's header is layout 1's");
+_Static_assert(LOG__LANE_FIELDS == LOG__CAPTURE_FIELDS, "a lane takes what capture takes");
 
 /* Count a record s lost (a full queue that drops). */
 void log__capture_dropped(log_sink *s);
 
-/* Write a captured record's ring header and cap_rec at p. Member by
- * member: a struct built first would be copied from the stack. */
-static inline void log__capture_head(char *p, log_sink *s, size_t len, uint64_t stamp,
-                                     const char *logger, size_t msg_len, size_t n,
-                                     log_level level)
-{
-    cap_rec *rec = (cap_rec *)(void *)(p + RING_HDR);
-    log__ring_hdr_put(p, s, len, RING_CAPTURED);
-    rec->stamp = stamp;
-    rec->logger = logger;
-    rec->msg_len = (uint32_t)msg_len;
-    rec->n = (uint16_t)n;
-    rec->level = (uint8_t)level;
-    rec->pad_ = 0;
-}
-
-/* log__capture_put when the quick way does not apply: any number of fields
- * up to LOG__CAPTURE_FIELDS, keys and strings of any length. */
-int log__capture_put_any(log_sink *s, uint64_t serial, log_level level, const char *logger,
-                         const char *msg, size_t msg_len, const log_field *f, size_t n,
-                         uint64_t stamp);
-
-/* The quick way's bounds: up to this many fields, a message, keys and
- * strings up to these lengths (room for them is reserved before they are
- * measured): the longest such record fits half the smallest queue. */
-#define LOG__CAPTURE_QUICK 4
-#define LOG__CAPTURE_MSG_MAX 1023
-#define LOG__CAPTURE_KEY_MAX 31
-#define LOG__CAPTURE_STR_MAX 127
-#define LOG__CAPTURE_MOST(n, msg_len)                                                        \
-    (sizeof(cap_rec) + (n) * (sizeof(cap_field) + LOG__CAPTURE_KEY_MAX + 1 +                 \
-                              LOG__CAPTURE_STR_MAX + 1) + (msg_len) + 1)
-_Static_assert(RING_HDR + LOG__CAPTURE_MOST(LOG__CAPTURE_QUICK, LOG__CAPTURE_MSG_MAX) + 15 <=
-                   LOG__RING_MIN / 2,
-               "the quick way's longest record fits half the smallest queue");
-
 /*
  * Queue a record for sink s (the route's line sink) from the calling
  * thread, made under the context snapshot of `serial`: the call's message
- * and fields are copied. LOG__CAPTURE_CTX when the thread's last context
- * entry is not that snapshot's. Inline: the whole of async mode's common
- * path on the logging thread. It reserves room for the longest record of
- * its shape and publishes only what it wrote; a record that turns out not
- * to fit the quick way's bounds is left unpublished and queued by
- * log__capture_put_any instead.
+ * and fields are copied (log__entry_write). LOG__CAPTURE_CTX when the
+ * thread's last context entry is not that snapshot's; LOG__CAPTURE_NO when
+ * it cannot be captured (see LOG__CAPTURE_FIELDS).
  */
-static inline __attribute__((always_inline)) int log__capture_put(log_sink *s, uint64_t serial,
-                                                                  log_level level,
-                                                                  const char *logger,
-                                                                  const char *msg, size_t msg_len,
-                                                                  const log_field *f, size_t n)
-{
-    uint64_t stamp = log__stamp_now();
-    log__ring *r = log__my_ring;
-    if (__builtin_expect(!r || n > LOG__CAPTURE_QUICK || msg_len > LOG__CAPTURE_MSG_MAX, 0))
-        return log__capture_put_any(s, serial, level, logger, msg, msg_len, f, n, stamp);
-    if (__builtin_expect(r->ctx_serial != serial, 0))
-        return LOG__CAPTURE_CTX;
-    size_t need = log__ring_entry_size(LOG__CAPTURE_MOST(n, msg_len));
-    uint64_t head;
-    char *p = log__ring_reserve(r, need, &head);
-    if (__builtin_expect(!p, 0)) {
-        log__capture_dropped(s);
-        return LOG__CAPTURE_DONE;
-    }
-    char *cf = p + RING_HDR + sizeof(cap_rec);
-    char *b = cf + n * sizeof(cap_field);
-    log__capture_bytes(b, msg, msg_len);
-    b[msg_len] = '\0';
-    b += msg_len + 1;
-    for (size_t i = 0; i < n; i++) {
-        cap_field c;
-        const char *key = f[i].key;
-        if (__builtin_expect(!key || f[i].type == LOG_FIELD_JSON, 0))
-            goto any;
-        size_t kl = strlen(key);
-        if (__builtin_expect(kl > LOG__CAPTURE_KEY_MAX, 0))
-            goto any;
-        log__capture_bytes(b, key, kl + 1);
-        b += kl + 1;
-        c.key_len = (uint32_t)kl;
-        c.type = (uint32_t)f[i].type;
-        if (f[i].type == LOG_FIELD_STR) {
-            const char *str = f[i].v.s;
-            size_t sl = str ? strlen(str) : SIZE_MAX;
-            if (__builtin_expect(sl > LOG__CAPTURE_STR_MAX, 0))
-                goto any;
-            log__capture_bytes(b, str, sl + 1);
-            b += sl + 1;
-            c.v = sl;
-        } else {
-            memcpy(&c.v, &f[i].v, sizeof c.v);
-        }
-        memcpy(cf + i * sizeof c, &c, sizeof c);
-    }
-    size_t len = (size_t)(b - p) - RING_HDR;
-    log__capture_head(p, s, len, stamp, logger, msg_len, n, level);
-    log__ring_commit(r, head - need + log__ring_entry_size(len), level >= LOG_LEVEL_ERROR);
-    return LOG__CAPTURE_DONE;
-any:
-    return log__capture_put_any(s, serial, level, logger, msg, msg_len, f, n, stamp);
-}
+int log__capture_put(log_sink *s, uint64_t serial, log_level level, const char *logger,
+                     const char *msg, size_t msg_len, const log_field *f, size_t n);
+
+/* After a record of logger `lg` (as the call named it; its name `name`)
+ * was queued for s by log__capture_put: leave the calling thread a lane
+ * (<ctxlog/log.h>) for the records of lg at `level` and above (below
+ * error), decided under log__lane_epoch `epoch`. Nothing when lanes cannot
+ * be used (no process-wide barrier, stamps that are not the counter). */
+void log__capture_lane(log_sink *s, const log_logger *lg, const char *name, int level,
+                       unsigned epoch);
 
 /*
  * Queue the context entry of snapshot `serial`, whose logged variables

@@ -48,6 +48,7 @@ log__ring *log__rings_first(void)
 static void ring_orphan(void *p)
 {
     log__ring *r = p;
+    log__lane_shut(); /* its room is in the ring that goes */
     if (log__my_ring == r)
         log__my_ring = NULL;
     atomic_store_explicit(&r->state, RING_ORPHAN, memory_order_release);
@@ -143,6 +144,7 @@ void log__ring_wait_mine(void)
     if (r)
         wait_for_tail(r, atomic_load_explicit(&r->head, memory_order_relaxed));
     log__ring_pending = 0;
+    log__lane_shut(); /* its records would not set log__ring_pending again */
 }
 
 void log__ring_wake_consumer(void)
@@ -225,8 +227,11 @@ static void rings_fork(int phase)
         atomic_store(&r->waiting, 0);
         /* The parent's writer may not have taken its context entries. */
         r->ctx_serial = 0;
+        r->committed = atomic_load(&r->head);
         if (r != log__my_ring)
             atomic_store(&r->state, RING_FREE);
     }
+    log__lane_shut();
+    log__lanes_changed();
 }
 CTX__FORK_PART(CTX__FORK_RANK_RINGS, rings_fork)

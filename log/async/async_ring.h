@@ -43,6 +43,7 @@
 
 #include "ctx/ctx_tls.h"
 #include "log/async/async.h"
+#include "log/base/log_lane.h"
 
 enum { RING_OWNED = 0, RING_ORPHAN = 1, RING_FREE = 2 };
 
@@ -51,7 +52,9 @@ typedef struct log__ring {
     uint64_t tail_seen;    /* the producer's last read of tail: room it knows of */
     uint64_t ctx_serial;   /* the producer's: the snapshot of the last context
                             * entry queued (async_capture.h); 0: none */
-    char pad_head[40];
+    uint64_t committed;    /* the producer's: the head its last
+                            * log__ring_commit published */
+    char pad_head[32];
     _Atomic uint64_t tail; /* bytes ever consumed: written out (writer) */
     _Atomic uint64_t claimed; /* bytes taken to be written (writer, crash handler) */
     char pad_tail[48];
@@ -182,6 +185,7 @@ static inline void log__prefetch_write(const void *p)
 static inline __attribute__((always_inline)) char *log__ring_reserve(log__ring *r, size_t need,
                                                                     uint64_t *head)
 {
+    log__lane_shut(); /* the head moves here: a lane starts at the head */
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
     size_t off = (size_t)h & (r->cap - 1);
     size_t contig = r->cap - off;
@@ -216,23 +220,26 @@ static inline void log__ring_sync_barrier(void)
 }
 
 /* Publish the entries written up to `head`; wake the writer when it
- * sleeps and this is urgent or crossed a 4 KiB mark (the consumer's
- * wake). */
+ * sleeps and this is urgent or a 4 KiB mark was crossed since the last
+ * commit (the consumer's wake; what a lane published in between counts,
+ * and a lane's room ends at a mark). */
 void log__ring_wake_consumer(void);
 static inline __attribute__((always_inline)) void log__ring_commit(log__ring *r, uint64_t head,
                                                                   int urgent)
 {
-    uint64_t old = atomic_load_explicit(&r->head, memory_order_relaxed);
     /* Forward, by whole entries, never more than the ring ahead of the
      * writer (log__ring_reserve made the room). */
-    assert(head > old && head % 16 == 0 && head - atomic_load(&r->tail) <= r->cap);
+    assert(head > atomic_load_explicit(&r->head, memory_order_relaxed) && head % 16 == 0 &&
+           head - atomic_load(&r->tail) <= r->cap);
     atomic_store_explicit(&r->head, head, memory_order_release);
+    uint64_t last = r->committed;
+    r->committed = head;
     log__ring_pending = 1;
     log__ring_check(r);
     /* No fence: a writer that went to sleep just as this was queued wakes
      * by itself within LOG__FLUSH_INTERVAL_NS. */
     if (__builtin_expect(atomic_load_explicit(&log__ring_consumer_idle, memory_order_relaxed), 0) &&
-        (urgent || (old ^ head) >= 4096))
+        (urgent || (last ^ head) >= 4096))
         log__ring_wake_consumer();
 }
 

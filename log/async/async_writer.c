@@ -14,6 +14,7 @@
  * have to wake it), then sleeps until woken or until a buffer falls due.
  */
 #include "log/async/async_capture.h"
+#include "log/base/log_lane.h"
 #include "log/async/async_clock.h"
 #include "log/async/async_ring.h"
 
@@ -378,8 +379,10 @@ static int async_switch(bool on, bool configure, size_t queue_bytes, bool drop)
 {
     static const log__ring_consumer me = {log__writer_wake};
     log__rings_set_consumer(&me);
-    if (!on)
+    if (!on) {
         atomic_store(&log__async_on, 0);
+        log__lanes_changed(); /* records go the sync way from now on */
+    }
     log__async_drain(); /* what was queued goes out first */
     if (configure)
         log__async_configure(queue_bytes, drop);

@@ -31,6 +31,8 @@ static hazard *hazards;
 static pthread_key_t hazard_key;
 static pthread_once_t hazard_once = PTHREAD_ONCE_INIT;
 CTX__TLS log__hazard *log__my_hazard;
+CTX__TLS struct log__lane *log__my_lane1;
+unsigned log__lane_epoch;
 CTX__TLS unsigned log__sink_ops_running;
 
 static void hazard_free(void *p)
@@ -48,8 +50,10 @@ static void hazard_free(void *p)
         }
     }
     pthread_mutex_unlock(&hazards_lock);
-    if (log__my_hazard == h)
+    if (log__my_hazard == h) {
         log__my_hazard = NULL;
+        log__my_lane1 = NULL;
+    }
     free(h);
 }
 
@@ -83,12 +87,14 @@ log__hazard *log__hazard_make(void)
     h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
+    h->lane.level = LOG__LANE_SHUT;
     pthread_mutex_lock(&hazards_lock);
     h->next = hazards;
     hazards = h;
     pthread_mutex_unlock(&hazards_lock);
     (void)pthread_setspecific(hazard_key, h);
     log__my_hazard = h;
+    log__my_lane1 = &h->lane;
     return h;
 }
 
@@ -124,13 +130,17 @@ void log__wait_unpinned(struct log_route *const *routes, size_t n)
         for (size_t i = 0; i < n; i++)
             assert(atomic_load(&me->slot[k]) != routes[i]);
 #endif
-    /* The routes were unpublished before this call: after the barrier,
-     * every pin made before that is visible, and every later pin's re-check
-     * sees the new route and lets the old one go. */
+    /* The routes were unpublished before this call, and the lanes are shut
+     * now: after the barrier, every pin and every lane's busy mark made
+     * before that is visible, and every later pin's re-check sees the new
+     * route and lets the old one go, every later lane call the new epoch. */
+    log__lanes_changed();
     if (atomic_load(&log__hazard_asym))
         (void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
     pthread_mutex_lock(&hazards_lock);
     for (hazard *h = hazards; h; h = h->next) {
+        while (__atomic_load_n(&h->lane.busy, __ATOMIC_ACQUIRE))
+            sched_yield(); /* a lane call is copying a record: nanoseconds */
         for (unsigned k = 0; k < LOG__MAX_NESTING; k++) {
             for (;;) {
                 const struct log_route *p = atomic_load(&h->slot[k]);

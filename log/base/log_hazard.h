@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "ctx/ctx_tls.h"
+#include "log/base/log_lane.h"
 
 struct log_route;
 
@@ -23,10 +24,13 @@ struct log_route;
  * that logs); a record deeper than that is dropped and counted. */
 #define LOG__MAX_NESTING 4
 
-/* A thread's hazard slots: one per nesting level, and how many are in use. */
+/* A thread's hazard slots: one per nesting level, and how many are in use;
+ * and its lane (log_lane.h), which a configuration change waits for as it
+ * waits for the slots. */
 typedef struct log__hazard {
     _Atomic(const struct log_route *) slot[LOG__MAX_NESTING];
     unsigned depth;
+    struct log__lane lane;
     struct log__hazard *next;
 } log__hazard;
 extern CTX__TLS log__hazard *log__my_hazard;
@@ -42,7 +46,8 @@ static inline bool log__in_record(void)
     const log__hazard *h = log__my_hazard;
     return h && h->depth > 0;
 }
-/* Wait until no thread pins any of the `n` routes. */
+/* Wait until no thread pins any of the `n` routes (unpublished before the
+ * call), and until no lane left before the call is being written. */
 void log__wait_unpinned(struct log_route *const *routes, size_t n);
 
 /* How many user operations of sinks the calling thread is running (see
@@ -60,6 +65,7 @@ static inline unsigned log__records_refuse(void)
     log__hazard *h = log__hazard_make();
     if (!h)
         return LOG__MAX_NESTING + 1; /* no slots: a record finds none either */
+    log__lane_shut(); /* and none goes by the lane */
     unsigned depth = h->depth;
     assert(depth <= LOG__MAX_NESTING);
     h->depth = LOG__MAX_NESTING;

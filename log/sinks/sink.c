@@ -5,6 +5,7 @@
 #include "log/sinks/sink_ops.h"
 
 #include "log/base/log_hazard.h"
+#include "log/base/log_lane.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ int log_sink_set_level(log_sink *s, log_level level)
     if (!s || (int)level < LOG_LEVEL_TRACE || level > LOG_LEVEL_OFF)
         return CTXLOG_EINVAL;
     atomic_store_explicit(&s->level, (int)level, memory_order_relaxed);
+    log__lanes_changed(); /* a lane may hold the sink's level */
     return 0;
 }
 
