@@ -365,14 +365,36 @@ extern CTXLOG_API CTXLOG_TLS uint64_t ctx__serial __attribute__((tls_model("init
  * that yields on one thread and resumes on another (ctx_fiber) must not
  * read the first thread's floor after the resume: code inlined into the
  * task's function may not keep a thread-local address across a call
- * (LLVM issue 98479). On x86 every thread-local access goes through the
- * %fs/%gs segment at that access, so nothing of a thread is kept and the
- * one load stays; elsewhere the thread pointer is a register the compiler
- * may read once and keep across calls, so the library reads it.
+ * (LLVM issue 98479). On x86-64 the load goes through the %fs segment at
+ * that access, written out (CTX__TLS_LOAD32), so that no compiler keeps the
+ * thread's address, not even one that instruments memory accesses (the
+ * sanitizers); elsewhere the thread pointer is a register the compiler may
+ * read once and keep across calls, so the library reads it.
  */
 CTXLOG_API int ctx__level_floor_get(void);
-#if defined(__x86_64__) || defined(__i386__)
-#define CTX__LEVEL_FLOOR() (ctx__level_floor)
+#if defined(__x86_64__) && defined(__GNUC__)
+/* Private: the calling thread's `var`, an initial-exec thread-local
+ * variable of the library of 4 bytes (CTX__TLS_LOAD32: an int) or 8 bytes
+ * (CTX__TLS_LOAD64: of type `type`), read at this point through %fs. */
+#define CTX__TLS_LOAD32(var)                                                      \
+    __extension__({                                                               \
+        int ctx__v_;                                                              \
+        uint64_t ctx__off_;                                                       \
+        __asm__ volatile("movq " #var "@gottpoff(%%rip), %1\n\t"                 \
+                         "movl %%fs:(%1), %0"                                     \
+                         : "=r"(ctx__v_), "=&r"(ctx__off_));                      \
+        ctx__v_;                                                                  \
+    })
+#define CTX__TLS_LOAD64(type, var)                                                \
+    __extension__({                                                               \
+        type ctx__v_;                                                             \
+        uint64_t ctx__off_;                                                       \
+        __asm__ volatile("movq " #var "@gottpoff(%%rip), %1\n\t"                 \
+                         "movq %%fs:(%1), %0"                                     \
+                         : "=r"(ctx__v_), "=&r"(ctx__off_));                      \
+        ctx__v_;                                                                  \
+    })
+#define CTX__LEVEL_FLOOR() CTX__TLS_LOAD32(ctx__level_floor)
 #else
 #define CTX__LEVEL_FLOOR() (ctx__level_floor_get())
 #endif

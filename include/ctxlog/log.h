@@ -501,7 +501,8 @@ struct log__lane {
 #define LOG__LANE_SHUT 0x7fffffff
 #define LOG__LANE_FIELDS 16
 /** Private: the calling thread's lane (NULL: none yet). */
-extern CTXLOG_API CTXLOG_TLS struct log__lane *log__my_lane1 __attribute__((tls_model("initial-exec")));
+extern CTXLOG_API CTXLOG_TLS struct log__lane *log__my_lane1
+    __attribute__((tls_model("initial-exec")));
 /** Private: moved by every change to what lanes were left with. */
 extern CTXLOG_API unsigned log__lane_epoch;
 
@@ -563,7 +564,9 @@ static inline __attribute__((always_inline)) int log__lane_put(const log_logger 
                                                               const char *msg, size_t msg_len,
                                                               const log_field *f, size_t n)
 {
-    struct log__lane *L = log__my_lane1;
+    /* Thread-local variables read through %fs where they are used (see
+     * CTX__LEVEL_FLOOR): a task may resume on another thread. */
+    struct log__lane *L = CTX__TLS_LOAD64(struct log__lane *, log__my_lane1);
     if (!L || !msg || n > LOG__LANE_FIELDS || level >= LOG_LEVEL_ERROR)
         return 0;
     size_t kl[LOG__LANE_FIELDS], sl[LOG__LANE_FIELDS];
@@ -583,7 +586,8 @@ static inline __attribute__((always_inline)) int log__lane_put(const log_logger 
      * sees the change. */
     __atomic_store_n(&L->busy, 1, __ATOMIC_RELAXED);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (L->lg != lg || level < L->level || L->serial != ctx__serial ||
+    if (L->lg != lg || level < L->level ||
+        L->serial != CTX__TLS_LOAD64(uint64_t, ctx__serial) ||
         L->epoch != __atomic_load_n(&log__lane_epoch, __ATOMIC_RELAXED) ||
         need > (size_t)(L->end - L->pos)) {
         __atomic_store_n(&L->busy, 0, __ATOMIC_RELEASE);
