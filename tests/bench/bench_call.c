@@ -35,8 +35,10 @@ typedef void callee_fn(log_logger *, log_level, const char *, int, const char *,
         }                                                                                \
     } while (0)
 
-/* W3's loop (bench_workload.c), the call to fn. */
-static void timed_calls(callee_fn *fn, const bench_request *req, long n, bench_samples *s)
+/* W3's loop (bench_workload.c), the call to fn. External, as W3's:
+ * run-bench counts the instructions inside it. */
+void bench_timed_calls(callee_fn *fn, const bench_request *req, long n, bench_samples *s);
+void bench_timed_calls(callee_fn *fn, const bench_request *req, long n, bench_samples *s)
 {
     BENCH_W1_LOOP(req, n, i, {
         uint64_t t0 = bench_ticks();
@@ -76,7 +78,7 @@ int main(int argc, char **argv)
         return 2;
     uint32_t res, timer = bench_timer_cost(&res);
     uint64_t t0 = bench_now_ns(), k0 = bench_ticks();
-    timed_calls(fn, req, a.records, &s);
+    bench_timed_calls(fn, req, a.records, &s);
     uint64_t t1 = bench_now_ns(), k1 = bench_ticks();
     double ns_per_tick = (double)(t1 - t0) / (double)(k1 - k0 ? k1 - k0 : 1);
     printf("impl=call workload=%s records=%ld", a.name, a.records);

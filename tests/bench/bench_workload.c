@@ -120,8 +120,10 @@ void bench_timed_w1replay(const bench_request *req, long n, int mode)
     (void)log_flush();
 }
 
-/* W3's loop: the same, each call timed. */
-static void timed_w3(const bench_request *req, long n, bench_samples *s)
+/* W3's loop: the same, each call timed. External, as W1's: run-bench
+ * counts the instructions of the calling thread inside it. */
+void bench_timed_w3(const bench_request *req, long n, bench_samples *s);
+void bench_timed_w3(const bench_request *req, long n, bench_samples *s)
 {
     BENCH_W1_LOOP(req, n, i, {
         uint64_t t0 = bench_ticks();
@@ -256,7 +258,7 @@ static int run_w3(bench_args *a)
         return 2;
     uint32_t res, timer = bench_timer_cost(&res);
     uint64_t t0 = bench_now_ns(), k0 = bench_ticks();
-    timed_w3(req, a->records, &s);
+    bench_timed_w3(req, a->records, &s);
     uint64_t t_calls = bench_now_ns();
     int frc = log_flush();
     uint64_t t1 = bench_now_ns(), k1 = bench_ticks();
