@@ -506,6 +506,29 @@ extern CTXLOG_API CTXLOG_TLS struct log__lane *log__my_lane1
 /** Private: moved by every change to what lanes were left with. */
 extern CTXLOG_API unsigned log__lane_epoch;
 
+/* Private: copy n bytes, few as a rule: in two overlapping loads and
+ * stores when 4 <= n <= 16 (no call, no read outside the source), else
+ * memcpy. A length known at compile time keeps one of the three. */
+static inline __attribute__((always_inline)) void log__bytes_copy(char *d, const char *s,
+                                                                  size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        __builtin_memcpy(&a, s, 8);
+        __builtin_memcpy(&b, s + n - 8, 8);
+        __builtin_memcpy(d, &a, 8);
+        __builtin_memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        __builtin_memcpy(&a, s, 4);
+        __builtin_memcpy(&b, s + n - 4, 4);
+        __builtin_memcpy(d, &a, 4);
+        __builtin_memcpy(d + n - 4, &b, 4);
+    } else {
+        __builtin_memcpy(d, s, n);
+    }
+}
+
 /* Private: write a captured record's entry at p (16-byte aligned, room for
  * `need` bytes, log__entry_size): the one writer of layout 1, used by the
  * lane and by the library. kl[i] and sl[i] are the keys' and string
@@ -529,16 +552,16 @@ log__entry_write(char *p, size_t need, const void *sink, uint64_t stamp, const c
     __builtin_memcpy(p + 39, &zero, 1);
     char *cf = p + 40;
     char *b = cf + 16 * n;
-    __builtin_memcpy(b, msg, msg_len);
+    log__bytes_copy(b, msg, msg_len);
     b[msg_len] = '\0';
     b += msg_len + 1;
     for (size_t i = 0; i < n; i++) {
         uint32_t k = (uint32_t)kl[i], t = (uint32_t)f[i].type;
         uint64_t v;
-        __builtin_memcpy(b, f[i].key, kl[i] + 1);
+        log__bytes_copy(b, f[i].key, kl[i] + 1);
         b += kl[i] + 1;
         if (f[i].type == LOG_FIELD_STR) {
-            __builtin_memcpy(b, f[i].v.s, sl[i] + 1);
+            log__bytes_copy(b, f[i].v.s, sl[i] + 1);
             b += sl[i] + 1;
             v = sl[i];
         } else {
@@ -581,15 +604,15 @@ static inline __attribute__((always_inline)) int log__lane_put(const log_logger 
         bytes += f[i].type == LOG_FIELD_STR ? sl[i] + 1 : 0;
     }
     size_t need = log__entry_size(n, bytes);
+    if (level < L->level || L->lg != lg || need > (size_t)(L->end - L->pos) ||
+        L->serial != CTX__TLS_LOAD64(uint64_t, ctx__serial))
+        return 0;
     /* Busy before the epoch is read: a change that moved it and then
      * waits (after a process-wide barrier) sees this call, or this call
      * sees the change. */
     __atomic_store_n(&L->busy, 1, __ATOMIC_RELAXED);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (L->lg != lg || level < L->level ||
-        L->serial != CTX__TLS_LOAD64(uint64_t, ctx__serial) ||
-        L->epoch != __atomic_load_n(&log__lane_epoch, __ATOMIC_RELAXED) ||
-        need > (size_t)(L->end - L->pos)) {
+    if (L->epoch != __atomic_load_n(&log__lane_epoch, __ATOMIC_RELAXED)) {
         __atomic_store_n(&L->busy, 0, __ATOMIC_RELEASE);
         return 0;
     }

@@ -149,11 +149,11 @@ int log__capture_ctx(log_sink *s, uint64_t serial, const log_field *f, const uin
     for (size_t i = 0; i < n; i++) {
         cap_field d = {.key_len = key_len[i], .type = (uint32_t)f[i].type};
         assert(strlen(f[i].key) == key_len[i]);
-        memcpy(b, f[i].key, (size_t)key_len[i] + 1);
+        log__bytes_copy(b, f[i].key, (size_t)key_len[i] + 1);
         b += key_len[i] + 1;
         if (f[i].type == LOG_FIELD_STR) {
             assert(strlen(f[i].v.s) == str_len[i]);
-            memcpy(b, f[i].v.s, (size_t)str_len[i] + 1);
+            log__bytes_copy(b, f[i].v.s, (size_t)str_len[i] + 1);
             b += str_len[i] + 1;
             d.v = str_len[i];
         } else {
