@@ -376,24 +376,17 @@ CTXLOG_API int ctx__level_floor_get(void);
 /* Private: the calling thread's `var`, an initial-exec thread-local
  * variable of the library of 4 bytes (CTX__TLS_LOAD32: an int) or 8 bytes
  * (CTX__TLS_LOAD64: of type `type`), read at this point through %fs. */
-#define CTX__TLS_LOAD32(var)                                                      \
-    __extension__({                                                               \
-        int ctx__v_;                                                              \
-        uint64_t ctx__off_;                                                       \
-        __asm__ volatile("movq " #var "@gottpoff(%%rip), %1\n\t"                 \
-                         "movl %%fs:(%1), %0"                                     \
-                         : "=r"(ctx__v_), "=&r"(ctx__off_));                      \
-        ctx__v_;                                                                  \
-    })
-#define CTX__TLS_LOAD64(type, var)                                                \
+#define CTX__TLS_LOAD_(type, mov, var)                                            \
     __extension__({                                                               \
         type ctx__v_;                                                             \
         uint64_t ctx__off_;                                                       \
-        __asm__ volatile("movq " #var "@gottpoff(%%rip), %1\n\t"                 \
-                         "movq %%fs:(%1), %0"                                     \
+        __asm__ volatile("movq " #var "@gottpoff(%%rip), %1\n\t" mov             \
+                         " %%fs:(%1), %0"                                         \
                          : "=r"(ctx__v_), "=&r"(ctx__off_));                      \
         ctx__v_;                                                                  \
     })
+#define CTX__TLS_LOAD32(var) CTX__TLS_LOAD_(int, "movl", var)
+#define CTX__TLS_LOAD64(type, var) CTX__TLS_LOAD_(type, "movq", var)
 #define CTX__LEVEL_FLOOR() CTX__TLS_LOAD32(ctx__level_floor)
 #else
 #define CTX__LEVEL_FLOOR() (ctx__level_floor_get())
