@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Async mode's captured records: see async_capture.h, which also has the
- * entries' layout and the logging thread's common case (inline). Here: the
- * logging thread's other cases, the writer's side and the crash handler's.
+ * entries' layout (the logging thread's common case is the lane, in
+ * <ctxlog/log.h>). Here: the logging thread's calls that go in, the lane
+ * they leave, the writer's side and the crash handler's.
  */
 #include "log/async/async_capture.h"
 #include "log/async/async_clock.h"

@@ -15,6 +15,12 @@
  * records after it. So a record's context is copied, never referenced: a
  * snapshot is released when its request is done with it, whatever the
  * queue holds.
+ *
+ * After a captured record the thread is left a lane (log__capture_lane;
+ * the lane and the call that writes through it, log__lane_put, are in
+ * <ctxlog/log.h>, with the one writer of a captured record's entry,
+ * log__entry_write): the common call copies its record from the macro,
+ * without calling in.
  */
 #ifndef CTXLOG_LOG_ASYNC_CAPTURE_H
 #define CTXLOG_LOG_ASYNC_CAPTURE_H
