@@ -573,6 +573,26 @@ log__entry_write(char *p, size_t need, const void *sink, uint64_t stamp, const c
     }
 }
 
+/* Private: whether a captured record can hold f[0, n), and what its keys
+ * and string values take: their lengths in kl[i] and sl[i], and the bytes
+ * of the message (msg_len) and of them, NULs included. (size_t)-1 for a
+ * NULL key or string or a LOG_JSON field (those records are made the usual
+ * way). The one test of a record's fields, for the lane and the library. */
+static inline __attribute__((always_inline)) size_t
+log__entry_measure(size_t msg_len, const log_field *f, size_t n, size_t *kl, size_t *sl)
+{
+    size_t bytes = msg_len + 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!f[i].key || f[i].type == LOG_FIELD_JSON ||
+            (f[i].type == LOG_FIELD_STR && !f[i].v.s))
+            return (size_t)-1;
+        kl[i] = __builtin_strlen(f[i].key);
+        sl[i] = f[i].type == LOG_FIELD_STR ? __builtin_strlen(f[i].v.s) : 0;
+        bytes += kl[i] + 1 + (f[i].type == LOG_FIELD_STR ? sl[i] + 1 : 0);
+    }
+    return bytes;
+}
+
 /* Private: the bytes of a layout-1 entry whose message, keys and strings
  * take `bytes` (NULs included) with n fields. */
 static inline size_t log__entry_size(size_t n, size_t bytes)
@@ -593,16 +613,9 @@ static inline __attribute__((always_inline)) int log__lane_put(const log_logger 
     if (!L || !msg || n > LOG__LANE_FIELDS || level >= LOG_LEVEL_ERROR)
         return 0;
     size_t kl[LOG__LANE_FIELDS], sl[LOG__LANE_FIELDS];
-    size_t bytes = msg_len + 1;
-    for (size_t i = 0; i < n; i++) {
-        if (!f[i].key || f[i].type == LOG_FIELD_JSON ||
-            (f[i].type == LOG_FIELD_STR && !f[i].v.s))
-            return 0;
-        kl[i] = __builtin_strlen(f[i].key);
-        bytes += kl[i] + 1;
-        sl[i] = f[i].type == LOG_FIELD_STR ? __builtin_strlen(f[i].v.s) : 0;
-        bytes += f[i].type == LOG_FIELD_STR ? sl[i] + 1 : 0;
-    }
+    size_t bytes = log__entry_measure(msg_len, f, n, kl, sl);
+    if (bytes == (size_t)-1)
+        return 0;
     size_t need = log__entry_size(n, bytes);
     if (level < L->level || L->lg != lg || need > (size_t)(L->end - L->pos) ||
         L->serial != CTX__TLS_LOAD64(uint64_t, ctx__serial))

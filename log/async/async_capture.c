@@ -14,32 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Measure f[0, n): the keys' and string values' lengths in kl and sl, and
- * the bytes they take with the message (NULs included), into *bytes. 0
- * when a field cannot be captured (a NULL key or string, a LOG_JSON
- * field) or they take more than LOG__CAPTURE_BYTES. */
-static int fields_measure(size_t msg_len, const log_field *f, size_t n, size_t *kl, size_t *sl,
-                          size_t *bytes)
-{
-    size_t b = msg_len + 1;
-    if (msg_len > LOG__CAPTURE_BYTES)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *key = f[i].key;
-        if (!key || f[i].type == LOG_FIELD_JSON || (f[i].type == LOG_FIELD_STR && !f[i].v.s))
-            return 0;
-        kl[i] = strlen(key);
-        sl[i] = f[i].type == LOG_FIELD_STR ? strlen(f[i].v.s) : 0;
-        if (kl[i] > LOG__CAPTURE_BYTES || sl[i] > LOG__CAPTURE_BYTES)
-            return 0;
-        b += kl[i] + 1 + (f[i].type == LOG_FIELD_STR ? sl[i] + 1 : 0);
-        if (b > LOG__CAPTURE_BYTES + 1)
-            return 0;
-    }
-    *bytes = b;
-    return 1;
-}
-
 /* The fields cf[0, n) describe, their bytes at b, into out. */
 static void fields_read(const char *cfp, size_t n, const char *b, log_field *out)
 {
@@ -74,8 +48,9 @@ int log__capture_put(log_sink *s, uint64_t serial, log_level level, const char *
         return LOG__CAPTURE_NO;
     if (r->ctx_serial != serial)
         return LOG__CAPTURE_CTX;
-    size_t kl[LOG__CAPTURE_FIELDS], sl[LOG__CAPTURE_FIELDS], bytes;
-    if (!fields_measure(msg_len, f, n, kl, sl, &bytes))
+    size_t kl[LOG__CAPTURE_FIELDS], sl[LOG__CAPTURE_FIELDS];
+    size_t bytes = log__entry_measure(msg_len, f, n, kl, sl);
+    if (bytes > LOG__CAPTURE_BYTES + 1) /* and (size_t)-1: a field it cannot hold */
         return LOG__CAPTURE_NO;
     size_t need = log__entry_size(n, bytes);
     if (need > r->cap / 2)
