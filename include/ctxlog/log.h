@@ -508,7 +508,18 @@ extern CTXLOG_API unsigned log__lane_epoch;
 
 /* Private: copy n bytes, few as a rule: in two overlapping loads and
  * stores when 4 <= n <= 16 (no call, no read outside the source), else
- * memcpy. A length known at compile time keeps one of the three. */
+ * memcpy. A length known at compile time keeps one of the three. Where the
+ * compiler knows the source's size but not n (a literal key when it did
+ * not fold its strlen, as under a sanitizer), GCC warns of the branches
+ * that n rules out: they never run. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#if __GNUC__ >= 11
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
+#endif
 static inline __attribute__((always_inline)) void log__bytes_copy(char *d, const char *s,
                                                                   size_t n)
 {
@@ -528,6 +539,9 @@ static inline __attribute__((always_inline)) void log__bytes_copy(char *d, const
         __builtin_memcpy(d, s, n);
     }
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /* Private: write a captured record's entry at p (16-byte aligned, room for
  * `need` bytes, log__entry_size): the one writer of layout 1, used by the
