@@ -481,8 +481,9 @@ CTXLOG_API void log__printf_kv(log_logger *lg, log_level level, const char *file
  * zero byte; per field its value's 8 bytes (a string's length) and its
  * key's length and type (32 bits each); then the message, each key and
  * string value, each with its NUL; padded to 16 bytes. A library that
- * writes another layout exports another lane (log__my_lane2, ...), so that
- * a program built against this header keeps working, the usual way.
+ * writes another layout exports another lane (log__my_lane2, ...) and keeps
+ * log__my_lane1, always NULL, so that a program built against this header
+ * keeps working, the usual way.
  */
 struct log__lane {
     char *pos;            /* the next entry's place in the queue */
