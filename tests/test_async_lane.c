@@ -221,53 +221,24 @@ static void queue_written_another_way(void)
     log_info("a printf-style record, formatted on the thread");
 }
 
-static void test_lane__shut_by_the_logger_level(void **state)
-{
-    (void)state;
-    NEED_LANES();
-    lane_shut_by(root_to_warn, 0);
-}
+/* The changes that shut a lane, and what the call after them writes: one
+ * test each (main), run by test_lane__shut_by. */
+struct shut_case {
+    change_fn change;
+    int written;
+};
+static const struct shut_case by_logger_level = {root_to_warn, 0},
+                              by_sink_level = {sink_to_warn, 0},
+                              by_sampling = {sampling_on, -1}, by_limits = {limits_on, 1},
+                              by_route_change = {sinks_changed, 1},
+                              by_async_off = {async_off, 1},
+                              by_queue_written_another_way = {queue_written_another_way, 1};
 
-static void test_lane__shut_by_the_sink_level(void **state)
+static void test_lane__shut_by(void **state)
 {
-    (void)state;
+    const struct shut_case *c = *state;
     NEED_LANES();
-    lane_shut_by(sink_to_warn, 0);
-}
-
-static void test_lane__shut_by_sampling(void **state)
-{
-    (void)state;
-    NEED_LANES();
-    lane_shut_by(sampling_on, -1);
-}
-
-static void test_lane__shut_by_limits(void **state)
-{
-    (void)state;
-    NEED_LANES();
-    lane_shut_by(limits_on, 1);
-}
-
-static void test_lane__shut_by_a_route_change(void **state)
-{
-    (void)state;
-    NEED_LANES();
-    lane_shut_by(sinks_changed, 1);
-}
-
-static void test_lane__shut_by_async_off(void **state)
-{
-    (void)state;
-    NEED_LANES();
-    lane_shut_by(async_off, 1);
-}
-
-static void test_lane__shut_by_the_queue_written_another_way(void **state)
-{
-    (void)state;
-    NEED_LANES();
-    lane_shut_by(queue_written_another_way, 1);
+    lane_shut_by(c->change, c->written);
 }
 
 static void test_lane__context_and_logger(void **state)
@@ -425,18 +396,21 @@ int main(void)
     unsetenv("CTXLOG_ASYNC");
     unsetenv("CTXLOG_CONFIG");
 #define T(name) cmocka_unit_test_setup_teardown(test_lane__##name, setup, teardown)
+#define SHUT(how)                                                                      \
+    {"test_lane__shut_" #how, test_lane__shut_by, setup, teardown, (void *)&how}
     const struct CMUnitTest tests[] = {
         T(taken_after_a_captured_record),
-        T(shut_by_the_logger_level),
-        T(shut_by_the_sink_level),
-        T(shut_by_sampling),
-        T(shut_by_limits),
-        T(shut_by_a_route_change),
-        T(shut_by_async_off),
-        T(shut_by_the_queue_written_another_way),
+        SHUT(by_logger_level),
+        SHUT(by_sink_level),
+        SHUT(by_sampling),
+        SHUT(by_limits),
+        SHUT(by_route_change),
+        SHUT(by_async_off),
+        SHUT(by_queue_written_another_way),
         T(context_and_logger),
         T(threads_while_the_configuration_changes),
     };
+#undef SHUT
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
